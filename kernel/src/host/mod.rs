@@ -1,0 +1,3 @@
+//! Host implementations of the `agentos:*` interfaces, one module per interface.
+
+mod process;

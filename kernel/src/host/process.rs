@@ -1,0 +1,158 @@
+//! `agentos:kernel/process`: a process spawns, waits for and kills its children.
+//!
+//! **Invariant:** every check that refuses is logged under `agentos::audit`;
+//! a process can reach only its own children, and a child gets at most its
+//! parent's grants and limits (see [`Grants::attenuate`], [`Limits::attenuate`]).
+
+use crate::bindings::agentos::kernel::process as wit;
+use crate::caps::{self, Capability, ChildGrants, DirRights};
+use crate::kernel::LoadError;
+use crate::limits::Limits;
+use crate::process::{ExitStatus, Input, Output, Pid, ProcessCtx, Spawn, SpawnError, Stdio};
+use std::time::Duration;
+
+impl wit::Host for ProcessCtx {
+    async fn spawn(&mut self, program: String, options: wit::SpawnOptions) -> wasmtime::Result<Result<wit::Pid, wit::Error>> {
+        Ok(self.spawn_child(program, options).await.inspect_err(|e| {
+            tracing::warn!(target: "agentos::audit", pid = self.pid.get(), error = ?e, "spawn refused");
+        }))
+    }
+
+    async fn wait(&mut self, pid: wit::Pid) -> wasmtime::Result<Result<wit::ExitStatus, wit::Error>> {
+        let child = match self.child(pid) {
+            Ok(child) => child,
+            Err(e) => return Ok(Err(e)),
+        };
+        let kernel = self.kernel.clone();
+        Ok(match kernel.wait(child).await {
+            Ok(ExitStatus::Exited(code)) => Ok(wit::ExitStatus::Exited(code)),
+            Ok(ExitStatus::Killed(reason)) => Ok(wit::ExitStatus::Killed(reason.to_string())),
+            Ok(ExitStatus::Trapped(message)) => Ok(wit::ExitStatus::Trapped(message)),
+            Err(_) => Err(wit::Error::NoSuchProcess(pid)),
+        })
+    }
+
+    async fn kill(&mut self, pid: wit::Pid) -> wasmtime::Result<Result<(), wit::Error>> {
+        let child = match self.child(pid) {
+            Ok(child) => child,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(self.kernel.kill(child, Some(self.pid)).map_err(|_| wit::Error::NoSuchProcess(pid)))
+    }
+
+    async fn self_pid(&mut self) -> wasmtime::Result<wit::Pid> {
+        Ok(self.pid.get())
+    }
+}
+
+impl ProcessCtx {
+    /// `pid` if it is a child of this process.
+    fn child(&self, pid: wit::Pid) -> Result<Pid, wit::Error> {
+        let child = Pid::new(pid).ok_or(wit::Error::NoSuchProcess(pid))?;
+        match self.kernel.parent_of(child) {
+            Some(Some(parent)) if parent == self.pid => Ok(child),
+            Some(_) => {
+                tracing::warn!(target: "agentos::audit", pid = self.pid.get(), target_pid = pid, "denied: not a child");
+                Err(wit::Error::NoSuchProcess(pid))
+            }
+            None => Err(wit::Error::NoSuchProcess(pid)),
+        }
+    }
+
+    async fn spawn_child(&mut self, path: String, options: wit::SpawnOptions) -> Result<wit::Pid, wit::Error> {
+        let absolute = caps::absolute_guest_path(&self.cwd, &path)
+            .ok_or_else(|| wit::Error::NotFound(format!("{path}: not a valid path")))?;
+        let (host_path, _) = self
+            .grants
+            .resolve(&absolute, DirRights::ReadOnly)
+            .ok_or_else(|| wit::Error::NotFound(format!("{path}: not in any directory this process holds")))?;
+
+        let grants = match &options.grants {
+            None => self.grants.clone(),
+            Some(asked) => self.grants.attenuate(&child_grants(asked)).map_err(|e| wit::Error::Denied(e.to_string()))?,
+        };
+        let asked = Limits {
+            memory: options.limits.memory_bytes,
+            cpu: options.limits.cpu_ms.map(Duration::from_millis),
+            timeout: options.limits.timeout_ms.map(Duration::from_millis),
+        };
+        let limits = self.limits.attenuate(&asked).map_err(|e| wit::Error::Denied(e.to_string()))?;
+        let cwd = match &options.cwd {
+            None => self.cwd.clone(),
+            Some(cwd) => caps::absolute_guest_path(&self.cwd, cwd)
+                .ok_or_else(|| wit::Error::NotFound(format!("{cwd}: not a valid path")))?,
+        };
+        let stdio = Stdio {
+            stdin: match options.stdin {
+                wit::Stdio::Inherit => self.stdio.stdin.clone(),
+                wit::Stdio::Null => Input::Null,
+            },
+            stdout: match options.stdout {
+                wit::Stdio::Inherit => self.stdio.stdout.clone(),
+                wit::Stdio::Null => Output::Null,
+            },
+            stderr: match options.stderr {
+                wit::Stdio::Inherit => self.stdio.stderr.clone(),
+                wit::Stdio::Null => Output::Null,
+            },
+        };
+
+        // Compiling can take milliseconds: keep it off the async workers.
+        let kernel = self.kernel.clone();
+        let program = tokio::task::spawn_blocking(move || kernel.load_file(host_path))
+            .await
+            .map_err(|e| wit::Error::InvalidComponent(format!("{path}: {e}")))?
+            .map_err(|e| match e {
+                LoadError::NotFound { .. } => wit::Error::NotFound(path.clone()),
+                other => wit::Error::InvalidComponent(other.to_string().replacen(&other_name(&other), &path, 1)),
+            })?;
+
+        let mut env = options.env;
+        let spawn = Spawn::new(&program)
+            .arg0(path)
+            .args(options.args)
+            .cwd(cwd)
+            .stdio(stdio)
+            .grants(grants)
+            .limits(limits)
+            .parent(self.pid);
+        let spawn = env.drain(..).fold(spawn, |s, (k, v)| s.env(k, v));
+        self.kernel.spawn(spawn).map(Pid::get).map_err(|e| match e {
+            SpawnError::TooManyProcesses { limit } => wit::Error::TooManyProcesses(limit),
+            other => wit::Error::Denied(other.to_string()),
+        })
+    }
+}
+
+/// The host path a load error names, to replace with the guest's path.
+fn other_name(e: &LoadError) -> String {
+    match e {
+        LoadError::NotFound { name }
+        | LoadError::Read { name, .. }
+        | LoadError::NotWasm { name }
+        | LoadError::CoreModule { name }
+        | LoadError::Invalid { name, .. }
+        | LoadError::UnknownImport { name, .. }
+        | LoadError::Link { name, .. }
+        | LoadError::NotCommand { name } => name.clone(),
+    }
+}
+
+fn child_grants(asked: &wit::Grants) -> ChildGrants {
+    let flags = [
+        (asked.cli, Capability::Cli),
+        (asked.clocks, Capability::Clocks),
+        (asked.random, Capability::Random),
+        (asked.filesystem.is_some(), Capability::Filesystem),
+        (asked.process, Capability::Process),
+    ];
+    ChildGrants {
+        capabilities: flags.into_iter().filter(|(on, _)| *on).map(|(_, c)| c).collect(),
+        dirs: asked
+            .filesystem
+            .iter()
+            .flatten()
+            .map(|d| (d.path.clone(), if d.read_only { DirRights::ReadOnly } else { DirRights::ReadWrite }))
+            .collect(),
+    }
+}

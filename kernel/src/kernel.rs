@@ -1,0 +1,353 @@
+//! The kernel object: one engine, one linker, the program cache and the process table.
+
+use crate::bindings;
+use crate::caps::Capability;
+use crate::process::{ProcessCtx, ProcessTable};
+use crate::ticker::Ticker;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime_wasi::p2::bindings::CommandPre;
+
+/// How to build a [`Kernel`].
+#[derive(Debug, Clone)]
+pub struct KernelConfig {
+    /// Where compiled components are cached, keyed by content hash; `None`
+    /// compiles every program anew.
+    pub cache_dir: Option<PathBuf>,
+    /// How many processes may run at once.
+    pub max_processes: u32,
+    /// Whether instances come from wasmtime's pooling allocator (fast spawns,
+    /// address space reserved up front) or are allocated on demand.
+    pub pooling: bool,
+}
+
+impl Default for KernelConfig {
+    fn default() -> KernelConfig {
+        KernelConfig { cache_dir: None, max_processes: 256, pooling: true }
+    }
+}
+
+/// The Agent OS kernel. Cheap to clone: clones share one kernel.
+#[derive(Clone)]
+pub struct Kernel {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<ProcessCtx>,
+    pub(crate) config: KernelConfig,
+    pub(crate) ticker: Arc<Ticker>,
+    pub(crate) table: Mutex<ProcessTable>,
+    programs: Mutex<HashMap<[u8; 32], Arc<ProgramInner>>>,
+    engine_tag: String,
+    compiles: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.ticker.stop();
+    }
+}
+
+impl fmt::Debug for Kernel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Kernel").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+/// Slots of the pooling allocator per process: a Rust `wasm32-wasip2`
+/// command instantiates a few core instances, memories and tables.
+const CORE_INSTANCES_PER_PROCESS: u32 = 8;
+const MEMORIES_PER_PROCESS: u32 = 2;
+const TABLES_PER_PROCESS: u32 = 4;
+
+impl Kernel {
+    /// Starts a kernel: the engine, the linker with every host interface, and
+    /// the epoch thread (which sleeps until a process runs).
+    pub fn new(config: KernelConfig) -> Result<Kernel, KernelError> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .epoch_interruption(true)
+            .cranelift_opt_level(OptLevel::Speed);
+        if config.pooling {
+            let slots = config.max_processes.max(1);
+            let mut pool = PoolingAllocationConfig::default();
+            pool.total_component_instances(slots)
+                .total_core_instances(slots * CORE_INSTANCES_PER_PROCESS)
+                .total_memories(slots * MEMORIES_PER_PROCESS)
+                .total_tables(slots * TABLES_PER_PROCESS)
+                .total_stacks(slots)
+                .max_memories_per_component(MEMORIES_PER_PROCESS * 4)
+                .max_tables_per_component(TABLES_PER_PROCESS * 4);
+            wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        }
+        let engine = Engine::new(&wasm).map_err(|e| KernelError::Engine(format!("{e:#}")))?;
+
+        let mut linker = Linker::<ProcessCtx>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| KernelError::Engine(format!("{e:#}")))?;
+        bindings::agentos::kernel::process::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |ctx| ctx)
+            .map_err(|e| KernelError::Engine(format!("{e:#}")))?;
+
+        if let Some(dir) = &config.cache_dir {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| KernelError::CacheDir { path: dir.clone(), reason: e.to_string() })?;
+        }
+
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        engine.precompile_compatibility_hash().hash(&mut hasher);
+        let engine_tag = format!("{:016x}", hasher.finish());
+
+        let ticker = Ticker::start(engine.clone());
+        Ok(Kernel {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                table: Mutex::new(ProcessTable::new(config.max_processes)),
+                config,
+                ticker,
+                programs: Mutex::new(HashMap::new()),
+                engine_tag,
+                compiles: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// The wasmtime engine, for embedders that measure against it.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// How many components this kernel has compiled (not found in a cache).
+    pub fn compiles(&self) -> u64 {
+        self.inner.compiles.load(Ordering::Relaxed)
+    }
+
+    /// Loads a program from a file; see [`Kernel::load`].
+    pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Program, LoadError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => LoadError::NotFound { name: name.clone() },
+            _ => LoadError::Read { name: name.clone(), reason: e.to_string() },
+        })?;
+        if bytes.is_empty() && path.is_dir() {
+            return Err(LoadError::Read { name, reason: "is a directory".into() });
+        }
+        self.load(&name, &bytes)
+    }
+
+    /// Loads a program: validates that `bytes` is a `wasi:cli/command`
+    /// component, compiles it (or takes it from the cache) and links it
+    /// against the kernel's interfaces once, so that spawns only instantiate.
+    pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Program, LoadError> {
+        check_header(name, bytes)?;
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        if let Some(inner) = self.inner.programs.lock().unwrap().get(&digest) {
+            return Ok(Program { inner: inner.clone(), name: name.into() });
+        }
+        let component = self.compile(name, bytes, &digest)?;
+
+        let mut imports = Vec::new();
+        for (import, _) in component.component_type().imports(&self.inner.engine) {
+            match Capability::for_import(import) {
+                Ok(capability) => imports.push(Import { name: import.to_string(), capability }),
+                Err(()) => return Err(LoadError::UnknownImport { name: name.into(), import: import.to_string() }),
+            }
+        }
+        let pre = self
+            .inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link { name: name.into(), reason: format!("{e:#}") })?;
+        let pre = CommandPre::new(pre).map_err(|_| LoadError::NotCommand { name: name.into() })?;
+        let inner = Arc::new(ProgramInner { digest, imports, pre });
+        self.inner.programs.lock().unwrap().insert(digest, inner.clone());
+        tracing::debug!(program = name, digest = %hex(&digest[..8]), "loaded");
+        Ok(Program { inner, name: name.into() })
+    }
+
+    fn compile(&self, name: &str, bytes: &[u8], digest: &[u8; 32]) -> Result<Component, LoadError> {
+        let engine = &self.inner.engine;
+        let cached = self
+            .inner
+            .config
+            .cache_dir
+            .as_ref()
+            .map(|dir| dir.join(format!("{}-{}.cwasm", hex(digest), self.inner.engine_tag)));
+        if let Some(path) = &cached
+            && path.exists()
+        {
+            // SAFETY: the file is one this kernel wrote with
+            // `Component::serialize` into its own cache directory, named by the
+            // content hash of the source and the engine's compatibility hash;
+            // wasmtime still checks the header and engine settings.
+            match unsafe { Component::deserialize_file(engine, path) } {
+                Ok(component) => return Ok(component),
+                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cached component: {e}"),
+            }
+        }
+        let component = Component::new(engine, bytes).map_err(|e| LoadError::Invalid { name: name.into(), reason: format!("{e:#}") })?;
+        self.inner.compiles.fetch_add(1, Ordering::Relaxed);
+        if let Some(path) = &cached {
+            if let Err(e) = write_atomically(path, &component) {
+                tracing::warn!(path = %path.display(), "cannot cache compiled component: {e}");
+            }
+        }
+        Ok(component)
+    }
+}
+
+fn write_atomically(path: &Path, component: &Component) -> std::io::Result<()> {
+    let bytes = component.serialize().map_err(|e| std::io::Error::other(e.to_string()))?;
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Tells apart "not wasm", "a core module" and "a component" from the header.
+fn check_header(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
+    const MAGIC: &[u8] = b"\0asm";
+    if bytes.len() < 8 || &bytes[..4] != MAGIC {
+        return Err(LoadError::NotWasm { name: name.into() });
+    }
+    // Bytes 4..6 are the version, 6..8 the layer: 0 for a core module, 1 for a component.
+    if bytes[6..8] == [0, 0] {
+        return Err(LoadError::CoreModule { name: name.into() });
+    }
+    Ok(())
+}
+
+/// A loaded program: a compiled, pre-linked component ready to spawn.
+#[derive(Clone)]
+pub struct Program {
+    pub(crate) inner: Arc<ProgramInner>,
+    name: Arc<str>,
+}
+
+pub(crate) struct ProgramInner {
+    pub(crate) digest: [u8; 32],
+    pub(crate) imports: Vec<Import>,
+    pub(crate) pre: CommandPre<ProcessCtx>,
+}
+
+/// One import of a program and the capability it needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Import {
+    pub(crate) name: String,
+    pub(crate) capability: Option<Capability>,
+}
+
+impl Program {
+    /// The name it was loaded under (usually its path).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The capabilities its imports need.
+    pub fn needs(&self) -> Vec<Capability> {
+        let mut caps: Vec<Capability> = self.inner.imports.iter().filter_map(|i| i.capability).collect();
+        caps.sort();
+        caps.dedup();
+        caps
+    }
+
+    /// The SHA-256 of its bytes, in hex.
+    pub fn digest(&self) -> String {
+        hex(&self.inner.digest)
+    }
+}
+
+impl fmt::Debug for Program {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Program").field("name", &self.name).field("digest", &hex(&self.inner.digest[..8])).finish()
+    }
+}
+
+/// A kernel that cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum KernelError {
+    /// The engine or linker could not be built.
+    #[error("cannot start the wasm engine: {0}")]
+    Engine(String),
+    /// The component cache directory is unusable.
+    #[error("cannot use cache directory {}: {reason}", path.display())]
+    CacheDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A program that cannot be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// No such file.
+    #[error("{name}: no such file")]
+    NotFound {
+        /// The file.
+        name: String,
+    },
+    /// The file cannot be read.
+    #[error("{name}: cannot read: {reason}")]
+    Read {
+        /// The file.
+        name: String,
+        /// Why.
+        reason: String,
+    },
+    /// Not WebAssembly at all.
+    #[error("{name}: not a WebAssembly file")]
+    NotWasm {
+        /// The file.
+        name: String,
+    },
+    /// A core module where a component is needed.
+    #[error("{name}: a core WebAssembly module, not a component (build for wasm32-wasip2, or wrap it with `wasm-tools component new`)")]
+    CoreModule {
+        /// The file.
+        name: String,
+    },
+    /// A component that does not validate or compile.
+    #[error("{name}: invalid component: {reason}")]
+    Invalid {
+        /// The file.
+        name: String,
+        /// The validator's or compiler's message.
+        reason: String,
+    },
+    /// It imports an interface this kernel does not provide.
+    #[error("{name}: imports `{import}`, which Agent OS does not provide")]
+    UnknownImport {
+        /// The file.
+        name: String,
+        /// The import.
+        import: String,
+    },
+    /// Its imports do not match the kernel's interfaces.
+    #[error("{name}: cannot link: {reason}")]
+    Link {
+        /// The file.
+        name: String,
+        /// The linker's message.
+        reason: String,
+    },
+    /// It does not export `wasi:cli/run`.
+    #[error("{name}: not a command component (it does not export `wasi:cli/run`)")]
+    NotCommand {
+        /// The file.
+        name: String,
+    },
+}

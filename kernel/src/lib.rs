@@ -1,0 +1,47 @@
+//! The Agent OS host kernel.
+//!
+//! This crate owns the wasmtime [`Engine`](wasmtime::Engine) and everything that
+//! must live on the host: the process table and scheduling ([`Kernel::spawn`],
+//! [`Kernel::wait`], [`Kernel::kill`], [`Kernel::list`]), capabilities
+//! ([`Grants`]), limits ([`Limits`]) and kernel pipes ([`pipe()`]).
+//!
+//! A process is a `wasi:cli/command` component instance in a store of its own,
+//! on a tokio task of its own. It starts with nothing: every import must be
+//! covered by a [`Capability`] granted at spawn, a child gets at most its
+//! parent's grants and limits, and every refusal is logged under the
+//! `agentos::audit` tracing target.
+//!
+//! What this crate must never do: run guest code outside a process's store and
+//! limits, grant anything by default, or let a failure in one process reach
+//! another process or the kernel.
+//!
+//! ```no_run
+//! use agentos_kernel::{Capability, Grants, Kernel, KernelConfig, Spawn, Stdio};
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let kernel = Kernel::new(KernelConfig::default())?;
+//! let hello = kernel.load_file("hello.wasm")?;
+//! let pid = kernel.spawn(
+//!     Spawn::new(&hello)
+//!         .stdio(Stdio::inherit())
+//!         .grants(Grants::none().grant(Capability::Cli)),
+//! )?;
+//! println!("{}", kernel.wait(pid).await?);
+//! # Ok(()) }
+//! ```
+
+#![deny(missing_docs)]
+
+mod bindings;
+mod caps;
+mod host;
+mod kernel;
+mod limits;
+mod pipe;
+mod process;
+mod ticker;
+
+pub use caps::{Capability, ChildGrants, DirRights, GrantError, Grants, Preopen};
+pub use kernel::{Kernel, KernelConfig, KernelError, LoadError, Program};
+pub use limits::{KillReason, LimitError, Limits, format_bytes};
+pub use pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};
+pub use process::{ExitStatus, Input, NoSuchProcess, Output, Pid, ProcessInfo, ProcessState, Spawn, SpawnError, Stdio};

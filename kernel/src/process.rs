@@ -1,0 +1,587 @@
+//! Processes: spawning, the process table, running, waiting and killing.
+//!
+//! A process is one component instance in its own [`wasmtime::Store`], driven
+//! by its own tokio task. The task races three futures: the program's `run`
+//! (metered for CPU), the wall-clock timeout and a kill signal; whichever ends
+//! first decides the [`ExitStatus`], and dropping the others drops the store.
+//!
+//! **Invariant:** a trap, a limit or a panic inside one process ends only that
+//! process's task; the kernel and other processes carry on.
+
+use crate::caps::{DirRights, Grants};
+use crate::kernel::{Kernel, Program};
+use crate::limits::{CpuMeter, KillReason, Limits, MemoryLimiter};
+use crate::pipe::{PipeReader, PipeWriter};
+use crate::ticker::Ticker;
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+use tokio::sync::{oneshot, watch};
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::p2::pipe::SinkOutputStream;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+/// A process id: unique in a kernel for its lifetime, never 0.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Pid(u32);
+
+impl Pid {
+    /// The number.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    /// The pid with this number, if it could be one.
+    pub fn new(n: u32) -> Option<Pid> {
+        (n != 0).then_some(Pid(n))
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// Where a process's stdin comes from.
+#[derive(Debug, Clone, Default)]
+pub enum Input {
+    /// End of file at once.
+    #[default]
+    Null,
+    /// The kernel's own stdin (the terminal).
+    Inherit,
+    /// A kernel pipe.
+    Pipe(PipeReader),
+}
+
+/// Where a process's stdout or stderr goes.
+#[derive(Debug, Clone, Default)]
+pub enum Output {
+    /// Discarded.
+    #[default]
+    Null,
+    /// The kernel's own stdout or stderr (the terminal).
+    Inherit,
+    /// A kernel pipe.
+    Pipe(PipeWriter),
+}
+
+/// The three standard streams of a process. Default: all null.
+#[derive(Debug, Clone, Default)]
+pub struct Stdio {
+    /// Standard input.
+    pub stdin: Input,
+    /// Standard output.
+    pub stdout: Output,
+    /// Standard error.
+    pub stderr: Output,
+}
+
+impl Stdio {
+    /// The kernel's own terminal for all three.
+    pub fn inherit() -> Stdio {
+        Stdio { stdin: Input::Inherit, stdout: Output::Inherit, stderr: Output::Inherit }
+    }
+}
+
+/// How a process ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It returned from `run` or called `exit`, with this code.
+    Exited(u32),
+    /// The kernel killed it.
+    Killed(KillReason),
+    /// It trapped; the trap message.
+    Trapped(String),
+}
+
+impl ExitStatus {
+    /// Whether it exited with code 0.
+    pub fn success(&self) -> bool {
+        *self == ExitStatus::Exited(0)
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitStatus::Exited(code) => write!(f, "exited with code {code}"),
+            ExitStatus::Killed(reason) => write!(f, "killed: {reason}"),
+            ExitStatus::Trapped(message) => write!(f, "trapped: {message}"),
+        }
+    }
+}
+
+/// Whether a process runs or has ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessState {
+    /// Running (or waiting on I/O).
+    Running,
+    /// Ended and not yet reaped by `wait`.
+    Ended(ExitStatus),
+}
+
+/// A snapshot of one process-table entry.
+#[derive(Debug, Clone)]
+pub struct ProcessInfo {
+    /// Its pid.
+    pub pid: Pid,
+    /// Its parent, if a process spawned it.
+    pub parent: Option<Pid>,
+    /// Its arguments, `argv[0]` first.
+    pub argv: Vec<String>,
+    /// Its limits.
+    pub limits: Limits,
+    /// CPU time used so far.
+    pub cpu: Duration,
+    /// When it was spawned.
+    pub started: SystemTime,
+    /// Running or ended.
+    pub state: ProcessState,
+}
+
+/// What to spawn: a program with its arguments, environment, streams,
+/// capabilities and limits. Grants nothing unless told to.
+#[derive(Clone)]
+pub struct Spawn {
+    program: Program,
+    argv: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: String,
+    stdio: Stdio,
+    grants: Grants,
+    limits: Limits,
+    parent: Option<Pid>,
+}
+
+impl Spawn {
+    /// Spawns `program` with `argv[0]` its name, no environment, cwd `/`,
+    /// null stdio, no grants and no limits.
+    pub fn new(program: &Program) -> Spawn {
+        Spawn {
+            program: program.clone(),
+            argv: vec![program.name().to_string()],
+            env: Vec::new(),
+            cwd: "/".into(),
+            stdio: Stdio::default(),
+            grants: Grants::none(),
+            limits: Limits::none(),
+            parent: None,
+        }
+    }
+
+    /// Sets `argv[0]`.
+    pub fn arg0(mut self, arg0: impl Into<String>) -> Spawn {
+        self.argv[0] = arg0.into();
+        self
+    }
+
+    /// Appends arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Spawn {
+        self.argv.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Spawn {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets the working directory.
+    pub fn cwd(mut self, cwd: impl Into<String>) -> Spawn {
+        self.cwd = cwd.into();
+        self
+    }
+
+    /// Sets the standard streams.
+    pub fn stdio(mut self, stdio: Stdio) -> Spawn {
+        self.stdio = stdio;
+        self
+    }
+
+    /// Sets the capabilities.
+    pub fn grants(mut self, grants: Grants) -> Spawn {
+        self.grants = grants;
+        self
+    }
+
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> Spawn {
+        self.limits = limits;
+        self
+    }
+
+    pub(crate) fn parent(mut self, parent: Pid) -> Spawn {
+        self.parent = Some(parent);
+        self
+    }
+}
+
+/// A spawn the kernel refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpawnError {
+    /// The program imports an interface its grants do not cover.
+    #[error("{program}: imports `{import}`, which needs the `{capability}` capability, not granted")]
+    NotGranted {
+        /// The program.
+        program: String,
+        /// The first import not covered.
+        import: String,
+        /// The capability it needs.
+        capability: crate::Capability,
+    },
+    /// The kernel's process limit is reached.
+    #[error("too many processes (limit {limit})")]
+    TooManyProcesses {
+        /// The limit.
+        limit: u32,
+    },
+    /// A granted directory cannot be opened.
+    #[error("cannot open granted directory {path}: {reason}")]
+    Preopen {
+        /// The directory.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The kernel is not running inside a tokio runtime.
+    #[error("spawn needs a tokio runtime")]
+    NoRuntime,
+}
+
+/// A `wait` or `kill` that names no process.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("no such process: {0}")]
+pub struct NoSuchProcess(pub Pid);
+
+/// The store data of a process.
+pub(crate) struct ProcessCtx {
+    pub(crate) pid: Pid,
+    pub(crate) kernel: Kernel,
+    pub(crate) grants: Grants,
+    pub(crate) limits: Limits,
+    pub(crate) stdio: Stdio,
+    pub(crate) cwd: String,
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: MemoryLimiter,
+}
+
+impl WasiView for ProcessCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+pub(crate) struct ProcessTable {
+    entries: HashMap<Pid, Entry>,
+    running: u32,
+    max: u32,
+    next_pid: u32,
+}
+
+struct Entry {
+    info: ProcessInfo,
+    meter: Arc<CpuMeter>,
+    kill: Option<oneshot::Sender<KillReason>>,
+    exit: watch::Receiver<Option<ExitStatus>>,
+    /// Reap on exit: an orphan has nobody to wait for it.
+    auto_reap: bool,
+}
+
+impl ProcessTable {
+    pub(crate) fn new(max: u32) -> ProcessTable {
+        ProcessTable { entries: HashMap::new(), running: 0, max, next_pid: 1 }
+    }
+}
+
+impl Kernel {
+    /// Starts a process. Checks first that every import of the program is
+    /// covered by the grants (refusing with the first that is not), then the
+    /// process limit; then instantiates it on a task of its own.
+    ///
+    /// Must be called from inside a tokio runtime.
+    pub fn spawn(&self, spawn: Spawn) -> Result<Pid, SpawnError> {
+        let Spawn { program, argv, env, cwd, stdio, grants, limits, parent } = spawn;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
+
+        if let Some(import) = program.inner.imports.iter().find(|i| i.capability.is_some_and(|c| !grants.has(c))) {
+            let capability = import.capability.unwrap();
+            tracing::warn!(
+                target: "agentos::audit",
+                parent = parent.map(Pid::get),
+                program = program.name(),
+                import = %import.name,
+                %capability,
+                "denied: import not granted"
+            );
+            return Err(SpawnError::NotGranted {
+                program: program.name().to_string(),
+                import: import.name.clone(),
+                capability,
+            });
+        }
+
+        let wasi = build_wasi(&argv, &env, &cwd, &stdio, &grants)?;
+
+        let meter = Arc::new(CpuMeter::new());
+        let (kill_tx, kill_rx) = oneshot::channel();
+        let (exit_tx, exit_rx) = watch::channel(None);
+        let pid = {
+            let mut table = self.inner.table.lock().unwrap();
+            if table.running >= table.max {
+                tracing::warn!(target: "agentos::audit", limit = table.max, program = program.name(), "denied: too many processes");
+                return Err(SpawnError::TooManyProcesses { limit: table.max });
+            }
+            let pid = Pid(table.next_pid);
+            table.next_pid += 1;
+            table.running += 1;
+            table.entries.insert(
+                pid,
+                Entry {
+                    info: ProcessInfo {
+                        pid,
+                        parent,
+                        argv,
+                        limits,
+                        cpu: Duration::ZERO,
+                        started: SystemTime::now(),
+                        state: ProcessState::Running,
+                    },
+                    meter: meter.clone(),
+                    kill: Some(kill_tx),
+                    exit: exit_rx,
+                    auto_reap: false,
+                },
+            );
+            pid
+        };
+        tracing::info!(pid = pid.get(), parent = parent.map(Pid::get), program = program.name(), "spawn");
+
+        let ctx = ProcessCtx {
+            pid,
+            kernel: self.clone(),
+            grants,
+            limits,
+            stdio,
+            cwd,
+            wasi,
+            table: ResourceTable::new(),
+            limiter: MemoryLimiter::new(limits.memory),
+        };
+        let kernel = self.clone();
+        runtime.spawn(async move {
+            let status = run(&kernel, &program, ctx, limits, meter, kill_rx).await;
+            kernel.finish(pid, status, exit_tx);
+        });
+        Ok(pid)
+    }
+
+    /// Records the end of a process, wakes its waiters, and reaps what nobody
+    /// will wait for: itself if orphaned, its own ended children.
+    fn finish(&self, pid: Pid, status: ExitStatus, exit_tx: watch::Sender<Option<ExitStatus>>) {
+        match &status {
+            ExitStatus::Exited(code) => tracing::info!(pid = pid.get(), code, "exit"),
+            ExitStatus::Killed(reason) => tracing::warn!(pid = pid.get(), %reason, "killed"),
+            ExitStatus::Trapped(message) => tracing::warn!(pid = pid.get(), message, "trapped"),
+        }
+        let mut table = self.inner.table.lock().unwrap();
+        table.running -= 1;
+        let mut reap_self = false;
+        if let Some(entry) = table.entries.get_mut(&pid) {
+            entry.info.cpu = entry.meter.used();
+            entry.info.state = ProcessState::Ended(status.clone());
+            entry.kill = None;
+            reap_self = entry.auto_reap;
+        }
+        if reap_self {
+            table.entries.remove(&pid);
+        }
+        table.entries.retain(|_, e| e.info.parent != Some(pid) || e.info.state == ProcessState::Running);
+        for entry in table.entries.values_mut().filter(|e| e.info.parent == Some(pid)) {
+            entry.info.parent = None;
+            entry.auto_reap = true;
+        }
+        drop(table);
+        // Waiters may be gone; nothing is lost then.
+        let _ = exit_tx.send(Some(status));
+    }
+
+    /// Waits for a process to end, then reaps it (removes it from the table).
+    pub async fn wait(&self, pid: Pid) -> Result<ExitStatus, NoSuchProcess> {
+        let mut exit = {
+            let table = self.inner.table.lock().unwrap();
+            table.entries.get(&pid).ok_or(NoSuchProcess(pid))?.exit.clone()
+        };
+        let status = match exit.wait_for(Option::is_some).await {
+            Ok(status) => status.clone().expect("waited for Some"),
+            Err(_) => ExitStatus::Trapped("the process's task ended without a status".into()),
+        };
+        self.inner.table.lock().unwrap().entries.remove(&pid);
+        Ok(status)
+    }
+
+    /// Kills a running process; its `wait` reports [`ExitStatus::Killed`].
+    /// Killing one that has already ended does nothing.
+    pub fn kill(&self, pid: Pid, by: Option<Pid>) -> Result<(), NoSuchProcess> {
+        let mut table = self.inner.table.lock().unwrap();
+        let entry = table.entries.get_mut(&pid).ok_or(NoSuchProcess(pid))?;
+        if let Some(kill) = entry.kill.take() {
+            let by = by.map_or_else(|| "the kernel".to_string(), |p| format!("pid {p}"));
+            tracing::info!(pid = pid.get(), by, "kill");
+            // The process may be ending right now; then there is nothing to kill.
+            let _ = kill.send(KillReason::Signal { by });
+        }
+        Ok(())
+    }
+
+    /// The processes in the table (running, and ended but not reaped), by pid.
+    pub fn list(&self) -> Vec<ProcessInfo> {
+        let table = self.inner.table.lock().unwrap();
+        let mut infos: Vec<ProcessInfo> = table
+            .entries
+            .values()
+            .map(|e| {
+                let mut info = e.info.clone();
+                if info.state == ProcessState::Running {
+                    info.cpu = e.meter.used();
+                }
+                info
+            })
+            .collect();
+        infos.sort_by_key(|i| i.pid);
+        infos
+    }
+
+    /// The parent of a process, if it is in the table.
+    pub(crate) fn parent_of(&self, pid: Pid) -> Option<Option<Pid>> {
+        self.inner.table.lock().unwrap().entries.get(&pid).map(|e| e.info.parent)
+    }
+}
+
+fn build_wasi(argv: &[String], env: &[(String, String)], cwd: &str, stdio: &Stdio, grants: &Grants) -> Result<WasiCtx, SpawnError> {
+    let mut builder = WasiCtxBuilder::new();
+    builder.args(argv).envs(env).initial_cwd(cwd);
+    match &stdio.stdin {
+        Input::Null => builder.stdin(tokio::io::empty()),
+        Input::Inherit => builder.stdin(wasmtime_wasi::cli::stdin()),
+        Input::Pipe(reader) => builder.stdin(reader.clone()),
+    };
+    match &stdio.stdout {
+        Output::Null => builder.stdout(SinkOutputStream),
+        Output::Inherit => builder.stdout(wasmtime_wasi::cli::stdout()),
+        Output::Pipe(writer) => builder.stdout(writer.clone()),
+    };
+    match &stdio.stderr {
+        Output::Null => builder.stderr(SinkOutputStream),
+        Output::Inherit => builder.stderr(wasmtime_wasi::cli::stderr()),
+        Output::Pipe(writer) => builder.stderr(writer.clone()),
+    };
+    for preopen in grants.preopens() {
+        let perms = match preopen.rights() {
+            DirRights::ReadOnly => FsPerms::ReadOnly,
+            DirRights::ReadWrite => FsPerms::ReadWrite,
+        };
+        builder
+            .preopened_dir(preopen.host(), preopen.guest(), perms)
+            .map_err(|e| SpawnError::Preopen { path: preopen.guest().to_string(), reason: format!("{e:#}") })?;
+    }
+    Ok(builder.build())
+}
+
+/// Runs a process to its end and says how it ended.
+async fn run(
+    kernel: &Kernel,
+    program: &Program,
+    ctx: ProcessCtx,
+    limits: Limits,
+    meter: Arc<CpuMeter>,
+    kill: oneshot::Receiver<KillReason>,
+) -> ExitStatus {
+    let mut store = Store::new(&kernel.inner.engine, ctx);
+    store.limiter(|ctx| &mut ctx.limiter);
+    store.set_epoch_deadline(1);
+    let cpu_limit = limits.cpu;
+    let callback_meter = meter.clone();
+    store.epoch_deadline_callback(move |_| {
+        if let Some(limit) = cpu_limit
+            && callback_meter.used() > limit
+        {
+            return Err(KillReason::Cpu { limit }.into());
+        }
+        // Once a tick, give the other tasks on this thread their turn.
+        Ok(UpdateDeadline::Yield(1))
+    });
+
+    let pre = &program.inner.pre;
+    let main = Metered {
+        inner: Box::pin(async {
+            let command = pre.instantiate_async(&mut store).await?;
+            command.wasi_cli_run().call_run(&mut store).await
+        }),
+        meter,
+        ticker: kernel.inner.ticker.clone(),
+    };
+    let timeout = async {
+        match limits.timeout {
+            Some(limit) => {
+                tokio::time::sleep(limit).await;
+                KillReason::Timeout { limit }
+            }
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        biased;
+        Ok(reason) = kill => ExitStatus::Killed(reason),
+        reason = timeout => ExitStatus::Killed(reason),
+        result = main => classify(result),
+    }
+}
+
+fn classify(result: wasmtime::Result<Result<(), ()>>) -> ExitStatus {
+    match result {
+        Ok(Ok(())) => ExitStatus::Exited(0),
+        Ok(Err(())) => ExitStatus::Exited(1),
+        Err(e) => {
+            if let Some(exit) = e.downcast_ref::<I32Exit>() {
+                ExitStatus::Exited(exit.0 as u32)
+            } else if let Some(reason) = e.downcast_ref::<KillReason>() {
+                ExitStatus::Killed(reason.clone())
+            } else if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+                ExitStatus::Trapped(trap.to_string())
+            } else {
+                ExitStatus::Trapped(e.root_cause().to_string())
+            }
+        }
+    }
+}
+
+/// A future whose polls are charged to a process's CPU meter, and which keeps
+/// the epoch ticker awake while it is being polled.
+struct Metered<F> {
+    inner: Pin<Box<F>>,
+    meter: Arc<CpuMeter>,
+    ticker: Arc<Ticker>,
+}
+
+impl<F: Future> Future for Metered<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        this.ticker.enter();
+        this.meter.start();
+        let result = this.inner.as_mut().poll(cx);
+        this.meter.stop();
+        this.ticker.leave();
+        result
+    }
+}

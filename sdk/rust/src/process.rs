@@ -1,0 +1,321 @@
+//! Child processes, in the shape of [`std::process::Command`].
+//!
+//! ```no_run
+//! use agentos_sdk::process::{Command, ExitStatus};
+//!
+//! let child = Command::new("/bin/worker").arg("--fast").env("MODE", "demo").spawn()?;
+//! match child.wait()? {
+//!     ExitStatus::Exited(0) => println!("worker done"),
+//!     other => eprintln!("worker failed: {other}"),
+//! }
+//! # Ok::<(), agentos_sdk::process::Error>(())
+//! ```
+//!
+//! A child gets exactly its parent's capabilities and limits unless the
+//! [`Command`] narrows them; asking for more than the parent holds is refused
+//! with [`Error::Denied`].
+
+use crate::wit::agentos::kernel::process as raw;
+use std::fmt;
+
+/// A process id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Pid(u32);
+
+impl Pid {
+    /// The number the kernel uses for this process.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl fmt::Display for Pid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The calling process's own pid.
+pub fn id() -> Pid {
+    Pid(raw::self_pid())
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// It returned or called `exit` with this code.
+    Exited(u32),
+    /// The kernel killed it (a limit, or `kill`); the reason.
+    Killed(String),
+    /// It trapped; the trap message.
+    Trapped(String),
+}
+
+impl ExitStatus {
+    /// Whether the child exited with code 0.
+    pub fn success(&self) -> bool {
+        *self == ExitStatus::Exited(0)
+    }
+}
+
+impl fmt::Display for ExitStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitStatus::Exited(code) => write!(f, "exited with code {code}"),
+            ExitStatus::Killed(reason) => write!(f, "killed: {reason}"),
+            ExitStatus::Trapped(message) => write!(f, "trapped: {message}"),
+        }
+    }
+}
+
+/// Why a process call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// The program path names no readable file in the caller's directories.
+    NotFound(String),
+    /// The file is not a component the kernel can run.
+    InvalidComponent(String),
+    /// The request exceeds what the caller holds.
+    Denied(String),
+    /// The workspace's process limit (given) is reached.
+    TooManyProcesses(u32),
+    /// The pid is not one of the caller's children.
+    NoSuchProcess(Pid),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NotFound(what) => write!(f, "not found: {what}"),
+            Error::InvalidComponent(what) => write!(f, "invalid component: {what}"),
+            Error::Denied(what) => write!(f, "denied: {what}"),
+            Error::TooManyProcesses(limit) => write!(f, "too many processes (limit {limit})"),
+            Error::NoSuchProcess(pid) => write!(f, "no such child process: {pid}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<raw::Error> for Error {
+    fn from(e: raw::Error) -> Error {
+        match e {
+            raw::Error::NotFound(s) => Error::NotFound(s),
+            raw::Error::InvalidComponent(s) => Error::InvalidComponent(s),
+            raw::Error::Denied(s) => Error::Denied(s),
+            raw::Error::TooManyProcesses(n) => Error::TooManyProcesses(n),
+            raw::Error::NoSuchProcess(pid) => Error::NoSuchProcess(Pid(pid)),
+        }
+    }
+}
+
+/// Where a child's standard stream goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdio {
+    /// Share the parent's stream (the default).
+    Inherit,
+    /// Nothing in, output discarded.
+    Null,
+}
+
+impl From<Stdio> for raw::Stdio {
+    fn from(s: Stdio) -> raw::Stdio {
+        match s {
+            Stdio::Inherit => raw::Stdio::Inherit,
+            Stdio::Null => raw::Stdio::Null,
+        }
+    }
+}
+
+/// The capabilities to give a child, when narrower than the parent's.
+///
+/// Starts empty: grant each group the child needs.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    raw: Option<raw::Grants>,
+}
+
+impl Grants {
+    /// No capability at all.
+    pub fn none() -> Grants {
+        Grants {
+            raw: Some(raw::Grants {
+                cli: false,
+                clocks: false,
+                random: false,
+                filesystem: None,
+                process: false,
+            }),
+        }
+    }
+
+    fn raw(&mut self) -> &mut raw::Grants {
+        self.raw.get_or_insert_with(|| Grants::none().raw.unwrap())
+    }
+
+    /// Grants `wasi:cli/*` (arguments, environment, exit, stdio).
+    pub fn cli(mut self) -> Grants {
+        self.raw().cli = true;
+        self
+    }
+
+    /// Grants `wasi:clocks/*`.
+    pub fn clocks(mut self) -> Grants {
+        self.raw().clocks = true;
+        self
+    }
+
+    /// Grants `wasi:random/*`.
+    pub fn random(mut self) -> Grants {
+        self.raw().random = true;
+        self
+    }
+
+    /// Grants `agentos:kernel/process`.
+    pub fn process(mut self) -> Grants {
+        self.raw().process = true;
+        self
+    }
+
+    /// Grants `wasi:filesystem/*`, with no directory yet.
+    pub fn filesystem(mut self) -> Grants {
+        self.raw().filesystem.get_or_insert_with(Vec::new);
+        self
+    }
+
+    /// Shares one of the parent's directories (implies [`Grants::filesystem`]).
+    pub fn dir(mut self, path: impl Into<String>, read_only: bool) -> Grants {
+        let dirs = self.raw().filesystem.get_or_insert_with(Vec::new);
+        dirs.push(raw::DirGrant { path: path.into(), read_only });
+        self
+    }
+}
+
+/// A child process to start.
+#[derive(Debug, Clone)]
+pub struct Command {
+    program: String,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+    cwd: Option<String>,
+    grants: Option<raw::Grants>,
+    limits: raw::Limits,
+    stdio: [Stdio; 3],
+}
+
+impl Command {
+    /// A command running `program`, a path in the caller's directories.
+    pub fn new(program: impl Into<String>) -> Command {
+        Command {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+            grants: None,
+            limits: raw::Limits { memory_bytes: None, cpu_ms: None, timeout_ms: None },
+            stdio: [Stdio::Inherit; 3],
+        }
+    }
+
+    /// Appends an argument.
+    pub fn arg(mut self, arg: impl Into<String>) -> Command {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Appends arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: Into<String>>(mut self, args: I) -> Command {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets an environment variable (a child inherits none implicitly).
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Command {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Sets the child's working directory.
+    pub fn current_dir(mut self, dir: impl Into<String>) -> Command {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Narrows the child's capabilities to `grants`.
+    pub fn grants(mut self, grants: Grants) -> Command {
+        self.grants = grants.raw;
+        self
+    }
+
+    /// Caps the child's linear memory.
+    pub fn memory_limit(mut self, bytes: u64) -> Command {
+        self.limits.memory_bytes = Some(bytes);
+        self
+    }
+
+    /// Caps the child's CPU time.
+    pub fn cpu_limit(mut self, limit: std::time::Duration) -> Command {
+        self.limits.cpu_ms = Some(limit.as_millis() as u64);
+        self
+    }
+
+    /// Caps the child's wall-clock time.
+    pub fn timeout(mut self, limit: std::time::Duration) -> Command {
+        self.limits.timeout_ms = Some(limit.as_millis() as u64);
+        self
+    }
+
+    /// Sets where the child's stdin, stdout and stderr go.
+    pub fn stdio(mut self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Command {
+        self.stdio = [stdin, stdout, stderr];
+        self
+    }
+
+    /// Starts the child.
+    pub fn spawn(&self) -> Result<Child, Error> {
+        let options = raw::SpawnOptions {
+            args: self.args.clone(),
+            env: self.env.clone(),
+            cwd: self.cwd.clone(),
+            grants: self.grants.clone(),
+            limits: self.limits,
+            stdin: self.stdio[0].into(),
+            stdout: self.stdio[1].into(),
+            stderr: self.stdio[2].into(),
+        };
+        let pid = raw::spawn(&self.program, &options)?;
+        Ok(Child { pid: Pid(pid) })
+    }
+
+    /// Starts the child and waits for it.
+    pub fn status(&self) -> Result<ExitStatus, Error> {
+        self.spawn()?.wait()
+    }
+}
+
+/// A running (or finished, not yet waited for) child.
+#[derive(Debug)]
+pub struct Child {
+    pid: Pid,
+}
+
+impl Child {
+    /// The child's pid.
+    pub fn id(&self) -> Pid {
+        self.pid
+    }
+
+    /// Kills the child.
+    pub fn kill(&self) -> Result<(), Error> {
+        Ok(raw::kill(self.pid.0)?)
+    }
+
+    /// Waits for the child to end and reaps it.
+    pub fn wait(self) -> Result<ExitStatus, Error> {
+        Ok(match raw::wait(self.pid.0)? {
+            raw::ExitStatus::Exited(code) => ExitStatus::Exited(code),
+            raw::ExitStatus::Killed(reason) => ExitStatus::Killed(reason),
+            raw::ExitStatus::Trapped(message) => ExitStatus::Trapped(message),
+        })
+    }
+}

@@ -1,0 +1,43 @@
+//! Spawns a child through `agentos:kernel/process`, waits for it, and then
+//! probes the rules of attenuation, printing one line per probe.
+//!
+//! usage: parent CHILD_PATH [ARGS…]
+use agentos_sdk::process::{Command, Grants, Pid};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let child_path = args.next().expect("usage: parent CHILD_PATH [ARGS…]");
+    let child_args: Vec<String> = args.collect();
+
+    println!("parent pid {}", agentos_sdk::process::id());
+
+    let child = Command::new(&child_path)
+        .args(child_args)
+        .env("GREETING", "from parent")
+        .spawn()
+        .expect("spawn child");
+    println!("spawned child {}", child.id());
+    let status = child.wait().expect("wait for child");
+    println!("child {status}");
+
+    // More memory than the parent has.
+    let too_big = Command::new(&child_path).memory_limit(u64::MAX).spawn();
+    println!("more memory: {}", describe(too_big.map(|c| c.id())));
+
+    // A directory the parent does not hold.
+    let escape = Command::new(&child_path)
+        .grants(Grants::none().cli().dir("/etc-not-granted", false))
+        .spawn();
+    println!("foreign dir: {}", describe(escape.map(|c| c.id())));
+
+    // Fewer grants than needed: the child's imports are refused.
+    let starved = Command::new(&child_path).grants(Grants::none()).spawn();
+    println!("no grants: {}", describe(starved.map(|c| c.id())));
+}
+
+fn describe(result: Result<Pid, agentos_sdk::process::Error>) -> String {
+    match result {
+        Ok(pid) => format!("spawned {pid}"),
+        Err(e) => format!("refused ({e})"),
+    }
+}
