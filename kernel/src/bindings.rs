@@ -2,7 +2,15 @@
 //! calls are traced and return `wasmtime::Result` so a host bug can trap.
 
 wasmtime::component::bindgen!({
-    path: "../wit/kernel",
-    world: "agent",
+    path: [
+        "../wit/deps/io.wit",
+        "../wit/deps/clocks.wit",
+        "../wit/deps/random.wit",
+        "../wit/deps/filesystem.wit",
+        "../wit/deps/sockets.wit",
+        "../wit/deps/cli.wit",
+        "../wit/kernel",
+    ],
+    world: "agentos:kernel/host",
     imports: { default: async | trappable | tracing },
 });

@@ -133,7 +133,13 @@ impl Kernel {
     /// Loads a program from a file; see [`Kernel::load`].
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Program, LoadError> {
         let path = path.as_ref();
-        let name = path.display().to_string();
+        self.load_file_named(path, &path.display().to_string())
+    }
+
+    /// Loads a program from a file under another name (the path the user
+    /// knows it by), used in its errors and as its default `argv[0]`.
+    pub fn load_file_named(&self, path: &Path, name: &str) -> Result<Program, LoadError> {
+        let name = name.to_string();
         let bytes = std::fs::read(path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => LoadError::NotFound { name: name.clone() },
             _ => LoadError::Read { name: name.clone(), reason: e.to_string() },

@@ -389,8 +389,8 @@ impl Kernel {
     fn finish(&self, pid: Pid, status: ExitStatus, exit_tx: watch::Sender<Option<ExitStatus>>) {
         match &status {
             ExitStatus::Exited(code) => tracing::info!(pid = pid.get(), code, "exit"),
-            ExitStatus::Killed(reason) => tracing::warn!(pid = pid.get(), %reason, "killed"),
-            ExitStatus::Trapped(message) => tracing::warn!(pid = pid.get(), message, "trapped"),
+            ExitStatus::Killed(reason) => tracing::info!(pid = pid.get(), %reason, "killed"),
+            ExitStatus::Trapped(message) => tracing::info!(pid = pid.get(), message, "trapped"),
         }
         let mut table = self.inner.table.lock().unwrap();
         table.running -= 1;

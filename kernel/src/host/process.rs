@@ -13,9 +13,7 @@ use std::time::Duration;
 
 impl wit::Host for ProcessCtx {
     async fn spawn(&mut self, program: String, options: wit::SpawnOptions) -> wasmtime::Result<Result<wit::Pid, wit::Error>> {
-        Ok(self.spawn_child(program, options).await.inspect_err(|e| {
-            tracing::warn!(target: "agentos::audit", pid = self.pid.get(), error = ?e, "spawn refused");
-        }))
+        Ok(self.spawn_child(program, options).await)
     }
 
     async fn wait(&mut self, pid: wit::Pid) -> wasmtime::Result<Result<wit::ExitStatus, wit::Error>> {
@@ -62,21 +60,26 @@ impl ProcessCtx {
     async fn spawn_child(&mut self, path: String, options: wit::SpawnOptions) -> Result<wit::Pid, wit::Error> {
         let absolute = caps::absolute_guest_path(&self.cwd, &path)
             .ok_or_else(|| wit::Error::NotFound(format!("{path}: not a valid path")))?;
-        let (host_path, _) = self
-            .grants
-            .resolve(&absolute, DirRights::ReadOnly)
-            .ok_or_else(|| wit::Error::NotFound(format!("{path}: not in any directory this process holds")))?;
+        let (host_path, _) = self.grants.resolve(&absolute, DirRights::ReadOnly).ok_or_else(|| {
+            tracing::warn!(target: "agentos::audit", pid = self.pid.get(), program = path, "denied: spawn of a program outside the process's directories");
+            wit::Error::NotFound(format!("{path}: not in any directory this process holds"))
+        })?;
 
+        let pid = self.pid.get();
+        let denied = |e: String| {
+            tracing::warn!(target: "agentos::audit", pid, program = path, reason = e, "denied: spawn asks for more than the parent holds");
+            wit::Error::Denied(e)
+        };
         let grants = match &options.grants {
             None => self.grants.clone(),
-            Some(asked) => self.grants.attenuate(&child_grants(asked)).map_err(|e| wit::Error::Denied(e.to_string()))?,
+            Some(asked) => self.grants.attenuate(&child_grants(asked)).map_err(|e| denied(e.to_string()))?,
         };
         let asked = Limits {
             memory: options.limits.memory_bytes,
             cpu: options.limits.cpu_ms.map(Duration::from_millis),
             timeout: options.limits.timeout_ms.map(Duration::from_millis),
         };
-        let limits = self.limits.attenuate(&asked).map_err(|e| wit::Error::Denied(e.to_string()))?;
+        let limits = self.limits.attenuate(&asked).map_err(|e| denied(e.to_string()))?;
         let cwd = match &options.cwd {
             None => self.cwd.clone(),
             Some(cwd) => caps::absolute_guest_path(&self.cwd, cwd)
@@ -99,12 +102,13 @@ impl ProcessCtx {
 
         // Compiling can take milliseconds: keep it off the async workers.
         let kernel = self.kernel.clone();
-        let program = tokio::task::spawn_blocking(move || kernel.load_file(host_path))
+        let name = path.clone();
+        let program = tokio::task::spawn_blocking(move || kernel.load_file_named(&host_path, &name))
             .await
             .map_err(|e| wit::Error::InvalidComponent(format!("{path}: {e}")))?
             .map_err(|e| match e {
                 LoadError::NotFound { .. } => wit::Error::NotFound(path.clone()),
-                other => wit::Error::InvalidComponent(other.to_string().replacen(&other_name(&other), &path, 1)),
+                other => wit::Error::InvalidComponent(other.to_string()),
             })?;
 
         let mut env = options.env;
@@ -121,20 +125,6 @@ impl ProcessCtx {
             SpawnError::TooManyProcesses { limit } => wit::Error::TooManyProcesses(limit),
             other => wit::Error::Denied(other.to_string()),
         })
-    }
-}
-
-/// The host path a load error names, to replace with the guest's path.
-fn other_name(e: &LoadError) -> String {
-    match e {
-        LoadError::NotFound { name }
-        | LoadError::Read { name, .. }
-        | LoadError::NotWasm { name }
-        | LoadError::CoreModule { name }
-        | LoadError::Invalid { name, .. }
-        | LoadError::UnknownImport { name, .. }
-        | LoadError::Link { name, .. }
-        | LoadError::NotCommand { name } => name.clone(),
     }
 }
 

@@ -13,11 +13,33 @@
 
 pub mod process;
 
+/// Ends the process with `code`, after flushing stdout and stderr.
+///
+/// Unlike [`std::process::exit`], which on `wasm32-wasip2` reports every
+/// non-zero code as 1, the code reaches the parent (and `agentos run`) as is.
+pub fn exit(code: u8) -> ! {
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    wit::wasi::cli::exit::exit_with_code(code);
+    unreachable!("exit-with-code returned")
+}
+
 /// Raw `wit-bindgen` bindings of the `agentos:kernel` package.
 #[doc(hidden)]
 pub mod wit {
     wit_bindgen::generate!({
-        path: "../../wit/kernel",
-        world: "agent",
+        // The vendored WASI packages first, in dependency order, then ours.
+        path: [
+            "../../wit/deps/io.wit",
+            "../../wit/deps/clocks.wit",
+            "../../wit/deps/random.wit",
+            "../../wit/deps/filesystem.wit",
+            "../../wit/deps/sockets.wit",
+            "../../wit/deps/cli.wit",
+            "../../wit/kernel",
+        ],
+        world: "agentos:kernel/agent",
+        generate_all,
     });
 }

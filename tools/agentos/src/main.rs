@@ -206,8 +206,8 @@ async fn demo(kernel: &Kernel) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&sandbox).with_context(|| format!("cannot create {}", sandbox.display()))?;
     std::fs::write(sandbox.join("welcome.txt"), "Welcome to Agent OS.\n")?;
     std::fs::write(sandbox.join("notes.md"), "# Notes\nOnly this directory is visible to the demo.\n")?;
-    let file = dir.join("hello.wasm");
-    std::fs::write(&file, agentos_artifacts::components::HELLO)?;
+    let file = dir.join("demo.wasm");
+    std::fs::write(&file, agentos_artifacts::components::DEMO)?;
 
     let args = RunArgs {
         mem: Some(64 << 20),

@@ -23,5 +23,5 @@ fn main() {
     out.write_all(&input).unwrap();
     out.flush().unwrap();
     eprintln!("echo: done");
-    std::process::exit(code);
+    agentos_sdk::exit(code);
 }

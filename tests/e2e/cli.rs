@@ -1,0 +1,128 @@
+//! The real `agentos` binary.
+
+use agentos_artifacts::programs;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn agentos(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentos"))
+        .args(args)
+        .env("AGENTOS_CACHE_DIR", crate::cache_dir())
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("agentos starts");
+    // The program may exit before reading its input.
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn run_passes_args_env_stdin_and_exit_code() {
+    let out = agentos(&["run", "--env", "GREETING=hello", programs::ECHO, "a", "--b", "--exit", "7"], b"from stdin\n");
+    assert_eq!(text(&out.stdout), "args: a --b\nGREETING=hello\nfrom stdin\n");
+    assert_eq!(text(&out.stderr), "echo: done\n");
+    assert_eq!(out.status.code(), Some(7));
+}
+
+#[test]
+fn run_reports_a_cpu_kill() {
+    let out = agentos(&["run", "--cpu", "100ms", programs::SPIN], b"");
+    assert_eq!(out.status.code(), Some(137));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("killed: cpu limit 100ms exceeded"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line says why: {stderr}");
+}
+
+#[test]
+fn run_reports_a_memory_kill() {
+    let out = agentos(&["run", "--mem", "16MiB", programs::MEMBOMB], b"");
+    assert_eq!(out.status.code(), Some(137));
+    assert!(text(&out.stderr).contains("killed: memory limit 16 MiB exceeded"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn run_reports_a_timeout() {
+    let out = agentos(&["run", "--timeout", "200ms", programs::SLEEP, "60000"], b"");
+    assert_eq!(out.status.code(), Some(137));
+    assert!(text(&out.stderr).contains("killed: timeout 200ms exceeded"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn run_reports_a_trap() {
+    let out = agentos(&["run", programs::TRAP], b"");
+    assert_eq!(out.status.code(), Some(134));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("trapped: ") && stderr.contains("unreachable"), "{stderr}");
+}
+
+#[test]
+fn run_refuses_ungranted_imports_by_name() {
+    let out = agentos(&["run", programs::NET], b"");
+    assert_eq!(out.status.code(), Some(126));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("imports `wasi:sockets/") && stderr.contains("`net` capability, not granted"), "{stderr}");
+    assert!(stderr.contains("agentos::audit"), "the denial is logged: {stderr}");
+}
+
+#[test]
+fn run_refuses_missing_files_and_non_components() {
+    let out = agentos(&["run", "/no/such/file.wasm"], b"");
+    assert_eq!(out.status.code(), Some(127));
+    assert_eq!(text(&out.stderr), "agentos: /no/such/file.wasm: no such file\n");
+
+    let dir = tempfile::tempdir().unwrap();
+    let module = dir.path().join("module.wasm");
+    std::fs::write(&module, b"\0asm\x01\0\0\0").unwrap();
+    let out = agentos(&["run", module.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(126));
+    assert!(text(&out.stderr).contains("module.wasm: a core WebAssembly module, not a component"));
+}
+
+#[test]
+fn run_rejects_bad_units_and_directories() {
+    let out = agentos(&["run", "--mem", "64XB", programs::HELLO], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("invalid size `64XB`: unknown unit `XB`"), "{}", text(&out.stderr));
+
+    let out = agentos(&["run", "--dir", "/no/such/dir:/data", programs::HELLO], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("directory `/no/such/dir`"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn run_grants_only_the_directories_given() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("visible.txt"), "x").unwrap();
+    let out = agentos(&["run", "--dir", &format!("{}:/:ro", dir.path().display()), agentos_artifacts::components::DEMO_PATH], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(r#"I can see these files under /: ["visible.txt"]"#), "{}", text(&out.stdout));
+
+    let out = agentos(&["run", agentos_artifacts::components::DEMO_PATH], b"");
+    assert!(text(&out.stdout).contains("I can see no files"), "{}", text(&out.stdout));
+}
+
+#[test]
+fn demo_runs_the_demo_component() {
+    let out = agentos(&["demo"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("Hello from Agent OS!\n"), "{stdout}");
+    assert!(stdout.contains(r#"["notes.md", "welcome.txt"]"#), "{stdout}");
+}
+
+#[test]
+fn help_is_everywhere() {
+    for args in [&["--help"][..], &["run", "--help"], &["demo", "--help"]] {
+        let out = agentos(args, b"");
+        assert_eq!(out.status.code(), Some(0));
+        assert!(text(&out.stdout).contains("Usage: agentos"), "{}", text(&out.stdout));
+    }
+    assert!(text(&agentos(&["run", "--help"], b"").stdout).contains("--mem <SIZE>"));
+}
