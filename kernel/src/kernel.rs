@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 /// How to build a [`Kernel`].
@@ -68,6 +68,8 @@ impl fmt::Debug for Kernel {
 const CORE_INSTANCES_PER_PROCESS: u32 = 8;
 const MEMORIES_PER_PROCESS: u32 = 2;
 const TABLES_PER_PROCESS: u32 = 4;
+/// Bytes of a memory slot kept resident between processes (see `pagemap_scan`).
+const KEEP_RESIDENT: usize = 4 << 20;
 
 impl Kernel {
     /// Starts a kernel: the engine, the linker with every host interface, and
@@ -86,7 +88,13 @@ impl Kernel {
                 .total_tables(slots * TABLES_PER_PROCESS)
                 .total_stacks(slots)
                 .max_memories_per_component(MEMORIES_PER_PROCESS * 4)
-                .max_tables_per_component(TABLES_PER_PROCESS * 4);
+                .max_tables_per_component(TABLES_PER_PROCESS * 4)
+                // Reset only the pages a process dirtied, with memset, and keep
+                // them resident: a reused slot then takes no page faults and
+                // the kernel needs no TLB shootdown across cores.
+                .pagemap_scan(Enabled::Auto)
+                .linear_memory_keep_resident(KEEP_RESIDENT)
+                .table_keep_resident(KEEP_RESIDENT / 16);
             wasm.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
         let engine = Engine::new(&wasm).map_err(|e| KernelError::Engine(format!("{e:#}")))?;
