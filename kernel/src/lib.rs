@@ -38,10 +38,12 @@ mod kernel;
 mod limits;
 mod pipe;
 mod process;
+mod store;
 mod ticker;
 
 pub use caps::{Capability, ChildGrants, DirRights, GrantError, Grants, Preopen};
 pub use kernel::{Kernel, KernelConfig, KernelError, LoadError, Program};
 pub use limits::{KillReason, LimitError, Limits, format_bytes};
 pub use pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};
+pub use store::{Durability, SqliteStore, Store, StoreError, Write};
 pub use process::{ExitStatus, Input, NoSuchProcess, Output, Pid, ProcessInfo, ProcessState, Spawn, SpawnError, Stdio};
