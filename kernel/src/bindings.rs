@@ -1,16 +1,40 @@
 //! Every `bindgen!` of the kernel, in one place (as in wasmtime-wasi): host
 //! calls are traced and return `wasmtime::Result` so a host bug can trap.
 
-wasmtime::component::bindgen!({
-    path: [
-        "../wit/deps/io.wit",
-        "../wit/deps/clocks.wit",
-        "../wit/deps/random.wit",
-        "../wit/deps/filesystem.wit",
-        "../wit/deps/sockets.wit",
-        "../wit/deps/cli.wit",
-        "../wit/kernel",
-    ],
-    world: "agentos:kernel/host",
-    imports: { default: async | trappable | tracing },
-});
+/// The interfaces the kernel implements for processes: `agentos:kernel/process`
+/// and `wasi:filesystem` (over the workspace's namespace).
+pub(crate) mod host {
+    wasmtime::component::bindgen!({
+        path: [
+            "../wit/deps/io.wit",
+            "../wit/deps/clocks.wit",
+            "../wit/deps/random.wit",
+            "../wit/deps/filesystem.wit",
+            "../wit/deps/sockets.wit",
+            "../wit/deps/cli.wit",
+            "../wit/kernel",
+        ],
+        world: "agentos:kernel/host",
+        imports: { default: async | trappable | tracing },
+        trappable_error_type: {
+            "wasi:filesystem/types.error-code" => crate::fs::FsError,
+        },
+        with: {
+            "wasi:io": wasmtime_wasi_io::bindings::wasi::io,
+            "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
+            "wasi:filesystem/types.descriptor": crate::fs::Descriptor,
+            "wasi:filesystem/types.directory-entry-stream": crate::fs::DirectoryStream,
+        },
+    });
+}
+
+/// The vfs server: the kernel provides `agentos:store/kv` to it and calls its
+/// `agentos:fs/vfs` export.
+pub(crate) mod vfs {
+    wasmtime::component::bindgen!({
+        path: ["../wit/store", "../wit/fs"],
+        world: "agentos:fs/vfs-server",
+        imports: { default: trappable | tracing },
+        exports: { default: async },
+    });
+}

@@ -14,7 +14,7 @@
 //! obtained through some other, granted, interface.
 
 use std::fmt;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 
 /// A group of interfaces a process may import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,49 +84,67 @@ impl fmt::Display for Capability {
     }
 }
 
-/// What a process may do in a directory it was given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum DirRights {
-    /// List and read.
-    ReadOnly,
-    /// List, read, create, write, rename and delete.
-    ReadWrite,
+/// What a process may do in a directory it was given, and below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DirRights(u8);
+
+impl DirRights {
+    /// List directories, stat and read files.
+    pub const READ: DirRights = DirRights(1);
+    /// Write to files, set sizes and times.
+    pub const WRITE: DirRights = DirRights(2);
+    /// Create files, directories and links.
+    pub const CREATE: DirRights = DirRights(4);
+    /// Remove and rename away.
+    pub const DELETE: DirRights = DirRights(8);
+    /// Read only.
+    pub const READ_ONLY: DirRights = DirRights::READ;
+    /// Everything.
+    pub const ALL: DirRights = DirRights(15);
+
+    /// Whether every right in `other` is in `self`.
+    pub fn contains(self, other: DirRights) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Both sets of rights.
+    pub fn union(self, other: DirRights) -> DirRights {
+        DirRights(self.0 | other.0)
+    }
 }
 
-/// A host directory a process sees at `guest` path.
+impl fmt::Display for DirRights {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (right, letter) in [(Self::READ, 'r'), (Self::WRITE, 'w'), (Self::CREATE, 'c'), (Self::DELETE, 'd')] {
+            let mut buf = [0; 4];
+            f.write_str(if self.contains(right) { letter.encode_utf8(&mut buf) } else { "-" })?;
+        }
+        Ok(())
+    }
+}
+
+/// A directory of the workspace's namespace that a process may use, at the
+/// same path it has in the namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preopen {
-    host: PathBuf,
-    guest: String,
+    path: String,
     rights: DirRights,
 }
 
 impl Preopen {
-    /// A host directory (which must exist) seen by the process as `guest`.
-    pub fn new(host: impl AsRef<Path>, guest: impl Into<String>, rights: DirRights) -> Result<Preopen, GrantError> {
-        let host = host.as_ref();
-        let canonical = host
-            .canonicalize()
-            .map_err(|e| GrantError::Dir { path: host.display().to_string(), reason: e.to_string() })?;
-        if !canonical.is_dir() {
-            return Err(GrantError::Dir { path: host.display().to_string(), reason: "not a directory".into() });
-        }
-        let guest = guest.into();
-        let guest = normalize_guest(&guest).ok_or_else(|| GrantError::Dir {
-            path: guest.clone(),
-            reason: "a guest path must be absolute and must not contain `..`".into(),
+    /// The directory at `path` (absolute, no `..`) with `rights`.
+    pub fn new(path: impl Into<String>, rights: DirRights) -> Result<Preopen, GrantError> {
+        let path = path.into();
+        let normalized = normalize_guest(&path).ok_or_else(|| GrantError::Dir {
+            path: path.clone(),
+            reason: "a directory must be an absolute path without `..`".into(),
         })?;
-        Ok(Preopen { host: canonical, guest, rights })
+        Ok(Preopen { path: normalized, rights })
     }
 
-    /// The directory on the host (canonical).
-    pub fn host(&self) -> &Path {
-        &self.host
-    }
-
-    /// The path the process sees.
-    pub fn guest(&self) -> &str {
-        &self.guest
+    /// The directory's path (absolute, normalized).
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     /// What the process may do there.
@@ -134,18 +152,9 @@ impl Preopen {
         self.rights
     }
 
-    /// The host file behind `rest` (a relative path below this preopen), if it
-    /// stays inside: `..` components and symlinks leading out are refused.
-    fn resolve(&self, rest: &str) -> Option<PathBuf> {
-        let mut path = self.host.clone();
-        for part in rest.split('/').filter(|p| !p.is_empty() && *p != ".") {
-            if part == ".." {
-                return None;
-            }
-            path.push(part);
-        }
-        let canonical = path.canonicalize().ok()?;
-        canonical.starts_with(&self.host).then_some(canonical)
+    /// The path relative to the namespace root (`""` for `/`).
+    pub(crate) fn relative(&self) -> &str {
+        self.path.trim_start_matches('/')
     }
 }
 
@@ -220,16 +229,15 @@ impl Grants {
         &self.preopens
     }
 
-    /// The host file a guest path names, if it lies in a preopen with at least
-    /// `rights`. The longest matching preopen wins.
-    pub fn resolve(&self, guest_path: &str, rights: DirRights) -> Option<(PathBuf, &Preopen)> {
+    /// The preopen a path lies in (with at least `rights`), and the path
+    /// relative to it. The longest matching preopen wins.
+    pub fn resolve(&self, guest_path: &str, rights: DirRights) -> Option<(&Preopen, String)> {
         let path = normalize_guest(guest_path)?;
         self.preopens
             .iter()
-            .filter(|p| p.rights >= rights)
-            .filter_map(|p| strip_dir(&path, &p.guest).map(|rest| (p, rest)))
-            .max_by_key(|(p, _)| p.guest.len())
-            .and_then(|(p, rest)| Some((p.resolve(rest)?, p)))
+            .filter(|p| p.rights.contains(rights))
+            .filter_map(|p| strip_dir(&path, &p.path).map(|rest| (p, rest.to_string())))
+            .max_by_key(|(p, _)| p.path.len())
     }
 
     /// The grants for a child asking for `requested`: each capability must be
@@ -247,12 +255,9 @@ impl Grants {
             if !self.has(Capability::Filesystem) {
                 return Err(GrantError::NotHeld(Capability::Filesystem));
             }
-            let guest = normalize_guest(path).ok_or_else(|| GrantError::DirNotHeld(path.clone()))?;
-            let (host, _) = self.resolve(&guest, *rights).ok_or_else(|| GrantError::DirNotHeld(path.clone()))?;
-            if !host.is_dir() {
-                return Err(GrantError::Dir { path: path.clone(), reason: "not a directory".into() });
-            }
-            child = child.preopen(Preopen { host, guest, rights: *rights });
+            let path = normalize_guest(path).ok_or_else(|| GrantError::DirNotHeld(path.clone()))?;
+            self.resolve(&path, *rights).ok_or_else(|| GrantError::DirNotHeld(path.clone()))?;
+            child = child.preopen(Preopen { path, rights: *rights });
         }
         Ok(child)
     }
@@ -314,40 +319,36 @@ mod tests {
 
     #[test]
     fn child_cannot_exceed_parent() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("sub")).unwrap();
         let parent = Grants::none()
             .grant(Capability::Cli)
-            .preopen(Preopen::new(dir.path(), "/data", DirRights::ReadOnly).unwrap());
+            .preopen(Preopen::new("/data", DirRights::READ_ONLY).unwrap());
 
         let ok = parent
             .attenuate(&ChildGrants {
                 capabilities: vec![Capability::Cli],
-                dirs: vec![("/data/sub".into(), DirRights::ReadOnly)],
+                dirs: vec![("/data/sub/".into(), DirRights::READ)],
             })
             .unwrap();
         assert!(ok.has(Capability::Cli) && ok.has(Capability::Filesystem) && !ok.has(Capability::Process));
-        assert_eq!(ok.preopens()[0].guest(), "/data/sub");
+        assert_eq!(ok.preopens()[0].path(), "/data/sub");
 
         let more = ChildGrants { capabilities: vec![Capability::Process], dirs: vec![] };
         assert_eq!(parent.attenuate(&more), Err(GrantError::NotHeld(Capability::Process)));
 
-        let write = ChildGrants { capabilities: vec![], dirs: vec![("/data".into(), DirRights::ReadWrite)] };
+        let write = ChildGrants { capabilities: vec![], dirs: vec![("/data".into(), DirRights::WRITE)] };
         assert_eq!(parent.attenuate(&write), Err(GrantError::DirNotHeld("/data".into())));
 
-        let escape = ChildGrants { capabilities: vec![], dirs: vec![("/data/../etc".into(), DirRights::ReadOnly)] };
+        let beside = ChildGrants { capabilities: vec![], dirs: vec![("/database".into(), DirRights::READ)] };
+        assert!(parent.attenuate(&beside).is_err(), "/database is not below /data");
+
+        let escape = ChildGrants { capabilities: vec![], dirs: vec![("/data/../etc".into(), DirRights::READ)] };
         assert!(parent.attenuate(&escape).is_err());
     }
 
     #[test]
-    fn symlinks_cannot_leave_a_preopen() {
-        let dir = tempfile::tempdir().unwrap();
-        let inside = dir.path().join("inside");
-        std::fs::create_dir(&inside).unwrap();
-        std::fs::write(dir.path().join("secret"), "x").unwrap();
-        std::os::unix::fs::symlink("../secret", inside.join("link")).unwrap();
-        let grants = Grants::none().preopen(Preopen::new(&inside, "/", DirRights::ReadOnly).unwrap());
-        assert!(grants.resolve("/link", DirRights::ReadOnly).is_none());
-        assert!(grants.resolve("/../secret", DirRights::ReadOnly).is_none());
+    fn rights_read_like_ls() {
+        assert_eq!(DirRights::ALL.to_string(), "rwcd");
+        assert_eq!(DirRights::READ.union(DirRights::CREATE).to_string(), "r-c-");
+        assert!(DirRights::ALL.contains(DirRights::WRITE) && !DirRights::READ_ONLY.contains(DirRights::WRITE));
     }
 }

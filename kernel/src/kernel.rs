@@ -1,6 +1,7 @@
 //! The kernel object: one engine, one linker, the program cache and the process table.
 
 use crate::bindings;
+use crate::fs::{Filesystem, WorkspaceError};
 use crate::caps::Capability;
 use crate::process::{ProcessCtx, ProcessTable};
 use crate::ticker::Ticker;
@@ -10,7 +11,7 @@ use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -47,6 +48,8 @@ pub(crate) struct Inner {
     pub(crate) ticker: Arc<Ticker>,
     pub(crate) table: Mutex<ProcessTable>,
     programs: Mutex<HashMap<[u8; 32], Arc<ProgramInner>>>,
+    vfs: Component,
+    pub(crate) fs: OnceLock<Filesystem>,
     engine_tag: String,
     compiles: AtomicU64,
 }
@@ -99,10 +102,9 @@ impl Kernel {
         }
         let engine = Engine::new(&wasm).map_err(|e| KernelError::Engine(format!("{e:#}")))?;
 
-        let mut linker = Linker::<ProcessCtx>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| KernelError::Engine(format!("{e:#}")))?;
-        bindings::agentos::kernel::process::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(&mut linker, |ctx| ctx)
-            .map_err(|e| KernelError::Engine(format!("{e:#}")))?;
+        let linker = process_linker(&engine).map_err(|e| KernelError::Engine(format!("{e:#}")))?;
+        let vfs = Component::new(&engine, agentos_artifacts::components::VFS)
+            .map_err(|e| KernelError::Engine(format!("the vfs component: {e:#}")))?;
 
         if let Some(dir) = &config.cache_dir {
             std::fs::create_dir_all(dir)
@@ -122,10 +124,25 @@ impl Kernel {
                 config,
                 ticker,
                 programs: Mutex::new(HashMap::new()),
+                vfs,
+                fs: OnceLock::new(),
                 engine_tag,
                 compiles: AtomicU64::new(0),
             }),
         })
+    }
+
+    /// Opens the workspace in `dir` (creating it with the standard tree and a
+    /// home for `user` if new) and starts its vfs. Processes spawned after this
+    /// see its namespace through `wasi:filesystem`.
+    pub async fn open_workspace(&self, dir: &Path, user: &str) -> Result<(), WorkspaceError> {
+        if self.inner.fs.get().is_some() {
+            return Err(WorkspaceError::Dir { path: dir.into(), reason: "this kernel has a workspace already".into() });
+        }
+        let fs = Filesystem::open(&self.inner.engine, &self.inner.vfs, dir, user).await?;
+        tracing::info!(workspace = %dir.display(), "workspace open");
+        let _ = self.inner.fs.set(fs);
+        Ok(())
     }
 
     /// The wasmtime engine, for embedders that measure against it.
@@ -217,6 +234,48 @@ impl Kernel {
         }
         Ok(component)
     }
+}
+
+/// One linker for every process: wasmtime-wasi's `wasi:cli`, `wasi:clocks`,
+/// `wasi:random`, `wasi:io` and `wasi:sockets`, and the kernel's own
+/// `wasi:filesystem` and `agentos:kernel/process`. Which of these a process may
+/// import is decided per spawn by its grants.
+fn process_linker(engine: &Engine) -> wasmtime::Result<Linker<ProcessCtx>> {
+    use wasmtime_wasi::cli::{WasiCli, WasiCliView};
+    use wasmtime_wasi::clocks::{WasiClocks, WasiClocksView};
+    use wasmtime_wasi::p2::bindings::{cli, clocks, random, sockets};
+    use wasmtime_wasi::random::WasiRandom;
+    use wasmtime_wasi::sockets::{WasiSockets, WasiSocketsView};
+
+    let mut linker = Linker::<ProcessCtx>::new(engine);
+    let l = &mut linker;
+    wasmtime_wasi_io::add_to_linker_async(l)?;
+    clocks::wall_clock::add_to_linker::<ProcessCtx, WasiClocks>(l, ProcessCtx::clocks)?;
+    clocks::monotonic_clock::add_to_linker::<ProcessCtx, WasiClocks>(l, ProcessCtx::clocks)?;
+    random::random::add_to_linker::<ProcessCtx, WasiRandom>(l, |t| t.wasi_mut().random())?;
+    random::insecure::add_to_linker::<ProcessCtx, WasiRandom>(l, |t| t.wasi_mut().random())?;
+    random::insecure_seed::add_to_linker::<ProcessCtx, WasiRandom>(l, |t| t.wasi_mut().random())?;
+    cli::exit::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
+    cli::environment::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
+    cli::stdin::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
+    cli::stdout::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
+    cli::stderr::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
+    cli::terminal_input::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
+    cli::terminal_output::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
+    cli::terminal_stdin::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
+    cli::terminal_stdout::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
+    cli::terminal_stderr::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
+    sockets::tcp_create_socket::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
+    sockets::instance_network::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
+    sockets::network::add_to_linker::<ProcessCtx, WasiSockets>(l, &Default::default(), ProcessCtx::sockets)?;
+    sockets::ip_name_lookup::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
+    sockets::tcp::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
+    sockets::udp::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
+    sockets::udp_create_socket::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
+    bindings::host::wasi::filesystem::types::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(l, |t| t)?;
+    bindings::host::wasi::filesystem::preopens::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(l, |t| t)?;
+    bindings::host::agentos::kernel::process::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(l, |t| t)?;
+    Ok(linker)
 }
 
 fn write_atomically(path: &Path, component: &Component) -> std::io::Result<()> {

@@ -33,6 +33,7 @@
 
 mod bindings;
 mod caps;
+mod fs;
 mod host;
 mod kernel;
 mod limits;
@@ -42,6 +43,7 @@ mod store;
 mod ticker;
 
 pub use caps::{Capability, ChildGrants, DirRights, GrantError, Grants, Preopen};
+pub use fs::{FileVersion, FsOpError, WorkspaceError};
 pub use kernel::{Kernel, KernelConfig, KernelError, LoadError, Program};
 pub use limits::{KillReason, LimitError, Limits, format_bytes};
 pub use pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};

@@ -8,7 +8,7 @@
 //! **Invariant:** a trap, a limit or a panic inside one process ends only that
 //! process's task; the kernel and other processes carry on.
 
-use crate::caps::{DirRights, Grants};
+use crate::caps::Grants;
 use crate::kernel::{Kernel, Program};
 use crate::limits::{CpuMeter, KillReason, Limits, MemoryLimiter};
 use crate::pipe::{PipeReader, PipeWriter};
@@ -24,7 +24,7 @@ use tokio::sync::{oneshot, watch};
 use wasmtime::component::ResourceTable;
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 /// A process id: unique in a kernel for its lifetime, never 0.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -243,14 +243,6 @@ pub enum SpawnError {
         /// The limit.
         limit: u32,
     },
-    /// A granted directory cannot be opened.
-    #[error("cannot open granted directory {path}: {reason}")]
-    Preopen {
-        /// The directory.
-        path: String,
-        /// Why.
-        reason: String,
-    },
     /// The kernel is not running inside a tokio runtime.
     #[error("spawn needs a tokio runtime")]
     NoRuntime,
@@ -269,9 +261,22 @@ pub(crate) struct ProcessCtx {
     pub(crate) limits: Limits,
     pub(crate) stdio: Stdio,
     pub(crate) cwd: String,
+    pub(crate) fs: Option<crate::fs::Filesystem>,
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(crate) table: ResourceTable,
     limiter: MemoryLimiter,
+}
+
+impl ProcessCtx {
+    pub(crate) fn wasi_mut(&mut self) -> &mut WasiCtx {
+        &mut self.wasi
+    }
+}
+
+impl wasmtime_wasi_io::IoView for ProcessCtx {
+    fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
 }
 
 impl WasiView for ProcessCtx {
@@ -329,7 +334,7 @@ impl Kernel {
             });
         }
 
-        let wasi = build_wasi(&argv, &env, &cwd, &stdio, &grants)?;
+        let wasi = build_wasi(&argv, &env, &cwd, &stdio);
 
         let meter = Arc::new(CpuMeter::new());
         let (kill_tx, kill_rx) = oneshot::channel();
@@ -372,6 +377,7 @@ impl Kernel {
             limits,
             stdio,
             cwd,
+            fs: self.inner.fs.get().cloned(),
             wasi,
             table: ResourceTable::new(),
             limiter: MemoryLimiter::new(limits.memory),
@@ -466,7 +472,7 @@ impl Kernel {
     }
 }
 
-fn build_wasi(argv: &[String], env: &[(String, String)], cwd: &str, stdio: &Stdio, grants: &Grants) -> Result<WasiCtx, SpawnError> {
+fn build_wasi(argv: &[String], env: &[(String, String)], cwd: &str, stdio: &Stdio) -> WasiCtx {
     let mut builder = WasiCtxBuilder::new();
     builder.args(argv).envs(env).initial_cwd(cwd);
     match &stdio.stdin {
@@ -484,16 +490,7 @@ fn build_wasi(argv: &[String], env: &[(String, String)], cwd: &str, stdio: &Stdi
         Output::Inherit => builder.stderr(wasmtime_wasi::cli::stderr()),
         Output::Pipe(writer) => builder.stderr(writer.clone()),
     };
-    for preopen in grants.preopens() {
-        let perms = match preopen.rights() {
-            DirRights::ReadOnly => FsPerms::ReadOnly,
-            DirRights::ReadWrite => FsPerms::ReadWrite,
-        };
-        builder
-            .preopened_dir(preopen.host(), preopen.guest(), perms)
-            .map_err(|e| SpawnError::Preopen { path: preopen.guest().to_string(), reason: format!("{e:#}") })?;
-    }
-    Ok(builder.build())
+    builder.build()
 }
 
 /// Runs a process to its end and says how it ended.

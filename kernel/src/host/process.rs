@@ -4,9 +4,9 @@
 //! a process can reach only its own children, and a child gets at most its
 //! parent's grants and limits (see [`Grants::attenuate`], [`Limits::attenuate`]).
 
-use crate::bindings::agentos::kernel::process as wit;
+use crate::bindings::host::agentos::kernel::process as wit;
 use crate::caps::{self, Capability, ChildGrants, DirRights};
-use crate::kernel::LoadError;
+use crate::fs::{Errno, Kind, data};
 use crate::limits::Limits;
 use crate::process::{ExitStatus, Input, Output, Pid, ProcessCtx, Spawn, SpawnError, Stdio};
 use std::time::Duration;
@@ -43,6 +43,26 @@ impl wit::Host for ProcessCtx {
     }
 }
 
+/// The bytes of the program file at `rest` below the preopen at `preopen`.
+async fn read_program(fs: crate::fs::Filesystem, path: &str, preopen: &str, rest: String) -> Result<Vec<u8>, wit::Error> {
+        let io = |e: String| wit::Error::NotFound(format!("{path}: {e}"));
+        let root = if preopen.is_empty() {
+            fs.root
+        } else {
+            match fs.vfs.stat_at(fs.root, fs.root, preopen.to_string(), true).await.map_err(|e| io(e.to_string()))? {
+                Ok(stat) => stat.ino,
+                Err(e) => return Err(io(format!("{e:?}"))),
+            }
+        };
+        let stat = fs.vfs.stat_at(root, root, rest, true).await.map_err(|e| io(e.to_string()))?;
+        match stat {
+            Ok(stat) if stat.kind == Kind::File => data::read_all(&*fs.store, stat.blob).map_err(|e| io(e.to_string())),
+            Ok(_) => Err(wit::Error::InvalidComponent(format!("{path}: not a file"))),
+            Err(Errno::NoEntry) => Err(wit::Error::NotFound(path.to_string())),
+            Err(e) => Err(io(format!("{e:?}"))),
+        }
+}
+
 impl ProcessCtx {
     /// `pid` if it is a child of this process.
     fn child(&self, pid: wit::Pid) -> Result<Pid, wit::Error> {
@@ -60,10 +80,13 @@ impl ProcessCtx {
     async fn spawn_child(&mut self, path: String, options: wit::SpawnOptions) -> Result<wit::Pid, wit::Error> {
         let absolute = caps::absolute_guest_path(&self.cwd, &path)
             .ok_or_else(|| wit::Error::NotFound(format!("{path}: not a valid path")))?;
-        let (host_path, _) = self.grants.resolve(&absolute, DirRights::ReadOnly).ok_or_else(|| {
+        let (preopen, rest) = self.grants.resolve(&absolute, DirRights::READ).ok_or_else(|| {
             tracing::warn!(target: "agentos::audit", pid = self.pid.get(), program = path, "denied: spawn of a program outside the process's directories");
             wit::Error::NotFound(format!("{path}: not in any directory this process holds"))
         })?;
+        let (preopen_path, rest) = (preopen.relative().to_string(), rest);
+        let fs = self.fs.clone().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
+        let bytes = read_program(fs, &path, &preopen_path, rest).await?;
 
         let pid = self.pid.get();
         let denied = |e: String| {
@@ -103,13 +126,10 @@ impl ProcessCtx {
         // Compiling can take milliseconds: keep it off the async workers.
         let kernel = self.kernel.clone();
         let name = path.clone();
-        let program = tokio::task::spawn_blocking(move || kernel.load_file_named(&host_path, &name))
+        let program = tokio::task::spawn_blocking(move || kernel.load(&name, &bytes))
             .await
             .map_err(|e| wit::Error::InvalidComponent(format!("{path}: {e}")))?
-            .map_err(|e| match e {
-                LoadError::NotFound { .. } => wit::Error::NotFound(path.clone()),
-                other => wit::Error::InvalidComponent(other.to_string()),
-            })?;
+            .map_err(|e| wit::Error::InvalidComponent(e.to_string()))?;
 
         let mut env = options.env;
         let spawn = Spawn::new(&program)
@@ -142,7 +162,7 @@ fn child_grants(asked: &wit::Grants) -> ChildGrants {
             .filesystem
             .iter()
             .flatten()
-            .map(|d| (d.path.clone(), if d.read_only { DirRights::ReadOnly } else { DirRights::ReadWrite }))
+            .map(|d| (d.path.clone(), if d.read_only { DirRights::READ_ONLY } else { DirRights::ALL }))
             .collect(),
     }
 }

@@ -23,6 +23,10 @@ struct Cli {
     #[arg(long, global = true, env = "AGENTOS_CACHE_DIR", value_name = "DIR")]
     cache_dir: Option<PathBuf>,
 
+    /// The workspace directory (default: the user's default workspace, created on first use).
+    #[arg(long, global = true, env = "AGENTOS_WORKSPACE", value_name = "DIR")]
+    workspace: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -38,6 +42,42 @@ enum Command {
     Run(RunArgs),
     /// Run the built-in demo component, the way `agentos run` runs any component.
     Demo,
+    /// Copy a host file or directory (recursively) into the workspace.
+    Import {
+        /// The host file or directory.
+        host: PathBuf,
+        /// Where it goes in the workspace (an absolute path).
+        dest: String,
+    },
+    /// Print a file of the workspace to stdout.
+    Cat {
+        /// The file (an absolute path).
+        path: String,
+    },
+    /// List the kept versions of a file (every write to /data keeps the previous one).
+    History {
+        /// The file (an absolute path).
+        path: String,
+    },
+    /// Make an old version of a file current again (the current one is kept too).
+    Restore {
+        /// The file (an absolute path).
+        path: String,
+        /// The version number, as `history` lists it.
+        version: u32,
+    },
+    /// Save the whole workspace namespace under a name.
+    Snapshot {
+        /// The snapshot's name.
+        name: String,
+    },
+    /// Return the whole workspace namespace to a snapshot.
+    Rollback {
+        /// The snapshot's name.
+        name: String,
+    },
+    /// List the snapshots.
+    Snapshots,
 }
 
 #[derive(Args, Debug)]
@@ -54,8 +94,8 @@ struct RunArgs {
     /// Set an environment variable (repeatable); nothing else is passed on.
     #[arg(long = "env", short = 'e', value_name = "KEY=VALUE", value_parser = parse_env)]
     env: Vec<(String, String)>,
-    /// Grant a host directory, seen as GUEST (default: its absolute host path), read-only with `:ro`.
-    #[arg(long = "dir", value_name = "HOST[:GUEST][:ro]", value_parser = parse_dir)]
+    /// Grant only this workspace directory (repeatable; default: all of `/`), read-only with `:ro`.
+    #[arg(long = "dir", value_name = "PATH[:ro]", value_parser = parse_dir)]
     dirs: Vec<DirArg>,
     /// The component to run.
     file: PathBuf,
@@ -66,8 +106,7 @@ struct RunArgs {
 
 #[derive(Debug, Clone)]
 struct DirArg {
-    host: PathBuf,
-    guest: String,
+    path: String,
     rights: DirRights,
 }
 
@@ -79,33 +118,16 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
 }
 
 fn parse_dir(text: &str) -> Result<DirArg, String> {
-    let mut parts: Vec<&str> = text.split(':').collect();
-    let rights = match parts.last() {
-        Some(&"ro") if parts.len() > 1 => {
-            parts.pop();
-            DirRights::ReadOnly
-        }
-        Some(&"rw") if parts.len() > 1 => {
-            parts.pop();
-            DirRights::ReadWrite
-        }
-        _ => DirRights::ReadWrite,
+    let (path, rights) = match text.rsplit_once(':') {
+        Some((path, "ro")) => (path, DirRights::READ_ONLY),
+        Some((path, "rw")) => (path, DirRights::ALL),
+        Some(_) => return Err(format!("invalid directory `{text}`: expected PATH[:ro]")),
+        None => (text, DirRights::ALL),
     };
-    let (host, guest) = match parts.as_slice() {
-        [host] if !host.is_empty() => (*host, None),
-        [host, guest] if !host.is_empty() && !guest.is_empty() => (*host, Some(*guest)),
-        _ => return Err(format!("invalid directory `{text}`: expected HOST[:GUEST][:ro]")),
-    };
-    let canonical = std::fs::canonicalize(host).map_err(|e| format!("directory `{host}`: {e}"))?;
-    if !canonical.is_dir() {
-        return Err(format!("directory `{host}`: not a directory"));
+    if !path.starts_with('/') || path.split('/').any(|p| p == "..") {
+        return Err(format!("invalid directory `{path}`: a workspace path must be absolute, without `..`"));
     }
-    let guest = match guest {
-        Some(guest) if guest.starts_with('/') => guest.to_string(),
-        Some(guest) => return Err(format!("invalid directory `{text}`: the guest path `{guest}` must be absolute")),
-        None => canonical.to_str().ok_or_else(|| format!("directory `{host}`: path is not UTF-8"))?.to_string(),
-    };
-    Ok(DirArg { host: canonical, guest, rights })
+    Ok(DirArg { path: path.to_string(), rights })
 }
 
 fn main() -> ExitCode {
@@ -137,6 +159,8 @@ fn fail(message: &str, code: u8) -> ExitCode {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let kernel = Kernel::new(KernelConfig { cache_dir: Some(cache_dir(cli.cache_dir)?), ..KernelConfig::default() })?;
+    let workspace = workspace_dir(cli.workspace)?;
+    kernel.open_workspace(&workspace, &user()).await?;
     match cli.command {
         Command::Run(args) => {
             let program = match kernel.load_file(&args.file) {
@@ -147,7 +171,102 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             run(&kernel, &program, args).await
         }
         Command::Demo => demo(&kernel).await,
+        Command::Import { host, dest } => {
+            let count = import(&kernel, &host, &dest).await?;
+            eprintln!("imported {count} files into {dest}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cat { path } => {
+            use std::io::Write;
+            std::io::stdout().write_all(&kernel.read_file(&path).await?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::History { path } => {
+            let versions = kernel.history(&path).await?;
+            if versions.is_empty() {
+                eprintln!("{path}: no earlier versions");
+            }
+            for v in versions {
+                println!("{:>4}  {:>10} bytes  saved {}", v.number, v.size, format_time(v.saved_ns));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Restore { path, version } => {
+            kernel.restore(&path, version).await?;
+            eprintln!("{path}: version {version} restored (the previous contents are kept as a version)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Snapshot { name } => {
+            kernel.snapshot(&name).await?;
+            eprintln!("snapshot {name} saved");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Rollback { name } => {
+            kernel.rollback(&name).await?;
+            eprintln!("rolled back to snapshot {name}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Snapshots => {
+            for (name, taken) in kernel.snapshots().await? {
+                println!("{name}  {}", format_time(taken));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// `2026-11-25 14:03:07 UTC`.
+fn format_time(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since the epoch (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+/// The workspace's owner: `$USER`, else `user`.
+fn user() -> String {
+    std::env::var("USER").ok().filter(|u| !u.is_empty() && !u.contains('/')).unwrap_or_else(|| "user".into())
+}
+
+/// `--workspace`, else `$XDG_DATA_HOME/agentos/workspaces/default`, else `~/.local/share/…`.
+fn workspace_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    if let Some(dir) = flag {
+        return Ok(dir);
+    }
+    let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").context("neither --workspace, XDG_DATA_HOME nor HOME is set")?).join(".local/share"),
+    };
+    Ok(base.join("agentos").join("workspaces").join("default"))
+}
+
+/// Copies a host file or tree into the workspace; returns the files copied.
+async fn import(kernel: &Kernel, host: &std::path::Path, dest: &str) -> anyhow::Result<usize> {
+    let meta = std::fs::metadata(host).with_context(|| format!("{}", host.display()))?;
+    if meta.is_file() {
+        let bytes = std::fs::read(host).with_context(|| format!("{}", host.display()))?;
+        kernel.write_file(dest, &bytes).await?;
+        return Ok(1);
+    }
+    kernel.create_dir_all(dest).await?;
+    let mut count = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(host).with_context(|| format!("{}", host.display()))?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name().into_string().map_err(|n| anyhow::anyhow!("{}: the name {n:?} is not UTF-8", host.display()))?;
+        let child = format!("{}/{name}", dest.trim_end_matches('/'));
+        count += Box::pin(import(kernel, &entry.path(), &child)).await?;
+    }
+    Ok(count)
 }
 
 /// `$AGENTOS_CACHE_DIR`, else `$XDG_CACHE_HOME/agentos/components`, else `~/.cache/agentos/components`.
@@ -169,10 +288,15 @@ async fn run(kernel: &Kernel, program: &Program, args: RunArgs) -> anyhow::Resul
         .grant(Capability::Random)
         .grant(Capability::Process)
         .grant(Capability::Filesystem);
-    for dir in &args.dirs {
-        grants = grants.preopen(Preopen::new(&dir.host, &dir.guest, dir.rights)?);
+    let (dirs, cwd) = if args.dirs.is_empty() {
+        (vec![DirArg { path: "/".into(), rights: DirRights::ALL }], format!("/home/{}", user()))
+    } else {
+        let cwd = args.dirs[0].path.clone();
+        (args.dirs.clone(), cwd)
+    };
+    for dir in &dirs {
+        grants = grants.preopen(Preopen::new(&dir.path, dir.rights)?);
     }
-    let cwd = args.dirs.first().map_or_else(|| "/".to_string(), |d| d.guest.clone());
     let limits = Limits { memory: args.mem, cpu: args.cpu, timeout: args.timeout };
     let mut spawn = Spawn::new(program)
         .arg0(args.file.display().to_string())
@@ -198,31 +322,23 @@ async fn run(kernel: &Kernel, program: &Program, args: RunArgs) -> anyhow::Resul
     })
 }
 
-/// Writes the demo component and a little sandbox to a temporary directory and
-/// runs it through the same path as `agentos run`.
+/// Writes the demo component to a temporary file and runs it through the
+/// same path as `agentos run`, with the workspace root granted read-only.
 async fn demo(kernel: &Kernel) -> anyhow::Result<ExitCode> {
     let dir = std::env::temp_dir().join(format!("agentos-demo-{}", std::process::id()));
-    let sandbox = dir.join("sandbox");
-    std::fs::create_dir_all(&sandbox).with_context(|| format!("cannot create {}", sandbox.display()))?;
-    std::fs::write(sandbox.join("welcome.txt"), "Welcome to Agent OS.\n")?;
-    std::fs::write(sandbox.join("notes.md"), "# Notes\nOnly this directory is visible to the demo.\n")?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let file = dir.join("demo.wasm");
     std::fs::write(&file, agentos_artifacts::components::DEMO)?;
-
     let args = RunArgs {
         mem: Some(64 << 20),
         cpu: Some(std::time::Duration::from_secs(1)),
         timeout: Some(std::time::Duration::from_secs(10)),
         env: vec![("GREETING".into(), "hello".into())],
-        dirs: vec![DirArg { host: sandbox.clone(), guest: "/".into(), rights: DirRights::ReadOnly }],
+        dirs: vec![DirArg { path: "/".into(), rights: DirRights::READ_ONLY }],
         file: file.clone(),
         args: vec!["--from".into(), "demo".into()],
     };
-    eprintln!(
-        "$ agentos run --mem 64MiB --cpu 1s --timeout 10s --env GREETING=hello --dir {}:/:ro {} --from demo",
-        sandbox.display(),
-        file.display()
-    );
+    eprintln!("$ agentos run --mem 64MiB --cpu 1s --timeout 10s --env GREETING=hello --dir /:ro {} --from demo", file.display());
     let program = kernel.load_file(&file)?;
     let code = run(kernel, &program, args).await;
     let _ = std::fs::remove_dir_all(&dir);

@@ -1,0 +1,141 @@
+//! The vfs component: the namespace of a workspace.
+//!
+//! It owns directories, inodes, links, versions and snapshots, and keeps them
+//! in the store it is granted (`agentos:store/kv`). It never sees file
+//! contents: those are blobs the kernel reads and writes itself; the vfs only
+//! decides which blob a file uses (see `begin-write`).
+//!
+//! Keys (all numbers big-endian, so that keys sort by number):
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `n` | next inode, next blob, first blob not frozen |
+//! | `i` ino | inode: kind, nlink, blob, parent, atime, mtime, ctime, extra |
+//! | `d` dir name | child ino, kind |
+//! | `b` blob `m` / `t` / `a` / `c` idx | size / mtime / atime / chunk (kernel) |
+//! | `v` ino n | kept version: blob, size, saved |
+//! | `s` name | snapshot: taken |
+//! | `S` name 0 key | the snapshot's copy of an `i`, `d` or `v` entry |
+//!
+//! **Invariant:** one operation is one store commit, so every operation —
+//! `rename` included — is atomic and survives a crash once it returns.
+//!
+//! **Invariant:** a blob below the frozen mark (alive at a snapshot) or kept as
+//! a version is never written again: `begin-write` hands out a copy.
+
+mod namespace;
+
+wit_bindgen::generate!({
+    path: ["../../wit/store", "../../wit/fs"],
+    world: "agentos:fs/vfs-server",
+    generate_all,
+});
+
+use exports::agentos::fs::vfs::{Blob, Dirent, Errno, Guest, Ino, OpenFlags, Stat, Version};
+use namespace::Namespace;
+use std::cell::RefCell;
+
+thread_local! {
+    static NAMESPACE: RefCell<Namespace> = RefCell::new(Namespace::new());
+}
+
+fn with<R>(f: impl FnOnce(&mut Namespace) -> Result<R, Errno>) -> Result<R, Errno> {
+    NAMESPACE.with(|ns| {
+        let mut ns = ns.borrow_mut();
+        ns.ensure_root()?;
+        f(&mut ns)
+    })
+}
+
+struct Vfs;
+
+impl Guest for Vfs {
+    fn root() -> Ino {
+        with(|ns| Ok(ns.root())).unwrap_or(namespace::ROOT)
+    }
+
+    fn stat_at(root: Ino, base: Ino, path: String, follow: bool) -> Result<Stat, Errno> {
+        with(|ns| ns.stat_at(root, base, &path, follow))
+    }
+
+    fn stat_inode(ino: Ino) -> Result<Stat, Errno> {
+        with(|ns| ns.stat(ino))
+    }
+
+    fn open_at(root: Ino, base: Ino, path: String, flags: OpenFlags, now: u64) -> Result<Stat, Errno> {
+        with(|ns| ns.open_at(root, base, &path, flags, now))
+    }
+
+    fn create_directory_at(root: Ino, base: Ino, path: String, now: u64) -> Result<Stat, Errno> {
+        with(|ns| ns.create_at(root, base, &path, namespace::New::Directory, now))
+    }
+
+    fn symlink_at(root: Ino, target: String, base: Ino, path: String, now: u64) -> Result<Stat, Errno> {
+        with(|ns| ns.create_at(root, base, &path, namespace::New::Symlink(target), now))
+    }
+
+    fn create_device_at(root: Ino, base: Ino, path: String, device: String, now: u64) -> Result<Stat, Errno> {
+        with(|ns| ns.create_at(root, base, &path, namespace::New::Device(device), now))
+    }
+
+    fn readlink_at(root: Ino, base: Ino, path: String) -> Result<String, Errno> {
+        with(|ns| ns.readlink_at(root, base, &path))
+    }
+
+    fn link_at(root: Ino, old_base: Ino, old_path: String, follow: bool, new_base: Ino, new_path: String, now: u64) -> Result<(), Errno> {
+        with(|ns| ns.link_at(root, old_base, &old_path, follow, new_base, &new_path, now))
+    }
+
+    fn unlink_file_at(root: Ino, base: Ino, path: String, now: u64) -> Result<(), Errno> {
+        with(|ns| ns.remove_at(root, base, &path, false, now))
+    }
+
+    fn remove_directory_at(root: Ino, base: Ino, path: String, now: u64) -> Result<(), Errno> {
+        with(|ns| ns.remove_at(root, base, &path, true, now))
+    }
+
+    fn rename_at(root: Ino, old_base: Ino, old_path: String, new_base: Ino, new_path: String, now: u64) -> Result<(), Errno> {
+        with(|ns| ns.rename_at(root, old_base, &old_path, new_base, &new_path, now))
+    }
+
+    fn read_directory(dir: Ino, after: Option<String>, limit: u32) -> Result<Vec<Dirent>, Errno> {
+        with(|ns| ns.read_directory(dir, after.as_deref(), limit))
+    }
+
+    fn set_times(ino: Ino, atime: Option<u64>, mtime: Option<u64>, now: u64) -> Result<(), Errno> {
+        with(|ns| ns.set_times(ino, atime, mtime, now))
+    }
+
+    fn begin_write(ino: Ino, now: u64) -> Result<Blob, Errno> {
+        with(|ns| ns.begin_write(ino, now))
+    }
+
+    fn end_write(ino: Ino) {
+        let _ = with(|ns| {
+            ns.end_write(ino);
+            Ok(())
+        });
+    }
+
+    fn history(ino: Ino) -> Result<Vec<Version>, Errno> {
+        with(|ns| ns.history(ino))
+    }
+
+    fn restore(ino: Ino, number: u32, now: u64) -> Result<(), Errno> {
+        with(|ns| ns.restore(ino, number, now))
+    }
+
+    fn snapshot(name: String, now: u64) -> Result<(), Errno> {
+        with(|ns| ns.snapshot(&name, now))
+    }
+
+    fn rollback(name: String, now: u64) -> Result<(), Errno> {
+        with(|ns| ns.rollback(&name, now))
+    }
+
+    fn snapshots() -> Result<Vec<(String, u64)>, Errno> {
+        with(|ns| ns.snapshots())
+    }
+}
+
+export!(Vfs);

@@ -1,0 +1,551 @@
+//! `wasi:filesystem/{types,preopens}` over the workspace's namespace.
+//!
+//! The kernel checks rights, then asks the vfs what a path means (which inode,
+//! which blob) and moves file bytes between the store and the process itself
+//! (`fs::data`). Each preopen is its own root: the vfs refuses any path, `..`
+//! or symlink that would lead out of it.
+//!
+//! **Invariant:** every operation is checked against the rights of the
+//! preopen its descriptor came from before the vfs sees it; a refusal is
+//! logged under `agentos::audit` and answers `not-permitted`.
+
+use crate::bindings::host::wasi::filesystem::{preopens, types};
+use crate::bindings::host::wasi::filesystem::types::{
+    Advice, DescriptorFlags, DescriptorStat, DescriptorType, DirectoryEntry, ErrorCode, Filesize, MetadataHashValue, NewTimestamp,
+    PathFlags,
+};
+use crate::caps::DirRights;
+use crate::fs::{self, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, OpenFlags, Stat, WriteSession, data, now_ns};
+use crate::process::ProcessCtx;
+use crate::store::Store;
+use bytes::Bytes;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use wasmtime::component::Resource;
+use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
+use wasmtime_wasi_io::poll::Pollable;
+use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream, InputStream, OutputStream, StreamError, StreamResult};
+
+type FsResult<T> = Result<T, FsError>;
+
+/// Largest read or write permit at once.
+const MAX_IO: u64 = 1 << 20;
+/// Directory entries fetched from the vfs at once.
+const READDIR_BATCH: u32 = 256;
+
+impl ProcessCtx {
+    fn filesystem(&self) -> FsResult<&fs::Filesystem> {
+        self.fs.as_ref().ok_or_else(|| FsError::from(ErrorCode::Unsupported))
+    }
+
+    fn descriptor(&self, fd: &Resource<Descriptor>) -> FsResult<&Descriptor> {
+        Ok(self.table.get(fd)?)
+    }
+
+    /// Checks that `fd` allows `needed`, logging a refusal.
+    fn require(&self, fd: &Resource<Descriptor>, needed: DirRights, what: &str) -> FsResult<&Descriptor> {
+        let d = self.descriptor(fd)?;
+        if !d.rights.contains(needed) {
+            tracing::warn!(target: "agentos::audit", pid = self.pid.get(), ino = d.ino, op = what, held = %d.rights, needed = %needed, "denied: filesystem right not held");
+            return Err(ErrorCode::NotPermitted.into());
+        }
+        Ok(d)
+    }
+
+    fn directory(&self, fd: &Resource<Descriptor>, needed: DirRights, what: &str) -> FsResult<(u64, u64)> {
+        let d = self.require(fd, needed, what)?;
+        if d.kind != Kind::Directory {
+            return Err(ErrorCode::NotDirectory.into());
+        }
+        Ok((d.root, d.ino))
+    }
+
+    /// The shared write session of a file descriptor, started on first use.
+    async fn write_session(&mut self, fd: &Resource<Descriptor>) -> FsResult<Option<Arc<WriteSession>>> {
+        let d = self.descriptor(fd)?;
+        if d.device.is_some() {
+            return Ok(None);
+        }
+        if let Some(session) = &d.session {
+            return Ok(Some(session.clone()));
+        }
+        let ino = d.ino;
+        let vfs = self.filesystem()?.vfs.clone();
+        let blob = vfs.begin_write(ino, now_ns()).await??;
+        let session = Arc::new(WriteSession::new(ino, blob, vfs));
+        let d = self.table.get_mut(fd)?;
+        d.blob = blob;
+        d.session = Some(session.clone());
+        Ok(Some(session))
+    }
+
+    fn store(&self) -> FsResult<Arc<dyn Store>> {
+        Ok(self.filesystem()?.store.clone())
+    }
+}
+
+fn datetime(ns: u64) -> Datetime {
+    Datetime { seconds: ns / 1_000_000_000, nanoseconds: (ns % 1_000_000_000) as u32 }
+}
+
+fn descriptor_type(kind: Kind) -> DescriptorType {
+    match kind {
+        Kind::Directory => DescriptorType::Directory,
+        Kind::File => DescriptorType::RegularFile,
+        Kind::Symlink => DescriptorType::SymbolicLink,
+        Kind::Device => DescriptorType::CharacterDevice,
+    }
+}
+
+fn descriptor_stat(stat: &Stat) -> DescriptorStat {
+    DescriptorStat {
+        type_: descriptor_type(stat.kind),
+        link_count: stat.nlink,
+        size: stat.size,
+        data_access_timestamp: Some(datetime(stat.atime_ns)),
+        data_modification_timestamp: Some(datetime(stat.mtime_ns)),
+        status_change_timestamp: Some(datetime(stat.ctime_ns)),
+    }
+}
+
+fn timestamp(t: NewTimestamp, now: u64) -> Option<u64> {
+    match t {
+        NewTimestamp::NoChange => None,
+        NewTimestamp::Now => Some(now),
+        NewTimestamp::Timestamp(d) => Some(d.seconds * 1_000_000_000 + d.nanoseconds as u64),
+    }
+}
+
+fn device(stat: &Stat) -> Option<Device> {
+    match stat.device.as_deref() {
+        Some("null") => Some(Device::Null),
+        Some("zero") => Some(Device::Zero),
+        _ => None,
+    }
+}
+
+impl preopens::Host for ProcessCtx {
+    async fn get_directories(&mut self) -> wasmtime::Result<Vec<(Resource<Descriptor>, String)>> {
+        let Some(fs) = self.fs.clone() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for preopen in self.grants.preopens().to_vec() {
+            let stat = if preopen.relative().is_empty() {
+                fs.vfs.stat_inode(fs.root).await?
+            } else {
+                fs.vfs.stat_at(fs.root, fs.root, preopen.relative().to_string(), true).await?
+            };
+            match stat {
+                Ok(stat) if stat.kind == Kind::Directory => {
+                    let descriptor = Descriptor {
+                        ino: stat.ino,
+                        kind: Kind::Directory,
+                        root: stat.ino,
+                        rights: preopen.rights(),
+                        read: true,
+                        write: false,
+                        blob: 0,
+                        device: None,
+                        session: None,
+                    };
+                    out.push((self.table.push(descriptor)?, preopen.path().to_string()));
+                }
+                other => tracing::warn!(pid = self.pid.get(), dir = preopen.path(), "granted directory is unusable: {other:?}"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl types::Host for ProcessCtx {
+    fn convert_error_code(&mut self, err: FsError) -> wasmtime::Result<ErrorCode> {
+        err.downcast()
+    }
+
+    async fn filesystem_error_code(&mut self, err: Resource<wasmtime::Error>) -> wasmtime::Result<Option<ErrorCode>> {
+        let err = self.table.get(&err)?;
+        Ok(err.downcast_ref::<ErrorCode>().copied())
+    }
+}
+
+impl types::HostDescriptor for ProcessCtx {
+    async fn read_via_stream(&mut self, fd: Resource<Descriptor>, offset: Filesize) -> FsResult<Resource<DynInputStream>> {
+        let d = self.descriptor(&fd)?;
+        if !d.read {
+            return Err(ErrorCode::BadDescriptor.into());
+        }
+        if d.kind == Kind::Directory {
+            return Err(ErrorCode::IsDirectory.into());
+        }
+        let stream: DynInputStream = Box::new(BlobInput { store: self.store()?, blob: d.blob, pos: offset, device: d.device });
+        Ok(self.table.push(stream)?)
+    }
+
+    async fn write_via_stream(&mut self, fd: Resource<Descriptor>, offset: Filesize) -> FsResult<Resource<DynOutputStream>> {
+        self.output_stream(fd, Some(offset)).await
+    }
+
+    async fn append_via_stream(&mut self, fd: Resource<Descriptor>) -> FsResult<Resource<DynOutputStream>> {
+        self.output_stream(fd, None).await
+    }
+
+    async fn advise(&mut self, fd: Resource<Descriptor>, _offset: Filesize, _len: Filesize, _advice: Advice) -> FsResult<()> {
+        self.descriptor(&fd)?;
+        Ok(())
+    }
+
+    async fn sync_data(&mut self, fd: Resource<Descriptor>) -> FsResult<()> {
+        // Every write is committed to the store before it returns.
+        self.descriptor(&fd)?;
+        Ok(())
+    }
+
+    async fn get_flags(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorFlags> {
+        let d = self.descriptor(&fd)?;
+        let mut flags = DescriptorFlags::empty();
+        if d.read {
+            flags |= DescriptorFlags::READ;
+        }
+        if d.write {
+            flags |= DescriptorFlags::WRITE;
+        }
+        if d.kind == Kind::Directory && d.rights.contains(DirRights::CREATE) {
+            flags |= DescriptorFlags::MUTATE_DIRECTORY;
+        }
+        Ok(flags)
+    }
+
+    async fn get_type(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorType> {
+        Ok(descriptor_type(self.descriptor(&fd)?.kind))
+    }
+
+    async fn set_size(&mut self, fd: Resource<Descriptor>, size: Filesize) -> FsResult<()> {
+        let d = self.require(&fd, DirRights::WRITE, "set-size")?;
+        if !d.write {
+            return Err(ErrorCode::BadDescriptor.into());
+        }
+        if d.kind == Kind::Directory {
+            return Err(ErrorCode::IsDirectory.into());
+        }
+        if let Some(session) = self.write_session(&fd).await? {
+            data::set_size(&*self.store()?, session.blob, size, now_ns())?;
+        }
+        Ok(())
+    }
+
+    async fn set_times(&mut self, fd: Resource<Descriptor>, atime: NewTimestamp, mtime: NewTimestamp) -> FsResult<()> {
+        let ino = self.require(&fd, DirRights::WRITE, "set-times")?.ino;
+        let now = now_ns();
+        self.filesystem()?.vfs.set_times(ino, timestamp(atime, now), timestamp(mtime, now), now).await??;
+        Ok(())
+    }
+
+    async fn read(&mut self, fd: Resource<Descriptor>, len: Filesize, offset: Filesize) -> FsResult<(Vec<u8>, bool)> {
+        let d = self.descriptor(&fd)?;
+        if !d.read {
+            return Err(ErrorCode::BadDescriptor.into());
+        }
+        match (d.kind, d.device) {
+            (Kind::Directory, _) => Err(ErrorCode::IsDirectory.into()),
+            (_, Some(Device::Null)) => Ok((Vec::new(), true)),
+            (_, Some(Device::Zero)) => Ok((vec![0; len.min(MAX_IO) as usize], false)),
+            _ => {
+                let blob = d.blob;
+                let store = self.store()?;
+                let bytes = data::read(&*store, blob, offset, len.min(MAX_IO))?;
+                let end = bytes.len() < len.min(MAX_IO) as usize || offset + bytes.len() as u64 >= data::size(&*store, blob)?;
+                Ok((bytes, end))
+            }
+        }
+    }
+
+    async fn write(&mut self, fd: Resource<Descriptor>, buf: Vec<u8>, offset: Filesize) -> FsResult<Filesize> {
+        let d = self.descriptor(&fd)?;
+        if !d.write {
+            return Err(ErrorCode::BadDescriptor.into());
+        }
+        if d.kind == Kind::Directory {
+            return Err(ErrorCode::IsDirectory.into());
+        }
+        let len = buf.len() as u64;
+        if let Some(session) = self.write_session(&fd).await? {
+            data::write(&*self.store()?, session.blob, Some(offset), &buf, now_ns())?;
+        }
+        Ok(len)
+    }
+
+    async fn read_directory(&mut self, fd: Resource<Descriptor>) -> FsResult<Resource<DirectoryStream>> {
+        let (_, dir) = self.directory(&fd, DirRights::READ, "read-directory")?;
+        let stream = DirectoryStream { dir, buffered: VecDeque::new(), after: None, done: false };
+        Ok(self.table.push(stream)?)
+    }
+
+    async fn sync(&mut self, fd: Resource<Descriptor>) -> FsResult<()> {
+        self.descriptor(&fd)?;
+        Ok(())
+    }
+
+    async fn create_directory_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
+        let (root, base) = self.directory(&fd, DirRights::CREATE, "create-directory-at")?;
+        self.filesystem()?.vfs.create_directory_at(root, base, path, now_ns()).await??;
+        Ok(())
+    }
+
+    async fn stat(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorStat> {
+        let d = self.descriptor(&fd)?;
+        let (ino, session) = (d.ino, d.session.is_some());
+        let mut stat = self.filesystem()?.vfs.stat_inode(ino).await??;
+        if session {
+            // A writer sees its own blob even while the vfs reports another.
+            let blob = self.descriptor(&fd)?.blob;
+            stat.size = data::size(&*self.store()?, blob)?;
+        }
+        Ok(descriptor_stat(&stat))
+    }
+
+    async fn stat_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, path: String) -> FsResult<DescriptorStat> {
+        let (root, base) = self.directory(&fd, DirRights::READ, "stat-at")?;
+        let follow = flags.contains(PathFlags::SYMLINK_FOLLOW);
+        let stat = self.filesystem()?.vfs.stat_at(root, base, path, follow).await??;
+        Ok(descriptor_stat(&stat))
+    }
+
+    async fn set_times_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, path: String, atime: NewTimestamp, mtime: NewTimestamp) -> FsResult<()> {
+        let (root, base) = self.directory(&fd, DirRights::WRITE, "set-times-at")?;
+        let vfs = self.filesystem()?.vfs.clone();
+        let stat = vfs.stat_at(root, base, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await??;
+        let now = now_ns();
+        vfs.set_times(stat.ino, timestamp(atime, now), timestamp(mtime, now), now).await??;
+        Ok(())
+    }
+
+    async fn link_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, old_path: String, new_fd: Resource<Descriptor>, new_path: String) -> FsResult<()> {
+        let (root, old_base) = self.directory(&fd, DirRights::READ, "link-at")?;
+        let (new_root, new_base) = self.directory(&new_fd, DirRights::CREATE, "link-at")?;
+        if new_root != root {
+            return Err(ErrorCode::CrossDevice.into());
+        }
+        let follow = flags.contains(PathFlags::SYMLINK_FOLLOW);
+        self.filesystem()?.vfs.link_at(root, old_base, old_path, follow, new_base, new_path, now_ns()).await??;
+        Ok(())
+    }
+
+    async fn open_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        path_flags: PathFlags,
+        path: String,
+        oflags: types::OpenFlags,
+        flags: DescriptorFlags,
+    ) -> FsResult<Resource<Descriptor>> {
+        let (root, base) = self.directory(&fd, DirRights::READ, "open-at")?;
+        let rights = self.descriptor(&fd)?.rights;
+        let write = flags.contains(DescriptorFlags::WRITE);
+        let truncate = oflags.contains(types::OpenFlags::TRUNCATE);
+        let create = oflags.contains(types::OpenFlags::CREATE);
+        if create {
+            self.require(&fd, DirRights::CREATE, "open-at create")?;
+        }
+        if write || truncate {
+            self.require(&fd, DirRights::WRITE, "open-at write")?;
+        }
+        let open = OpenFlags {
+            create,
+            exclusive: oflags.contains(types::OpenFlags::EXCLUSIVE),
+            directory: oflags.contains(types::OpenFlags::DIRECTORY),
+            follow: path_flags.contains(PathFlags::SYMLINK_FOLLOW),
+        };
+        let stat = self.filesystem()?.vfs.open_at(root, base, path, open, now_ns()).await??;
+        match stat.kind {
+            Kind::Symlink => return Err(ErrorCode::Loop.into()),
+            Kind::Directory if write || truncate => return Err(ErrorCode::IsDirectory.into()),
+            _ => {}
+        }
+        let descriptor = Descriptor {
+            ino: stat.ino,
+            kind: stat.kind,
+            root,
+            rights,
+            read: flags.contains(DescriptorFlags::READ) || stat.kind == Kind::Directory,
+            write,
+            blob: stat.blob,
+            device: device(&stat),
+            session: None,
+        };
+        let new = self.table.push(descriptor)?;
+        if truncate && stat.kind == Kind::File {
+            if let Some(session) = self.write_session(&new).await? {
+                data::set_size(&*self.store()?, session.blob, 0, now_ns())?;
+            }
+        }
+        Ok(new)
+    }
+
+    async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
+        let (root, base) = self.directory(&fd, DirRights::READ, "readlink-at")?;
+        Ok(self.filesystem()?.vfs.readlink_at(root, base, path).await??)
+    }
+
+    async fn remove_directory_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
+        let (root, base) = self.directory(&fd, DirRights::DELETE, "remove-directory-at")?;
+        self.filesystem()?.vfs.remove_directory_at(root, base, path, now_ns()).await??;
+        Ok(())
+    }
+
+    async fn rename_at(&mut self, fd: Resource<Descriptor>, old_path: String, new_fd: Resource<Descriptor>, new_path: String) -> FsResult<()> {
+        let (root, old_base) = self.directory(&fd, DirRights::DELETE, "rename-at")?;
+        let (new_root, new_base) = self.directory(&new_fd, DirRights::CREATE, "rename-at")?;
+        if new_root != root {
+            return Err(ErrorCode::CrossDevice.into());
+        }
+        self.filesystem()?.vfs.rename_at(root, old_base, old_path, new_base, new_path, now_ns()).await??;
+        Ok(())
+    }
+
+    async fn symlink_at(&mut self, fd: Resource<Descriptor>, target: String, path: String) -> FsResult<()> {
+        let (root, base) = self.directory(&fd, DirRights::CREATE, "symlink-at")?;
+        if target.starts_with('/') {
+            // An absolute target could never be followed inside a preopen.
+            return Err(ErrorCode::NotPermitted.into());
+        }
+        self.filesystem()?.vfs.symlink_at(root, target, base, path, now_ns()).await??;
+        Ok(())
+    }
+
+    async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
+        let (root, base) = self.directory(&fd, DirRights::DELETE, "unlink-file-at")?;
+        self.filesystem()?.vfs.unlink_file_at(root, base, path, now_ns()).await??;
+        Ok(())
+    }
+
+    async fn is_same_object(&mut self, a: Resource<Descriptor>, b: Resource<Descriptor>) -> wasmtime::Result<bool> {
+        Ok(self.table.get(&a)?.ino == self.table.get(&b)?.ino)
+    }
+
+    async fn metadata_hash(&mut self, fd: Resource<Descriptor>) -> FsResult<MetadataHashValue> {
+        let ino = self.descriptor(&fd)?.ino;
+        Ok(MetadataHashValue { lower: ino, upper: 0 })
+    }
+
+    async fn metadata_hash_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, path: String) -> FsResult<MetadataHashValue> {
+        let (root, base) = self.directory(&fd, DirRights::READ, "metadata-hash-at")?;
+        let stat = self.filesystem()?.vfs.stat_at(root, base, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await??;
+        Ok(MetadataHashValue { lower: stat.ino, upper: 0 })
+    }
+
+    async fn drop(&mut self, fd: Resource<Descriptor>) -> wasmtime::Result<()> {
+        // Dropping the descriptor drops its write session (if the last holder).
+        self.table.delete(fd)?;
+        Ok(())
+    }
+}
+
+impl types::HostDirectoryEntryStream for ProcessCtx {
+    async fn read_directory_entry(&mut self, stream: Resource<DirectoryStream>) -> FsResult<Option<DirectoryEntry>> {
+        let s = self.table.get_mut(&stream)?;
+        if s.buffered.is_empty() && !s.done {
+            let (dir, after) = (s.dir, s.after.clone());
+            let entries = self.filesystem()?.vfs.read_directory(dir, after, READDIR_BATCH).await??;
+            let s = self.table.get_mut(&stream)?;
+            s.done = entries.len() < READDIR_BATCH as usize;
+            s.after = entries.last().map(|e| e.name.clone());
+            s.buffered.extend(entries.into_iter().map(|e| DirectoryEntry { type_: descriptor_type(e.kind), name: e.name }));
+        }
+        Ok(self.table.get_mut(&stream)?.buffered.pop_front())
+    }
+
+    async fn drop(&mut self, stream: Resource<DirectoryStream>) -> wasmtime::Result<()> {
+        self.table.delete(stream)?;
+        Ok(())
+    }
+}
+
+impl ProcessCtx {
+    async fn output_stream(&mut self, fd: Resource<Descriptor>, offset: Option<u64>) -> FsResult<Resource<DynOutputStream>> {
+        let d = self.descriptor(&fd)?;
+        if !d.write {
+            return Err(ErrorCode::BadDescriptor.into());
+        }
+        if d.kind == Kind::Directory {
+            return Err(ErrorCode::IsDirectory.into());
+        }
+        let session = self.write_session(&fd).await?;
+        let stream: DynOutputStream = Box::new(BlobOutput { store: self.store()?, session, pos: offset });
+        Ok(self.table.push(stream)?)
+    }
+}
+
+/// A file's bytes as a WASI input stream, read from the store in chunks.
+struct BlobInput {
+    store: Arc<dyn Store>,
+    blob: u64,
+    pos: u64,
+    device: Option<Device>,
+}
+
+#[wasmtime_wasi_io::async_trait]
+impl Pollable for BlobInput {
+    async fn ready(&mut self) {}
+}
+
+impl InputStream for BlobInput {
+    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        let size = (size as u64).min(MAX_IO);
+        match self.device {
+            Some(Device::Null) => return Err(StreamError::Closed),
+            Some(Device::Zero) => return Ok(Bytes::from(vec![0; size as usize])),
+            None => {}
+        }
+        let bytes = data::read(&*self.store, self.blob, self.pos, size).map_err(|e| StreamError::LastOperationFailed(e.into()))?;
+        if bytes.is_empty() && size > 0 {
+            return Err(StreamError::Closed);
+        }
+        self.pos += bytes.len() as u64;
+        Ok(Bytes::from(bytes))
+    }
+}
+
+/// A WASI output stream into a file's blob; `pos: None` appends.
+struct BlobOutput {
+    store: Arc<dyn Store>,
+    /// `None` for a device, which discards.
+    session: Option<Arc<WriteSession>>,
+    pos: Option<u64>,
+}
+
+#[wasmtime_wasi_io::async_trait]
+impl Pollable for BlobOutput {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for BlobOutput {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        let Some(session) = &self.session else {
+            return Ok(());
+        };
+        let at = data::write(&*self.store, session.blob, self.pos, &bytes, now_ns()).map_err(|e| {
+            tracing::error!("{e}");
+            StreamError::LastOperationFailed(ErrorCode::Io.into())
+        })?;
+        if let Some(pos) = &mut self.pos {
+            *pos = at + bytes.len() as u64;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        // Each write is committed before it returns.
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(MAX_IO as usize)
+    }
+}
+
+impl From<Errno> for ErrorCode {
+    fn from(e: Errno) -> ErrorCode {
+        fs::errno_code(e)
+    }
+}
