@@ -4,10 +4,18 @@ use agentos_artifacts::programs;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
+/// Runs `agentos` in a fresh workspace.
 fn agentos(args: &[&str], stdin: &[u8]) -> Output {
+    let workspace = tempfile::tempdir().unwrap();
+    agentos_in(workspace.path(), args, stdin)
+}
+
+/// Runs `agentos` in `workspace`.
+fn agentos_in(workspace: &std::path::Path, args: &[&str], stdin: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_agentos"))
         .args(args)
         .env("AGENTOS_CACHE_DIR", crate::cache_dir())
+        .env("AGENTOS_WORKSPACE", workspace)
         .env_remove("RUST_LOG")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -91,21 +99,35 @@ fn run_rejects_bad_units_and_directories() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("invalid size `64XB`: unknown unit `XB`"), "{}", text(&out.stderr));
 
-    let out = agentos(&["run", "--dir", "/no/such/dir:/data", programs::HELLO], b"");
+    let out = agentos(&["run", "--dir", "/data:rx", programs::HELLO], b"");
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("directory `/no/such/dir`"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("invalid directory `/data:rx`: expected PATH[:ro]"), "{}", text(&out.stderr));
+
+    let out = agentos(&["run", "--dir", "data", programs::HELLO], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("a workspace path must be absolute"), "{}", text(&out.stderr));
 }
 
 #[test]
 fn run_grants_only_the_directories_given() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("visible.txt"), "x").unwrap();
-    let out = agentos(&["run", "--dir", &format!("{}:/:ro", dir.path().display()), agentos_artifacts::components::DEMO_PATH], b"");
+    let workspace = tempfile::tempdir().unwrap();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("existing"), "keep").unwrap();
+    let out = agentos_in(workspace.path(), &["import", host.path().to_str().unwrap(), "/data/in"], b"");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains(r#"I can see these files under /: ["visible.txt"]"#), "{}", text(&out.stdout));
+    assert_eq!(text(&out.stderr), "imported 1 files into /data/in\n");
 
-    let out = agentos(&["run", agentos_artifacts::components::DEMO_PATH], b"");
+    // Read-only: the `read_only` case reads, and every change is refused.
+    let out = agentos_in(workspace.path(), &["run", "--dir", "/data/in:ro", programs::FS_CASES, "read_only", "/data/in"], b"");
+    assert_eq!(text(&out.stdout), "ok read_only\n", "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("denied: filesystem right not held"), "refusals are logged: {}", text(&out.stderr));
+
+    // Nothing outside the granted directory is visible.
+    let out = agentos_in(workspace.path(), &["run", "--dir", "/data/in:ro", agentos_artifacts::components::DEMO_PATH], b"");
     assert!(text(&out.stdout).contains("I can see no files"), "{}", text(&out.stdout));
+
+    let out = agentos_in(workspace.path(), &["cat", "/data/in/existing"], b"");
+    assert_eq!(text(&out.stdout), "keep");
 }
 
 #[test]
@@ -114,7 +136,7 @@ fn demo_runs_the_demo_component() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with("Hello from Agent OS!\n"), "{stdout}");
-    assert!(stdout.contains(r#"["notes.md", "welcome.txt"]"#), "{stdout}");
+    assert!(stdout.contains(r#"["agents", "approvals", "bin", "data", "dev", "etc", "home", "integrations", "proc", "scripts", "tmp", "var"]"#), "{stdout}");
 }
 
 #[test]

@@ -117,14 +117,11 @@ pub async fn net() {
 /// asking for more than it holds is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 pub async fn parent() {
-    let kernel = kernel_with(8);
-    let root = tempfile::tempdir().unwrap();
-    std::fs::create_dir(root.path().join("bin")).unwrap();
-    std::fs::copy(programs::ECHO, root.path().join("bin/echo.wasm")).unwrap();
+    let (_workspace, kernel) = crate::fs::workspace().await;
+    kernel.write_file("/bin/echo.wasm", &std::fs::read(programs::ECHO).unwrap()).await.unwrap();
 
-    let grants = command_grants()
-        .grant(Capability::Process)
-        .preopen(Preopen::new(root.path(), "/", DirRights::ReadWrite).unwrap());
+    // The parent holds /bin, read-only, and nothing else of the namespace.
+    let grants = command_grants().grant(Capability::Process).preopen(Preopen::new("/bin", DirRights::READ_ONLY).unwrap());
     let limits = Limits { memory: Some(64 << 20), ..Limits::none() };
     let spawn = command(&kernel, programs::PARENT).args(["/bin/echo.wasm", "hi"]).grants(grants).limits(limits);
     let out = run_captured(&kernel, spawn, b"").await;

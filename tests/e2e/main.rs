@@ -5,6 +5,7 @@
 //! All integration tests live in this one binary.
 
 mod cli;
+mod fs;
 mod kernel;
 
 use agentos_kernel::{Capability, ExitStatus, Grants, Input, Kernel, KernelConfig, Limits, Output, Spawn, Stdio, pipe};
@@ -14,8 +15,14 @@ use std::path::PathBuf;
 macro_rules! assert_test_exists {
     ($name:ident) => {
         #[allow(unused_imports)]
-        use self::kernel::$name as _;
+        use self::tests::$name as _;
     };
+}
+
+/// Every test named after a program, wherever it lives.
+mod tests {
+    pub use super::fs::fs_cases;
+    pub use super::kernel::*;
 }
 agentos_artifacts::foreach_program!(assert_test_exists);
 
