@@ -70,3 +70,109 @@ pub async fn fs_cases() {
     }
     assert!(failures.is_empty(), "failing cases:\n{}", failures.join("\n"));
 }
+
+async fn run_stress(kernel: &Kernel, args: &[&str]) -> Captured {
+    let program = kernel.load_file(programs::FS_STRESS).unwrap();
+    run_captured(kernel, Spawn::new(&program).args(args.iter().copied()).grants(grants("/", DirRights::ALL)), b"").await
+}
+
+/// Concurrent writers of one file: every write is linearizable (a record is
+/// all one writer's, never a mix) and the last writer of a record wins.
+/// Concurrent rename over a file a reader reads: the reader always sees one
+/// whole version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn fs_stress() {
+    let (_dir, kernel) = workspace().await;
+    kernel.create_dir_all("/data/shared").await.unwrap();
+    const RECORDS: usize = 300;
+    let writers: Vec<_> = ["A", "B", "C"]
+        .into_iter()
+        .map(|letter| {
+            let kernel = kernel.clone();
+            tokio::spawn(async move { run_stress(&kernel, &["writer", letter, &RECORDS.to_string(), "/data/shared/file"]).await })
+        })
+        .collect();
+    for writer in writers {
+        let out = writer.await.unwrap();
+        assert_eq!((out.status, out.stdout.as_str()), (ExitStatus::Exited(0), "wrote 300\n"), "{}", out.stderr);
+    }
+    let data = kernel.read_file("/data/shared/file").await.unwrap();
+    assert_eq!(data.len(), RECORDS * 64);
+    for (k, record) in data.chunks(64).enumerate() {
+        assert!(b"ABC".contains(&record[0]) && record.iter().all(|b| *b == record[0]), "record {k} is torn: {record:?}");
+    }
+
+    kernel.write_file("/tmp/target", &[b'z'; 4096]).await.unwrap();
+    let renamer = {
+        let kernel = kernel.clone();
+        tokio::spawn(async move { run_stress(&kernel, &["renamer", "200", "/tmp/target"]).await })
+    };
+    let reader = run_stress(&kernel, &["reader", "400", "/tmp/target"]).await;
+    assert_eq!((reader.status, reader.stdout.as_str()), (ExitStatus::Exited(0), "read 400\n"), "{}", reader.stderr);
+    assert_eq!(renamer.await.unwrap().stdout, "renamed 200\n");
+}
+
+/// Every write to /data keeps the previous version; `restore` brings one back;
+/// `snapshot` and `rollback` do the same for the whole namespace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_keeps_versions_and_snapshots_roll_back() {
+    let (_dir, kernel) = workspace().await;
+    for text in ["one", "two", "three"] {
+        kernel.write_file("/data/notes.txt", text.as_bytes()).await.unwrap();
+    }
+    let history = kernel.history("/data/notes.txt").await.unwrap();
+    assert_eq!(history.iter().map(|v| (v.number, v.size)).collect::<Vec<_>>(), vec![(1, 3), (2, 3)]);
+    kernel.restore("/data/notes.txt", 1).await.unwrap();
+    assert_eq!(kernel.read_file("/data/notes.txt").await.unwrap(), b"one");
+    assert_eq!(kernel.history("/data/notes.txt").await.unwrap().len(), 3, "the replaced contents are kept too");
+    kernel.restore("/data/notes.txt", 3).await.unwrap();
+    assert_eq!(kernel.read_file("/data/notes.txt").await.unwrap(), b"three");
+    let err = kernel.restore("/data/notes.txt", 99).await.unwrap_err();
+    assert_eq!(err.to_string(), "/data/notes.txt: no version 99");
+
+    kernel.write_file("/tmp/scratch", b"a").await.unwrap();
+    kernel.write_file("/tmp/scratch", b"b").await.unwrap();
+    assert!(kernel.history("/tmp/scratch").await.unwrap().is_empty(), "only /data is versioned");
+
+    kernel.snapshot("before").await.unwrap();
+    kernel.write_file("/data/notes.txt", b"bricked").await.unwrap();
+    kernel.write_file("/data/junk", b"junk").await.unwrap();
+    kernel.write_file("/tmp/scratch", b"c").await.unwrap();
+    kernel.rollback("before").await.unwrap();
+    assert_eq!(kernel.read_file("/data/notes.txt").await.unwrap(), b"three");
+    assert_eq!(kernel.read_file("/tmp/scratch").await.unwrap(), b"b", "a snapshot keeps contents, not just names");
+    assert!(kernel.read_file("/data/junk").await.is_err());
+    assert_eq!(kernel.snapshots().await.unwrap().iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), vec!["before"]);
+    assert_eq!(kernel.rollback("nope").await.unwrap_err().to_string(), "snapshot nope: no such snapshot");
+    assert_eq!(kernel.snapshot("before").await.unwrap_err().to_string(), "snapshot before: already exists");
+
+    // Writing after a rollback must not change what the snapshot holds.
+    kernel.write_file("/tmp/scratch", b"after").await.unwrap();
+    kernel.rollback("before").await.unwrap();
+    assert_eq!(kernel.read_file("/tmp/scratch").await.unwrap(), b"b");
+}
+
+/// Bad input gets an error naming the path, and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_paths_are_refused_by_name() {
+    let (_dir, kernel) = workspace().await;
+    let err = kernel.write_file("/tmp/a\0b", b"x").await.unwrap_err();
+    assert_eq!(err.to_string(), "/tmp/a\0b: invalid argument");
+    let long = format!("/tmp/{}", "n".repeat(300));
+    assert_eq!(kernel.write_file(&long, b"x").await.unwrap_err().to_string(), format!("{long}: name too long"));
+    assert_eq!(kernel.write_file("/tmp", b"x").await.unwrap_err().to_string(), "/tmp: not a regular file");
+    assert_eq!(kernel.read_file("/nope/x").await.unwrap_err().to_string(), "/nope/x: no such file or directory");
+    assert_eq!(kernel.write_file("relative", b"x").await.unwrap_err().to_string(), "relative: the path must be absolute");
+}
+
+/// A damaged store file is refused with its path, and left as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_store_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store.sqlite");
+    std::fs::write(&store, vec![0x5a; 16384]).unwrap();
+    let kernel = kernel_with(4);
+    let err = kernel.open_workspace(dir.path(), "tester").await.unwrap_err().to_string();
+    assert!(err.contains("store.sqlite") && (err.contains("corrupt") || err.contains("not a database")), "{err}");
+    assert_eq!(std::fs::read(&store).unwrap(), vec![0x5a; 16384], "the damaged file is not touched");
+}

@@ -5,6 +5,7 @@
 //! All integration tests live in this one binary.
 
 mod cli;
+mod durability;
 mod fs;
 mod kernel;
 
@@ -21,7 +22,8 @@ macro_rules! assert_test_exists {
 
 /// Every test named after a program, wherever it lives.
 mod tests {
-    pub use super::fs::fs_cases;
+    pub use super::durability::fs_workload;
+    pub use super::fs::{fs_cases, fs_stress};
     pub use super::kernel::*;
 }
 agentos_artifacts::foreach_program!(assert_test_exists);

@@ -16,6 +16,7 @@
 //! | `v` ino n | kept version: blob, size, saved |
 //! | `s` name | snapshot: taken |
 //! | `S` name 0 key | the snapshot's copy of an `i`, `d` or `v` entry |
+//! | `o` blob | an orphaned blob (its last link is gone): the kernel frees it once no descriptor has it open |
 //!
 //! **Invariant:** one operation is one store commit, so every operation —
 //! `rename` included — is atomic and survives a crash once it returns.

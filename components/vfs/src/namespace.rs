@@ -401,9 +401,12 @@ impl Namespace {
         }
         batch.delete_inode(ino);
         batch.writes.push(Write::DeleteRange(vrange(ino)));
-        // Open writers keep the blob until they are done; frozen blobs belong to snapshots.
-        if inode.kind == Kind::File && inode.blob >= self.counters.frozen_below && !self.writing.contains_key(&ino) {
-            batch.writes.push(Write::DeleteRange(brange(inode.blob)));
+        // The kernel frees an orphaned blob once no descriptor has it open;
+        // frozen blobs belong to snapshots and are never freed.
+        if inode.kind == Kind::File && inode.blob >= self.counters.frozen_below {
+            let mut orphan = vec![b'o'];
+            orphan.extend(inode.blob.to_be_bytes());
+            batch.writes.push(Write::Put((orphan, Vec::new())));
         }
     }
 

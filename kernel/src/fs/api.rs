@@ -99,10 +99,10 @@ impl Kernel {
         if stat.kind != Kind::File {
             return Err(err("not a regular file".into()));
         }
-        let blob = fs.vfs.begin_write(stat.ino, now).await.map_err(|e| err(e.to_string()))?.map_err(|e| err(describe(e).into()));
+        let blob = fs.vfs.begin_write_held(stat.ino, now).await.map_err(|e| err(e.to_string()))?.map_err(|e| err(describe(e).into()));
         let result = blob.and_then(|blob| {
-            data::set_size(&*fs.store, blob, 0, now).map_err(|e| err(e.to_string()))?;
-            data::write(&*fs.store, blob, Some(0), bytes, now).map_err(|e| err(e.to_string()))
+            data::set_size(&*fs.store, blob.blob, 0, now).map_err(|e| err(e.to_string()))?;
+            data::write(&*fs.store, blob.blob, Some(0), bytes, now).map_err(|e| err(e.to_string()))
         });
         fs.vfs.end_write_later(stat.ino);
         result.map(|_| ())
@@ -110,12 +110,14 @@ impl Kernel {
 
     /// Reads a whole file.
     pub async fn read_file(&self, path: &str) -> Result<Vec<u8>, FsOpError> {
-        let stat = self.resolve(path).await?;
-        if stat.kind != Kind::File {
-            return Err(FsOpError { path: path.into(), reason: "not a regular file".into() });
-        }
         let fs = self.workspace(path)?;
-        data::read_all(&*fs.store, stat.blob).map_err(|e| FsOpError { path: path.into(), reason: e.to_string() })
+        let relative = Self::relative(path)?;
+        let err = |reason: String| FsOpError { path: path.into(), reason };
+        let held = fs.vfs.stat_at_held(fs.root, fs.root, relative, true).await.map_err(|e| err(e.to_string()))?;
+        match held.map_err(|e| err(describe(e).into()))? {
+            (_, Some(blob)) => data::read_all(&*fs.store, blob.blob).map_err(|e| err(e.to_string())),
+            (_, None) => Err(err("not a regular file".into())),
+        }
     }
 
     /// The kept versions of a file, oldest first.

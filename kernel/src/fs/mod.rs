@@ -12,7 +12,7 @@ mod server;
 
 pub use api::{FileVersion, FsOpError};
 
-pub(crate) use server::{Errno, Kind, OpenFlags, Stat, VfsClient, VfsDown};
+pub(crate) use server::{Errno, Kind, OpenBlob, OpenFlags, Stat, VfsClient, VfsDown};
 
 use crate::bindings::host::wasi::filesystem::types::{DirectoryEntry, ErrorCode};
 use crate::caps::DirRights;
@@ -168,12 +168,12 @@ pub(crate) enum Device {
 /// A writer's claim on a file's blob; tells the vfs when the last holder is gone.
 pub(crate) struct WriteSession {
     pub(crate) ino: u64,
-    pub(crate) blob: u64,
+    pub(crate) blob: Arc<OpenBlob>,
     vfs: VfsClient,
 }
 
 impl WriteSession {
-    pub(crate) fn new(ino: u64, blob: u64, vfs: VfsClient) -> WriteSession {
+    pub(crate) fn new(ino: u64, blob: Arc<OpenBlob>, vfs: VfsClient) -> WriteSession {
         WriteSession { ino, blob, vfs }
     }
 }
@@ -195,8 +195,8 @@ pub struct Descriptor {
     /// Opened for reading / writing (files).
     pub(crate) read: bool,
     pub(crate) write: bool,
-    /// The blob a reader reads (a file's blob when opened).
-    pub(crate) blob: u64,
+    /// The blob a reader reads (a file's blob when opened; its own once it writes).
+    pub(crate) blob: Option<Arc<OpenBlob>>,
     pub(crate) device: Option<Device>,
     /// Set by the first write.
     pub(crate) session: Option<Arc<WriteSession>>,

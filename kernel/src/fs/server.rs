@@ -10,9 +10,10 @@ use crate::bindings::vfs::VfsServer;
 use crate::bindings::vfs::agentos::store::kv;
 use crate::bindings::vfs::exports::agentos::fs::vfs::Guest;
 use crate::store::{Store as DurableStore, StoreError, Write};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
@@ -77,6 +78,112 @@ pub(crate) struct VfsDown(pub(crate) String);
 #[derive(Clone)]
 pub(crate) struct VfsClient {
     jobs: mpsc::UnboundedSender<Job>,
+    open: Arc<Mutex<HashMap<u64, usize>>>,
+}
+
+/// A blob some descriptor or stream has open: an orphaned blob (its file's
+/// last link is gone) is freed only when the last of these is dropped.
+pub(crate) struct OpenBlob {
+    pub(crate) blob: u64,
+    vfs: VfsClient,
+}
+
+impl Drop for OpenBlob {
+    fn drop(&mut self) {
+        let mut open = self.vfs.open.lock().unwrap();
+        let count = open.get_mut(&self.blob).expect("an open blob is counted");
+        *count -= 1;
+        if *count == 0 {
+            open.remove(&self.blob);
+            drop(open);
+            self.vfs.collect_later();
+        }
+    }
+}
+
+impl VfsClient {
+    /// Counts `blob` as open. Called inside a job, so that no collection can
+    /// run between the vfs naming the blob and the kernel holding it.
+    fn hold(&self, blob: u64) -> Arc<OpenBlob> {
+        *self.open.lock().unwrap().entry(blob).or_insert(0) += 1;
+        Arc::new(OpenBlob { blob, vfs: self.clone() })
+    }
+
+    /// Frees the orphaned blobs nobody has open, as a job of its own.
+    pub(crate) fn collect_later(&self) {
+        let open = self.open.clone();
+        let job: Job = Box::new(move |store, _| {
+            Box::pin(async move {
+                if let Err(e) = collect_orphans(&*store.data().store, &open) {
+                    tracing::error!("freeing orphaned blobs: {e}");
+                }
+            })
+        });
+        let _ = self.jobs.send(job);
+    }
+
+    /// Opens (or creates) a file or directory and holds its blob.
+    pub(crate) async fn open_at_held(&self, root: u64, base: u64, path: String, flags: OpenFlags, now: u64) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), Errno>, VfsDown> {
+        let client = self.clone();
+        self.call(move |store, vfs| {
+            Box::pin(async move {
+                let stat = vfs.call_open_at(&mut *store, root, base, &path, flags, now).await?;
+                Ok(stat.map(|stat| {
+                    let held = (stat.kind == Kind::File).then(|| client.hold(stat.blob));
+                    (stat, held)
+                }))
+            })
+        })
+        .await
+    }
+
+    /// Resolves a path and holds its blob (if a file).
+    pub(crate) async fn stat_at_held(&self, root: u64, base: u64, path: String, follow: bool) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), Errno>, VfsDown> {
+        let client = self.clone();
+        self.call(move |store, vfs| {
+            Box::pin(async move {
+                let stat = vfs.call_stat_at(&mut *store, root, base, &path, follow).await?;
+                Ok(stat.map(|stat| {
+                    let held = (stat.kind == Kind::File).then(|| client.hold(stat.blob));
+                    (stat, held)
+                }))
+            })
+        })
+        .await
+    }
+
+    /// Starts writing a file and holds the blob to write into.
+    pub(crate) async fn begin_write_held(&self, ino: u64, now: u64) -> Result<Result<Arc<OpenBlob>, Errno>, VfsDown> {
+        let client = self.clone();
+        self.call(move |store, vfs| {
+            Box::pin(async move { Ok(vfs.call_begin_write(&mut *store, ino, now).await?.map(|blob| client.hold(blob))) })
+        })
+        .await
+    }
+}
+
+/// Deletes every orphaned blob that is not open, with its orphan mark.
+fn collect_orphans(store: &dyn DurableStore, open: &Mutex<HashMap<u64, usize>>) -> Result<(), StoreError> {
+    let orphans = store.scan(b"o", b"p", 1024)?;
+    let open = open.lock().unwrap();
+    let mut writes = Vec::new();
+    for (key, _) in orphans {
+        let blob = u64::from_be_bytes(key[1..9].try_into().expect("an orphan key holds a blob"));
+        if open.contains_key(&blob) {
+            continue;
+        }
+        let mut start = vec![b'b'];
+        start.extend(blob.to_be_bytes());
+        let mut end = vec![b'b'];
+        end.extend((blob + 1).to_be_bytes());
+        writes.push(Write::DeleteRange(start, end));
+        writes.push(Write::Delete(key));
+    }
+    drop(open);
+    if writes.is_empty() {
+        return Ok(());
+    }
+    store.commit(&writes)
 }
 
 impl VfsClient {
@@ -97,7 +204,10 @@ impl VfsClient {
                 job(&mut wasm_store, &server).await;
             }
         });
-        Ok(VfsClient { jobs: tx })
+        let client = VfsClient { jobs: tx, open: Arc::new(Mutex::new(HashMap::new())) };
+        // Nothing is open at start: free what a crash left orphaned.
+        client.collect_later();
+        Ok(client)
     }
 
     async fn call<R, F>(&self, f: F) -> Result<R, VfsDown>
@@ -199,7 +309,6 @@ vfs_calls! {
     rename_at => call_rename_at(root: u64, old_base: u64, old_path: String, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
     read_directory => call_read_directory(dir: u64, after: Option<String>, limit: u32) -> Result<Vec<Dirent>, Errno>;
     set_times => call_set_times(ino: u64, atime: Option<u64>, mtime: Option<u64>, now: u64) -> Result<(), Errno>;
-    begin_write => call_begin_write(ino: u64, now: u64) -> Result<u64, Errno>;
     history => call_history(ino: u64) -> Result<Vec<Version>, Errno>;
     restore => call_restore(ino: u64, number: u32, now: u64) -> Result<(), Errno>;
     snapshot => call_snapshot(name: String, now: u64) -> Result<(), Errno>;

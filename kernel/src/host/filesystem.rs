@@ -15,7 +15,7 @@ use crate::bindings::host::wasi::filesystem::types::{
     PathFlags,
 };
 use crate::caps::DirRights;
-use crate::fs::{self, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, OpenFlags, Stat, WriteSession, data, now_ns};
+use crate::fs::{self, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, OpenBlob, OpenFlags, Stat, WriteSession, data, now_ns};
 use crate::process::ProcessCtx;
 use crate::store::Store;
 use bytes::Bytes;
@@ -71,10 +71,10 @@ impl ProcessCtx {
         }
         let ino = d.ino;
         let vfs = self.filesystem()?.vfs.clone();
-        let blob = vfs.begin_write(ino, now_ns()).await??;
-        let session = Arc::new(WriteSession::new(ino, blob, vfs));
+        let blob = vfs.begin_write_held(ino, now_ns()).await??;
+        let session = Arc::new(WriteSession::new(ino, blob.clone(), vfs));
         let d = self.table.get_mut(fd)?;
-        d.blob = blob;
+        d.blob = Some(blob);
         d.session = Some(session.clone());
         Ok(Some(session))
     }
@@ -145,7 +145,7 @@ impl preopens::Host for ProcessCtx {
                         rights: preopen.rights(),
                         read: true,
                         write: false,
-                        blob: 0,
+                        blob: None,
                         device: None,
                         session: None,
                     };
@@ -178,7 +178,7 @@ impl types::HostDescriptor for ProcessCtx {
         if d.kind == Kind::Directory {
             return Err(ErrorCode::IsDirectory.into());
         }
-        let stream: DynInputStream = Box::new(BlobInput { store: self.store()?, blob: d.blob, pos: offset, device: d.device });
+        let stream: DynInputStream = Box::new(BlobInput { store: self.store()?, blob: d.blob.clone(), pos: offset, device: d.device });
         Ok(self.table.push(stream)?)
     }
 
@@ -229,7 +229,7 @@ impl types::HostDescriptor for ProcessCtx {
             return Err(ErrorCode::IsDirectory.into());
         }
         if let Some(session) = self.write_session(&fd).await? {
-            data::set_size(&*self.store()?, session.blob, size, now_ns())?;
+            data::set_size(&*self.store()?, session.blob.blob, size, now_ns())?;
         }
         Ok(())
     }
@@ -251,7 +251,7 @@ impl types::HostDescriptor for ProcessCtx {
             (_, Some(Device::Null)) => Ok((Vec::new(), true)),
             (_, Some(Device::Zero)) => Ok((vec![0; len.min(MAX_IO) as usize], false)),
             _ => {
-                let blob = d.blob;
+                let blob = d.blob.as_ref().map_or(0, |b| b.blob);
                 let store = self.store()?;
                 let bytes = data::read(&*store, blob, offset, len.min(MAX_IO))?;
                 let end = bytes.len() < len.min(MAX_IO) as usize || offset + bytes.len() as u64 >= data::size(&*store, blob)?;
@@ -270,7 +270,7 @@ impl types::HostDescriptor for ProcessCtx {
         }
         let len = buf.len() as u64;
         if let Some(session) = self.write_session(&fd).await? {
-            data::write(&*self.store()?, session.blob, Some(offset), &buf, now_ns())?;
+            data::write(&*self.store()?, session.blob.blob, Some(offset), &buf, now_ns())?;
         }
         Ok(len)
     }
@@ -298,7 +298,7 @@ impl types::HostDescriptor for ProcessCtx {
         let mut stat = self.filesystem()?.vfs.stat_inode(ino).await??;
         if session {
             // A writer sees its own blob even while the vfs reports another.
-            let blob = self.descriptor(&fd)?.blob;
+            let blob = self.descriptor(&fd)?.blob.as_ref().map_or(0, |b| b.blob);
             stat.size = data::size(&*self.store()?, blob)?;
         }
         Ok(descriptor_stat(&stat))
@@ -356,7 +356,7 @@ impl types::HostDescriptor for ProcessCtx {
             directory: oflags.contains(types::OpenFlags::DIRECTORY),
             follow: path_flags.contains(PathFlags::SYMLINK_FOLLOW),
         };
-        let stat = self.filesystem()?.vfs.open_at(root, base, path, open, now_ns()).await??;
+        let (stat, held) = self.filesystem()?.vfs.open_at_held(root, base, path, open, now_ns()).await??;
         match stat.kind {
             Kind::Symlink => return Err(ErrorCode::Loop.into()),
             Kind::Directory if write || truncate => return Err(ErrorCode::IsDirectory.into()),
@@ -369,14 +369,14 @@ impl types::HostDescriptor for ProcessCtx {
             rights,
             read: flags.contains(DescriptorFlags::READ) || stat.kind == Kind::Directory,
             write,
-            blob: stat.blob,
+            blob: held,
             device: device(&stat),
             session: None,
         };
         let new = self.table.push(descriptor)?;
         if truncate && stat.kind == Kind::File {
             if let Some(session) = self.write_session(&new).await? {
-                data::set_size(&*self.store()?, session.blob, 0, now_ns())?;
+                data::set_size(&*self.store()?, session.blob.blob, 0, now_ns())?;
             }
         }
         Ok(new)
@@ -399,7 +399,9 @@ impl types::HostDescriptor for ProcessCtx {
         if new_root != root {
             return Err(ErrorCode::CrossDevice.into());
         }
-        self.filesystem()?.vfs.rename_at(root, old_base, old_path, new_base, new_path, now_ns()).await??;
+        let vfs = self.filesystem()?.vfs.clone();
+        vfs.rename_at(root, old_base, old_path, new_base, new_path, now_ns()).await??;
+        vfs.collect_later();
         Ok(())
     }
 
@@ -415,7 +417,9 @@ impl types::HostDescriptor for ProcessCtx {
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
         let (root, base) = self.directory(&fd, DirRights::DELETE, "unlink-file-at")?;
-        self.filesystem()?.vfs.unlink_file_at(root, base, path, now_ns()).await??;
+        let vfs = self.filesystem()?.vfs.clone();
+        vfs.unlink_file_at(root, base, path, now_ns()).await??;
+        vfs.collect_later();
         Ok(())
     }
 
@@ -479,7 +483,8 @@ impl ProcessCtx {
 /// A file's bytes as a WASI input stream, read from the store in chunks.
 struct BlobInput {
     store: Arc<dyn Store>,
-    blob: u64,
+    /// Held open for as long as the stream lives (`None`: a device).
+    blob: Option<Arc<OpenBlob>>,
     pos: u64,
     device: Option<Device>,
 }
@@ -497,7 +502,8 @@ impl InputStream for BlobInput {
             Some(Device::Zero) => return Ok(Bytes::from(vec![0; size as usize])),
             None => {}
         }
-        let bytes = data::read(&*self.store, self.blob, self.pos, size).map_err(|e| StreamError::LastOperationFailed(e.into()))?;
+        let blob = self.blob.as_ref().map_or(0, |b| b.blob);
+        let bytes = data::read(&*self.store, blob, self.pos, size).map_err(|e| StreamError::LastOperationFailed(e.into()))?;
         if bytes.is_empty() && size > 0 {
             return Err(StreamError::Closed);
         }
@@ -524,7 +530,7 @@ impl OutputStream for BlobOutput {
         let Some(session) = &self.session else {
             return Ok(());
         };
-        let at = data::write(&*self.store, session.blob, self.pos, &bytes, now_ns()).map_err(|e| {
+        let at = data::write(&*self.store, session.blob.blob, self.pos, &bytes, now_ns()).map_err(|e| {
             tracing::error!("{e}");
             StreamError::LastOperationFailed(ErrorCode::Io.into())
         })?;

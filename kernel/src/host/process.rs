@@ -54,9 +54,9 @@ async fn read_program(fs: crate::fs::Filesystem, path: &str, preopen: &str, rest
                 Err(e) => return Err(io(format!("{e:?}"))),
             }
         };
-        let stat = fs.vfs.stat_at(root, root, rest, true).await.map_err(|e| io(e.to_string()))?;
+        let stat = fs.vfs.stat_at_held(root, root, rest, true).await.map_err(|e| io(e.to_string()))?;
         match stat {
-            Ok(stat) if stat.kind == Kind::File => data::read_all(&*fs.store, stat.blob).map_err(|e| io(e.to_string())),
+            Ok((stat, Some(blob))) if stat.kind == Kind::File => data::read_all(&*fs.store, blob.blob).map_err(|e| io(e.to_string())),
             Ok(_) => Err(wit::Error::InvalidComponent(format!("{path}: not a file"))),
             Err(Errno::NoEntry) => Err(wit::Error::NotFound(path.to_string())),
             Err(e) => Err(io(format!("{e:?}"))),
