@@ -176,3 +176,17 @@ async fn a_corrupt_store_is_refused_by_name() {
     assert!(err.contains("store.sqlite") && (err.contains("corrupt") || err.contains("not a database")), "{err}");
     assert_eq!(std::fs::read(&store).unwrap(), vec![0x5a; 16384], "the damaged file is not touched");
 }
+
+/// The benchmark's workload runs (with a small sequential file) and reports
+/// every measurement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn fs_bench() {
+    let (_dir, kernel) = workspace().await;
+    kernel.create_dir_all("/tmp/bench").await.unwrap();
+    let program = kernel.load_file(programs::FS_BENCH).unwrap();
+    let out = run_captured(&kernel, Spawn::new(&program).args(["/tmp/bench", "4"]).grants(grants("/", DirRights::ALL)), b"").await;
+    assert_eq!(out.status, ExitStatus::Exited(0), "{}", out.stderr);
+    let names: Vec<&str> = out.stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(names, ["open+read4k+close", "create+write4k+close", "stat", "readdir1000", "seqwrite", "seqread"]);
+    assert_eq!(kernel.read_file("/tmp/bench/big").await.unwrap().len(), 4 << 20);
+}

@@ -23,7 +23,7 @@ macro_rules! assert_test_exists {
 /// Every test named after a program, wherever it lives.
 mod tests {
     pub use super::durability::fs_workload;
-    pub use super::fs::{fs_cases, fs_stress};
+    pub use super::fs::{fs_bench, fs_cases, fs_stress};
     pub use super::kernel::*;
 }
 agentos_artifacts::foreach_program!(assert_test_exists);

@@ -1,10 +1,15 @@
 //! The vfs server process and the kernel's client of it.
 //!
-//! The vfs component runs in a store of its own on a task of its own. Calls
-//! from every process's `wasi:filesystem` reach it as jobs on a channel and
-//! run one at a time, through generated bindings (`bindgen!`), not dynamic
-//! values. The vfs reaches the durable store through `agentos:store/kv`,
-//! granted to it alone.
+//! The vfs component runs in a store of its own, behind an async mutex: a
+//! process's `wasi:filesystem` call takes the lock and runs the vfs function
+//! on its own task (no hop to another thread), one call at a time, through
+//! generated bindings (`bindgen!`), not dynamic values. The vfs reaches the
+//! durable store through `agentos:store/kv`, granted to it alone.
+//!
+//! Work that must not wait (a writer's `end-write` when its descriptor is
+//! dropped, freeing orphaned blobs) is queued and done under the lock before
+//! the next call: it is ordered before anything that could observe it, and
+//! costs no task or thread wake-up of its own.
 
 use crate::bindings::vfs::VfsServer;
 use crate::bindings::vfs::agentos::store::kv;
@@ -14,7 +19,6 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use tokio::sync::{mpsc, oneshot};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
@@ -67,17 +71,30 @@ impl kv::Host for VfsCtx {
     }
 }
 
-type Job = Box<dyn for<'a> FnOnce(&'a mut Store<VfsCtx>, &'a VfsServer) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>> + Send>;
-
 /// The vfs is gone (it trapped, or the kernel is shutting down).
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the vfs server failed: {0}")]
 pub(crate) struct VfsDown(pub(crate) String);
 
+struct Server {
+    store: Store<VfsCtx>,
+    instance: VfsServer,
+    /// Why it stopped: a trapped instance is never called again.
+    dead: Option<String>,
+}
+
+/// Work queued by code that cannot wait for the lock.
+#[derive(Default)]
+struct Deferred {
+    end_writes: Vec<u64>,
+    collect: bool,
+}
+
 /// A handle to the vfs server; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct VfsClient {
-    jobs: mpsc::UnboundedSender<Job>,
+    server: Arc<tokio::sync::Mutex<Server>>,
+    deferred: Arc<Mutex<Deferred>>,
     open: Arc<Mutex<HashMap<u64, usize>>>,
 }
 
@@ -109,17 +126,32 @@ impl VfsClient {
         Arc::new(OpenBlob { blob, vfs: self.clone() })
     }
 
-    /// Frees the orphaned blobs nobody has open, as a job of its own.
+    /// Frees the orphaned blobs nobody has open, before the next call.
     pub(crate) fn collect_later(&self) {
-        let open = self.open.clone();
-        let job: Job = Box::new(move |store, _| {
-            Box::pin(async move {
-                if let Err(e) = collect_orphans(&*store.data().store, &open) {
-                    tracing::error!("freeing orphaned blobs: {e}");
-                }
-            })
-        });
-        let _ = self.jobs.send(job);
+        self.deferred.lock().unwrap().collect = true;
+    }
+
+    /// Tells the vfs a writer is done, before the next call (which is what
+    /// could observe it: a later `begin-write` must not join this session).
+    pub(crate) fn end_write_later(&self, ino: u64) {
+        self.deferred.lock().unwrap().end_writes.push(ino);
+    }
+
+    async fn run_deferred(&self, server: &mut Server) {
+        let Deferred { end_writes, collect } = std::mem::take(&mut *self.deferred.lock().unwrap());
+        if server.dead.is_some() {
+            return;
+        }
+        for ino in end_writes {
+            if let Err(e) = server.instance.agentos_fs_vfs().call_end_write(&mut server.store, ino).await {
+                tracing::error!("vfs trapped in end-write: {e:?}");
+                server.dead = Some(format!("{e:#}"));
+                return;
+            }
+        }
+        if collect && let Err(e) = collect_orphans(&*server.store.data().store, &self.open) {
+            tracing::error!("freeing orphaned blobs: {e}");
+        }
     }
 
     /// Opens (or creates) a file or directory and holds its blob.
@@ -198,13 +230,11 @@ impl VfsClient {
         wasm_store.set_epoch_deadline(1);
         wasm_store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
         let server = VfsServer::instantiate_async(&mut wasm_store, component, &linker).await?;
-        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-        tokio::spawn(async move {
-            while let Some(job) = rx.recv().await {
-                job(&mut wasm_store, &server).await;
-            }
-        });
-        let client = VfsClient { jobs: tx, open: Arc::new(Mutex::new(HashMap::new())) };
+        let client = VfsClient {
+            server: Arc::new(tokio::sync::Mutex::new(Server { store: wasm_store, instance: server, dead: None })),
+            deferred: Arc::default(),
+            open: Arc::new(Mutex::new(HashMap::new())),
+        };
         // Nothing is open at start: free what a crash left orphaned.
         client.collect_later();
         Ok(client)
@@ -217,34 +247,20 @@ impl VfsClient {
             + Send
             + 'static,
     {
-        let (tx, rx) = oneshot::channel();
-        let job: Job = Box::new(move |store, server| {
-            Box::pin(async move {
-                let result = f(store, server.agentos_fs_vfs()).await;
-                let _ = tx.send(result);
-            })
-        });
-        self.jobs.send(job).map_err(|_| VfsDown("it is not running".into()))?;
-        match rx.await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(trap)) => {
+        let mut guard = self.server.lock().await;
+        self.run_deferred(&mut guard).await;
+        let server = &mut *guard;
+        if let Some(why) = &server.dead {
+            return Err(VfsDown(why.clone()));
+        }
+        match f(&mut server.store, server.instance.agentos_fs_vfs()).await {
+            Ok(value) => Ok(value),
+            Err(trap) => {
                 tracing::error!("vfs trapped: {trap:?}");
+                server.dead = Some(format!("{trap:#}"));
                 Err(VfsDown(format!("{trap:#}")))
             }
-            Err(_) => Err(VfsDown("it stopped".into())),
         }
-    }
-
-    /// Tells the vfs a writer is done, without waiting.
-    pub(crate) fn end_write_later(&self, ino: u64) {
-        let job: Job = Box::new(move |store, server| {
-            Box::pin(async move {
-                if let Err(e) = server.agentos_fs_vfs().call_end_write(store, ino).await {
-                    tracing::error!("vfs trapped in end-write: {e:?}");
-                }
-            })
-        });
-        let _ = self.jobs.send(job);
     }
 }
 
