@@ -39,7 +39,8 @@ async fn run_case(kernel: &Kernel, case: &str) -> Captured {
         }
         _ => grants("/", DirRights::ALL),
     };
-    run_captured(kernel, Spawn::new(&program).args([case, &dir]).cwd(dir.clone()).grants(grants), b"").await
+    let limits = agentos_kernel::Limits { memory: Some(256 << 20), ..agentos_kernel::Limits::none() };
+    run_captured(kernel, Spawn::new(&program).args([case, &dir]).cwd(dir.clone()).grants(grants).limits(limits), b"").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -48,7 +49,7 @@ pub async fn fs_cases() {
     let program = kernel.load_file(programs::FS_CASES).unwrap();
     let list = run_captured(&kernel, Spawn::new(&program).args(["--list"]).grants(grants("/", DirRights::READ_ONLY)), b"").await;
     let cases: Vec<String> = list.stdout.lines().map(str::to_string).collect();
-    assert!(cases.len() >= 18, "{cases:?}");
+    assert!(cases.len() >= 19, "{cases:?}");
 
     let runs = cases.iter().map(|case| {
         let kernel = kernel.clone();

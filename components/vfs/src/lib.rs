@@ -16,6 +16,7 @@
 //! | `v` ino n | kept version: blob, size, saved |
 //! | `s` name | snapshot: taken |
 //! | `S` name 0 key | the snapshot's copy of an `i`, `d` or `v` entry |
+//! | `m` ino | a mount point: the mount's name |
 //! | `o` blob | an orphaned blob (its last link is gone): the kernel frees it once no descriptor has it open |
 //!
 //! **Invariant:** one operation is one store commit, so every operation —
@@ -77,6 +78,14 @@ impl Guest for Vfs {
 
     fn create_device_at(root: Ino, base: Ino, path: String, device: String, now: u64) -> Result<Stat, Errno> {
         with(|ns| ns.create_at(root, base, &path, namespace::New::Device(device), now))
+    }
+
+    fn mount_at(root: Ino, base: Ino, path: String, name: String) -> Result<Stat, Errno> {
+        with(|ns| ns.mount_at(root, base, &path, &name))
+    }
+
+    fn locate_mount(root: Ino, base: Ino, path: String) -> Result<(String, Ino, String), Errno> {
+        with(|ns| ns.locate_mount(root, base, &path))
     }
 
     fn readlink_at(root: Ino, base: Ino, path: String) -> Result<String, Errno> {

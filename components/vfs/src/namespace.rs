@@ -74,6 +74,11 @@ pub struct Namespace {
     inodes: HashMap<Ino, Inode>,
     /// Files being written: the blob their writers share, and how many.
     writing: HashMap<Ino, (Blob, u32)>,
+    /// Mount points and their mounts' names.
+    mounts: HashMap<Ino, String>,
+    /// Where the last walk that failed with `cross-device` crossed: the
+    /// mount's name, its mount point, and the rest of the path.
+    crossed: Option<(String, Ino, String)>,
 }
 
 impl Namespace {
@@ -83,6 +88,8 @@ impl Namespace {
             counters: Counters { next_ino: ROOT + 1, next_blob: 1, frozen_below: 0 },
             inodes: HashMap::new(),
             writing: HashMap::new(),
+            mounts: HashMap::new(),
+            crossed: None,
         }
     }
 
@@ -94,6 +101,9 @@ impl Namespace {
     pub fn ensure_root(&mut self) -> Result<(), Errno> {
         if self.ready {
             return Ok(());
+        }
+        for (key, value) in kv::scan(&KeyRange { start: b"m".to_vec(), end: b"n".to_vec() }, u32::MAX).map_err(|_| Errno::Io)? {
+            self.mounts.insert(be64(&key[1..]), String::from_utf8(value).map_err(|_| Errno::Io)?);
         }
         match get(b"n")? {
             Some(bytes) => self.counters = decode_counters(&bytes)?,
@@ -181,6 +191,11 @@ impl Namespace {
                 }
                 return Err(Errno::NoEntry);
             };
+            if !last && let Some(mount) = self.mounts.get(&child) {
+                let rest: Vec<String> = pending.iter().cloned().collect();
+                self.crossed = Some((mount.clone(), child, rest.join("/")));
+                return Err(Errno::CrossDevice);
+            }
             let inode = self.inode(child)?;
             if inode.kind == Kind::Symlink && (!last || follow || trailing_slash) {
                 links += 1;
@@ -322,6 +337,31 @@ impl Namespace {
         Ok(ino)
     }
 
+    pub fn mount_at(&mut self, root: Ino, base: Ino, path: &str, name: &str) -> Result<Stat, Errno> {
+        let walk = self.walk(root, base, path, true)?;
+        let (ino, inode) = walk.target.ok_or(Errno::NoEntry)?;
+        if inode.kind != Kind::Directory {
+            return Err(Errno::NotDirectory);
+        }
+        if ino == ROOT {
+            return Err(Errno::Busy);
+        }
+        let mut key = vec![b'm'];
+        key.extend(ino.to_be_bytes());
+        kv::commit(&[Write::Put((key, name.as_bytes().to_vec()))]).map_err(|_| Errno::Io)?;
+        self.mounts.insert(ino, name.to_string());
+        self.stat_of(ino, &inode)
+    }
+
+    pub fn locate_mount(&mut self, root: Ino, base: Ino, path: &str) -> Result<(String, Ino, String), Errno> {
+        self.crossed = None;
+        match self.walk(root, base, path, true) {
+            Err(Errno::CrossDevice) => self.crossed.take().ok_or(Errno::Io),
+            Err(e) => Err(e),
+            Ok(_) => Err(Errno::Invalid),
+        }
+    }
+
     pub fn readlink_at(&mut self, root: Ino, base: Ino, path: &str) -> Result<String, Errno> {
         let walk = self.walk(root, base, path, false)?;
         match walk.target {
@@ -361,6 +401,9 @@ impl Namespace {
             _ => {}
         }
         let (ino, inode) = walk.target.ok_or(Errno::NoEntry)?;
+        if self.mounts.contains_key(&ino) {
+            return Err(Errno::Busy);
+        }
         let mut batch = Batch::default();
         batch.writes.push(Write::Delete(dkey(walk.parent, &walk.name)));
         let mut parent = self.inode(walk.parent)?;
@@ -417,6 +460,9 @@ impl Namespace {
             return Err(Errno::Busy);
         }
         let (ino, mut inode) = old.target.ok_or(Errno::NoEntry)?;
+        if self.mounts.contains_key(&ino) || new.target.as_ref().is_some_and(|(t, _)| self.mounts.contains_key(t)) {
+            return Err(Errno::Busy);
+        }
         let is_dir = inode.kind == Kind::Directory;
         if (old.trailing_slash || new.trailing_slash) && !is_dir {
             return Err(Errno::NotDirectory);

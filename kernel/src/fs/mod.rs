@@ -8,6 +8,7 @@
 
 mod api;
 pub(crate) mod data;
+pub(crate) mod proc;
 mod server;
 
 pub use api::{FileVersion, FsOpError};
@@ -34,6 +35,8 @@ pub(crate) struct Filesystem {
     pub(crate) vfs: VfsClient,
     pub(crate) store: Arc<dyn Store>,
     pub(crate) root: u64,
+    /// The mount point of `/proc`.
+    pub(crate) proc_ino: u64,
 }
 
 /// A workspace that cannot be opened.
@@ -69,8 +72,10 @@ impl Filesystem {
         let vfs_err = |reason: String| WorkspaceError::Vfs { path: dir.into(), reason };
         let client = VfsClient::start(engine, vfs, store.clone()).await.map_err(|e| vfs_err(format!("{e:#}")))?;
         let root = client.root().await.map_err(|e| vfs_err(e.to_string()))?;
-        let fs = Filesystem { vfs: client, store, root };
-        fs.seed(user).await.map_err(|e| vfs_err(e))?;
+        let mut fs = Filesystem { vfs: client, store, root, proc_ino: 0 };
+        fs.seed(user).await.map_err(vfs_err)?;
+        let proc = fs.vfs.mount_at(root, root, "proc".into(), proc::MOUNT.into()).await.map_err(|e| vfs_err(e.to_string()))?;
+        fs.proc_ino = proc.map_err(|e| vfs_err(format!("cannot mount /proc: {e:?}")))?.ino;
         Ok(fs)
     }
 
@@ -200,6 +205,10 @@ pub struct Descriptor {
     pub(crate) device: Option<Device>,
     /// Set by the first write.
     pub(crate) session: Option<Arc<WriteSession>>,
+    /// A node of `/proc`, served by the kernel instead of the vfs.
+    pub(crate) proc: Option<proc::ProcNode>,
+    /// A `/proc` file's contents, rendered when it was opened.
+    pub(crate) proc_data: Option<Arc<Vec<u8>>>,
 }
 
 /// A `wasi:filesystem` directory-entry stream, read from the vfs in batches.

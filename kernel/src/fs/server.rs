@@ -317,6 +317,8 @@ vfs_calls! {
     open_at => call_open_at(root: u64, base: u64, path: String, flags: OpenFlags, now: u64) -> Result<Stat, Errno>;
     create_directory_at => call_create_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
     symlink_at => call_symlink_at(root: u64, target: String, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
+    mount_at => call_mount_at(root: u64, base: u64, path: String, name: String) -> Result<Stat, Errno>;
+    locate_mount => call_locate_mount(root: u64, base: u64, path: String) -> Result<(String, u64, String), Errno>;
     create_device_at => call_create_device_at(root: u64, base: u64, path: String, device: String, now: u64) -> Result<Stat, Errno>;
     readlink_at => call_readlink_at(root: u64, base: u64, path: String) -> Result<String, Errno>;
     link_at => call_link_at(root: u64, old_base: u64, old_path: String, follow: bool, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;

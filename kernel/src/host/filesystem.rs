@@ -15,6 +15,7 @@ use crate::bindings::host::wasi::filesystem::types::{
     PathFlags,
 };
 use crate::caps::DirRights;
+use crate::fs::proc::{self, ProcError, ProcNode};
 use crate::fs::{self, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, OpenBlob, OpenFlags, Stat, WriteSession, data, now_ns};
 use crate::process::ProcessCtx;
 use crate::store::Store;
@@ -45,6 +46,9 @@ impl ProcessCtx {
     /// Checks that `fd` allows `needed`, logging a refusal.
     fn require(&self, fd: &Resource<Descriptor>, needed: DirRights, what: &str) -> FsResult<&Descriptor> {
         let d = self.descriptor(fd)?;
+        if d.proc.is_some() && needed != DirRights::READ {
+            return Err(ErrorCode::ReadOnly.into());
+        }
         if !d.rights.contains(needed) {
             tracing::warn!(target: "agentos::audit", pid = self.pid.get(), ino = d.ino, op = what, held = %d.rights, needed = %needed, "denied: filesystem right not held");
             return Err(ErrorCode::NotPermitted.into());
@@ -81,6 +85,71 @@ impl ProcessCtx {
 
     fn store(&self) -> FsResult<Arc<dyn Store>> {
         Ok(self.filesystem()?.store.clone())
+    }
+
+    /// A descriptor for a `/proc` node; a file's contents are rendered now.
+    fn open_proc(&mut self, node: ProcNode, root: u64, rights: DirRights) -> FsResult<Resource<Descriptor>> {
+        let data = (!node.is_dir()).then(|| Arc::new(node.contents(&self.kernel)));
+        let descriptor = Descriptor {
+            ino: 0,
+            kind: if node.is_dir() { Kind::Directory } else { Kind::File },
+            root,
+            rights: rights.union(DirRights::READ),
+            read: true,
+            write: false,
+            blob: None,
+            device: None,
+            session: None,
+            proc: Some(node),
+            proc_data: data,
+        };
+        Ok(self.table.push(descriptor)?)
+    }
+
+    /// Follows `path` from a vfs directory into `/proc` when the vfs says it
+    /// crosses a mount; `None` if the path does not lead into `/proc`.
+    async fn proc_path(&mut self, root: u64, base: u64, path: &str) -> FsResult<Option<ProcNode>> {
+        let vfs = self.filesystem()?.vfs.clone();
+        match vfs.locate_mount(root, base, path.to_string()).await? {
+            Ok((mount, _, rest)) if mount == proc::MOUNT => Ok(Some(ProcNode::Root.lookup(&self.kernel, &rest).map_err(proc_error)?)),
+            Ok(_) => Err(ErrorCode::CrossDevice.into()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+fn proc_error(e: ProcError) -> FsError {
+    match e {
+        ProcError::NoEntry => ErrorCode::NoEntry.into(),
+        ProcError::NotDirectory => ErrorCode::NotDirectory.into(),
+        ProcError::NotPermitted => ErrorCode::NotPermitted.into(),
+    }
+}
+
+/// `/proc` nodes hash apart from every vfs inode (`upper` = 1).
+fn proc_hash(node: ProcNode) -> MetadataHashValue {
+    let lower = match node {
+        ProcNode::Root => 0,
+        ProcNode::Process(pid) => u64::from(pid.get()) << 8,
+        ProcNode::File(pid, file) => (u64::from(pid.get()) << 8) | (file as u64 + 1),
+    };
+    MetadataHashValue { lower, upper: 1 }
+}
+
+fn proc_stat(node: ProcNode, data: Option<&[u8]>, kernel: &crate::kernel::Kernel) -> DescriptorStat {
+    let now = Some(datetime(now_ns()));
+    let size = match data {
+        Some(data) => data.len() as u64,
+        None if node.is_dir() => 0,
+        None => node.contents(kernel).len() as u64,
+    };
+    DescriptorStat {
+        type_: if node.is_dir() { DescriptorType::Directory } else { DescriptorType::RegularFile },
+        link_count: 1,
+        size,
+        data_access_timestamp: now,
+        data_modification_timestamp: now,
+        status_change_timestamp: now,
     }
 }
 
@@ -148,6 +217,8 @@ impl preopens::Host for ProcessCtx {
                         blob: None,
                         device: None,
                         session: None,
+                        proc: None,
+                        proc_data: None,
                     };
                     out.push((self.table.push(descriptor)?, preopen.path().to_string()));
                 }
@@ -177,6 +248,11 @@ impl types::HostDescriptor for ProcessCtx {
         }
         if d.kind == Kind::Directory {
             return Err(ErrorCode::IsDirectory.into());
+        }
+        if let Some(data) = &d.proc_data {
+            let start = (offset as usize).min(data.len());
+            let stream: DynInputStream = Box::new(MemoryInput(Bytes::copy_from_slice(&data[start..])));
+            return Ok(self.table.push(stream)?);
         }
         let stream: DynInputStream = Box::new(BlobInput { store: self.store()?, blob: d.blob.clone(), pos: offset, device: d.device });
         Ok(self.table.push(stream)?)
@@ -246,6 +322,11 @@ impl types::HostDescriptor for ProcessCtx {
         if !d.read {
             return Err(ErrorCode::BadDescriptor.into());
         }
+        if let Some(data) = &d.proc_data {
+            let start = (offset as usize).min(data.len());
+            let end = (start + len.min(MAX_IO) as usize).min(data.len());
+            return Ok((data[start..end].to_vec(), end == data.len()));
+        }
         match (d.kind, d.device) {
             (Kind::Directory, _) => Err(ErrorCode::IsDirectory.into()),
             (_, Some(Device::Null)) => Ok((Vec::new(), true)),
@@ -277,6 +358,14 @@ impl types::HostDescriptor for ProcessCtx {
 
     async fn read_directory(&mut self, fd: Resource<Descriptor>) -> FsResult<Resource<DirectoryStream>> {
         let (_, dir) = self.directory(&fd, DirRights::READ, "read-directory")?;
+        if let Some(node) = self.descriptor(&fd)?.proc {
+            let buffered = node
+                .entries(&self.kernel)
+                .into_iter()
+                .map(|(name, dir)| DirectoryEntry { type_: if dir { DescriptorType::Directory } else { DescriptorType::RegularFile }, name })
+                .collect();
+            return Ok(self.table.push(DirectoryStream { dir, buffered, after: None, done: true })?);
+        }
         let stream = DirectoryStream { dir, buffered: VecDeque::new(), after: None, done: false };
         Ok(self.table.push(stream)?)
     }
@@ -294,6 +383,9 @@ impl types::HostDescriptor for ProcessCtx {
 
     async fn stat(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorStat> {
         let d = self.descriptor(&fd)?;
+        if let Some(node) = d.proc {
+            return Ok(proc_stat(node, d.proc_data.as_deref().map(Vec::as_slice), &self.kernel));
+        }
         let (ino, session) = (d.ino, d.session.is_some());
         let mut stat = self.filesystem()?.vfs.stat_inode(ino).await??;
         if session {
@@ -306,9 +398,21 @@ impl types::HostDescriptor for ProcessCtx {
 
     async fn stat_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, path: String) -> FsResult<DescriptorStat> {
         let (root, base) = self.directory(&fd, DirRights::READ, "stat-at")?;
+        if let Some(node) = self.descriptor(&fd)?.proc {
+            let node = node.lookup(&self.kernel, &path).map_err(proc_error)?;
+            return Ok(proc_stat(node, None, &self.kernel));
+        }
         let follow = flags.contains(PathFlags::SYMLINK_FOLLOW);
-        let stat = self.filesystem()?.vfs.stat_at(root, base, path, follow).await??;
-        Ok(descriptor_stat(&stat))
+        let (vfs, proc_ino) = (self.filesystem()?.vfs.clone(), self.filesystem()?.proc_ino);
+        match vfs.stat_at(root, base, path.clone(), follow).await? {
+            Ok(stat) if stat.ino == proc_ino => Ok(proc_stat(ProcNode::Root, None, &self.kernel)),
+            Ok(stat) => Ok(descriptor_stat(&stat)),
+            Err(Errno::CrossDevice) => {
+                let node = self.proc_path(root, base, &path).await?.ok_or(ErrorCode::NoEntry)?;
+                Ok(proc_stat(node, None, &self.kernel))
+            }
+            Err(e) => Err(e.into()),
+        }
     }
 
     async fn set_times_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, path: String, atime: NewTimestamp, mtime: NewTimestamp) -> FsResult<()> {
@@ -341,6 +445,19 @@ impl types::HostDescriptor for ProcessCtx {
     ) -> FsResult<Resource<Descriptor>> {
         let (root, base) = self.directory(&fd, DirRights::READ, "open-at")?;
         let rights = self.descriptor(&fd)?.rights;
+        let read_only = |node: ProcNode| -> FsResult<ProcNode> {
+            if flags.contains(DescriptorFlags::WRITE) || oflags.intersects(types::OpenFlags::CREATE | types::OpenFlags::TRUNCATE) {
+                return Err(ErrorCode::ReadOnly.into());
+            }
+            if oflags.contains(types::OpenFlags::DIRECTORY) && !node.is_dir() {
+                return Err(ErrorCode::NotDirectory.into());
+            }
+            Ok(node)
+        };
+        if let Some(node) = self.descriptor(&fd)?.proc {
+            let node = read_only(node.lookup(&self.kernel, &path).map_err(proc_error)?)?;
+            return self.open_proc(node, root, rights);
+        }
         let write = flags.contains(DescriptorFlags::WRITE);
         let truncate = oflags.contains(types::OpenFlags::TRUNCATE);
         let create = oflags.contains(types::OpenFlags::CREATE);
@@ -356,7 +473,18 @@ impl types::HostDescriptor for ProcessCtx {
             directory: oflags.contains(types::OpenFlags::DIRECTORY),
             follow: path_flags.contains(PathFlags::SYMLINK_FOLLOW),
         };
-        let (stat, held) = self.filesystem()?.vfs.open_at_held(root, base, path, open, now_ns()).await??;
+        let (vfs, proc_ino) = (self.filesystem()?.vfs.clone(), self.filesystem()?.proc_ino);
+        let (stat, held) = match vfs.open_at_held(root, base, path.clone(), open, now_ns()).await? {
+            Ok(opened) => opened,
+            Err(Errno::CrossDevice) => {
+                let node = self.proc_path(root, base, &path).await?.ok_or(ErrorCode::NoEntry)?;
+                return self.open_proc(read_only(node)?, root, rights);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if stat.ino == proc_ino {
+            return self.open_proc(read_only(ProcNode::Root)?, root, rights);
+        }
         match stat.kind {
             Kind::Symlink => return Err(ErrorCode::Loop.into()),
             Kind::Directory if write || truncate => return Err(ErrorCode::IsDirectory.into()),
@@ -372,6 +500,8 @@ impl types::HostDescriptor for ProcessCtx {
             blob: held,
             device: device(&stat),
             session: None,
+            proc: None,
+            proc_data: None,
         };
         let new = self.table.push(descriptor)?;
         if truncate && stat.kind == Kind::File {
@@ -428,12 +558,28 @@ impl types::HostDescriptor for ProcessCtx {
     }
 
     async fn metadata_hash(&mut self, fd: Resource<Descriptor>) -> FsResult<MetadataHashValue> {
-        let ino = self.descriptor(&fd)?.ino;
-        Ok(MetadataHashValue { lower: ino, upper: 0 })
+        let d = self.descriptor(&fd)?;
+        if let Some(node) = d.proc {
+            return Ok(proc_hash(node));
+        }
+        Ok(MetadataHashValue { lower: d.ino, upper: 0 })
     }
 
     async fn metadata_hash_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, path: String) -> FsResult<MetadataHashValue> {
         let (root, base) = self.directory(&fd, DirRights::READ, "metadata-hash-at")?;
+        if let Some(node) = self.descriptor(&fd)?.proc {
+            // A process listed a moment ago may be gone by now; a directory
+            // listing must not fail for that, so hash the name instead.
+            return Ok(match node.lookup(&self.kernel, &path) {
+                Ok(node) => proc_hash(node),
+                Err(_) => {
+                    use std::hash::{Hash, Hasher};
+                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                    path.hash(&mut hasher);
+                    MetadataHashValue { lower: hasher.finish(), upper: 2 }
+                }
+            });
+        }
         let stat = self.filesystem()?.vfs.stat_at(root, base, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await??;
         Ok(MetadataHashValue { lower: stat.ino, upper: 0 })
     }
@@ -509,6 +655,23 @@ impl InputStream for BlobInput {
         }
         self.pos += bytes.len() as u64;
         Ok(Bytes::from(bytes))
+    }
+}
+
+/// A WASI input stream over bytes already in memory (a `/proc` file).
+struct MemoryInput(Bytes);
+
+#[wasmtime_wasi_io::async_trait]
+impl Pollable for MemoryInput {
+    async fn ready(&mut self) {}
+}
+
+impl InputStream for MemoryInput {
+    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        if self.0.is_empty() {
+            return Err(StreamError::Closed);
+        }
+        Ok(self.0.split_to(size.min(self.0.len())))
     }
 }
 

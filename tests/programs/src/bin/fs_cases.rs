@@ -323,7 +323,39 @@ fn read_only() -> Result {
     Ok(())
 }
 
+fn proc() -> Result {
+    // Find this process among /proc/<pid>/cmdline: the one running this case.
+    let mut mine = None;
+    for entry in io("read_dir /proc", fs::read_dir("/proc"))? {
+        let entry = io("entry", entry)?;
+        let pid = entry.file_name().into_string().unwrap();
+        // Other processes may end (and be reaped) while we look.
+        let cmdline = match fs::read(format!("/proc/{pid}/cmdline")) {
+            Err(e) if e.kind() == ErrorKind::NotFound => continue,
+            other => io("cmdline", other)?,
+        };
+        let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+        if args.get(1) == Some(&&b"proc"[..]) {
+            mine = Some(pid);
+        }
+    }
+    let pid = mine.ok_or("this process is not in /proc")?;
+    let status = io("status", fs::read_to_string(format!("/proc/{pid}/status")))?;
+    check!(status.starts_with(&format!("pid: {pid}\n")) && status.contains("state: running\n"), "status: {status}");
+    let limits = io("limits", fs::read_to_string(format!("/proc/{pid}/limits")))?;
+    check!(limits.contains("memory: 256 MiB\n") && limits.contains("timeout: none\n"), "limits: {limits}");
+    let mut names: Vec<String> = io("ls", fs::read_dir(format!("/proc/{pid}")))?.map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    names.sort();
+    check!(names == ["cmdline", "limits", "status"], "{names:?}");
+    let e = fs::write(format!("/proc/{pid}/status"), b"x").err().ok_or("/proc must be read-only")?;
+    check!(e.raw_os_error() == Some(libc::EROFS), "write to /proc: {e}");
+    expect_err("a process that does not exist", fs::read("/proc/999999/status"), ErrorKind::NotFound)?;
+    check!(io("stat /proc", fs::metadata("/proc"))?.is_dir(), "/proc is a directory");
+    Ok(())
+}
+
 const CASES: &[(&str, fn() -> Result)] = &[
+    ("proc", proc),
     ("seek_tell", seek_tell),
     ("truncation", truncation),
     ("pread_pwrite", pread_pwrite),

@@ -1,0 +1,113 @@
+//! `/proc`: the process table as read-only files, served by the kernel.
+//!
+//! The vfs keeps `/proc` as a mount point; paths below it reach the kernel,
+//! which renders each file from the process table when it is opened.
+//!
+//! ```text
+//! /proc/<pid>/status    pid, parent, state, cpu, started
+//! /proc/<pid>/cmdline   argv, each argument followed by NUL (as on Linux)
+//! /proc/<pid>/limits    memory, cpu, timeout
+//! ```
+
+use crate::kernel::Kernel;
+use crate::limits::format_bytes;
+use crate::process::{Pid, ProcessInfo, ProcessState};
+
+/// The mount's name in the vfs mount table.
+pub(crate) const MOUNT: &str = "proc";
+
+/// A file or directory of `/proc`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProcNode {
+    Root,
+    Process(Pid),
+    File(Pid, ProcFile),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum ProcFile {
+    Status,
+    Cmdline,
+    Limits,
+}
+
+const FILES: [(&str, ProcFile); 3] = [("status", ProcFile::Status), ("cmdline", ProcFile::Cmdline), ("limits", ProcFile::Limits)];
+
+/// Why a `/proc` lookup failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProcError {
+    NoEntry,
+    NotDirectory,
+    /// `..` out of `/proc` (paths are confined to the mount).
+    NotPermitted,
+}
+
+fn info(kernel: &Kernel, pid: Pid) -> Option<ProcessInfo> {
+    kernel.list().into_iter().find(|p| p.pid == pid)
+}
+
+impl ProcNode {
+    pub(crate) fn is_dir(self) -> bool {
+        !matches!(self, ProcNode::File(..))
+    }
+
+    /// The node at `path` below this one.
+    pub(crate) fn lookup(self, kernel: &Kernel, path: &str) -> Result<ProcNode, ProcError> {
+        let mut node = self;
+        for part in path.split('/').filter(|p| !p.is_empty() && *p != ".") {
+            node = match (node, part) {
+                (ProcNode::Root, "..") => return Err(ProcError::NotPermitted),
+                (ProcNode::Process(_), "..") => ProcNode::Root,
+                (ProcNode::Root, pid) => {
+                    let pid = pid.parse().ok().and_then(Pid::new).ok_or(ProcError::NoEntry)?;
+                    info(kernel, pid).ok_or(ProcError::NoEntry)?;
+                    ProcNode::Process(pid)
+                }
+                (ProcNode::Process(pid), name) => {
+                    let (_, file) = FILES.iter().find(|(n, _)| *n == name).ok_or(ProcError::NoEntry)?;
+                    ProcNode::File(pid, *file)
+                }
+                (ProcNode::File(..), _) => return Err(ProcError::NotDirectory),
+            };
+        }
+        Ok(node)
+    }
+
+    /// The entries of a directory node: (name, is a directory).
+    pub(crate) fn entries(self, kernel: &Kernel) -> Vec<(String, bool)> {
+        match self {
+            ProcNode::Root => kernel.list().iter().map(|p| (p.pid.to_string(), true)).collect(),
+            ProcNode::Process(_) => FILES.iter().map(|(n, _)| (n.to_string(), false)).collect(),
+            ProcNode::File(..) => Vec::new(),
+        }
+    }
+
+    /// The contents of a file node, rendered now (empty if the process is gone).
+    pub(crate) fn contents(self, kernel: &Kernel) -> Vec<u8> {
+        let ProcNode::File(pid, file) = self else {
+            return Vec::new();
+        };
+        let Some(p) = info(kernel, pid) else {
+            return Vec::new();
+        };
+        match file {
+            ProcFile::Status => {
+                let state = match &p.state {
+                    ProcessState::Running => "running".to_string(),
+                    ProcessState::Ended(status) => status.to_string(),
+                };
+                let parent = p.parent.map_or_else(|| "-".to_string(), |p| p.to_string());
+                let started = p.started.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+                format!("pid: {}\nparent: {parent}\nstate: {state}\ncpu: {:?}\nstarted: {started}\n", p.pid, p.cpu).into_bytes()
+            }
+            ProcFile::Cmdline => p.argv.iter().flat_map(|a| a.bytes().chain([0])).collect(),
+            ProcFile::Limits => {
+                let l = p.limits;
+                let show = |d: Option<std::time::Duration>| d.map_or_else(|| "none".to_string(), |d| format!("{d:?}"));
+                format!("memory: {}\ncpu: {}\ntimeout: {}\n", l.memory.map_or_else(|| "none".to_string(), format_bytes), show(l.cpu), show(l.timeout))
+                    .into_bytes()
+            }
+        }
+    }
+}
