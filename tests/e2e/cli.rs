@@ -148,3 +148,37 @@ fn help_is_everywhere() {
     }
     assert!(text(&agentos(&["run", "--help"], b"").stdout).contains("--mem <SIZE>"));
 }
+
+#[test]
+fn history_restore_snapshot_and_rollback_from_the_command_line() {
+    let workspace = tempfile::tempdir().unwrap();
+    let host = tempfile::tempdir().unwrap();
+    let file = host.path().join("report.txt");
+    let run = |args: &[&str]| agentos_in(workspace.path(), args, b"");
+    for text in ["draft 1", "draft 2", "final"] {
+        std::fs::write(&file, text).unwrap();
+        assert_eq!(run(&["import", file.to_str().unwrap(), "/data/report.txt"]).status.code(), Some(0));
+    }
+    let out = run(&["history", "/data/report.txt"]);
+    let lines: Vec<String> = text(&out.stdout).lines().map(str::to_string).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].starts_with("   1           7 bytes  saved 20"), "{}", lines[0]);
+
+    assert_eq!(run(&["restore", "/data/report.txt", "1"]).status.code(), Some(0));
+    assert_eq!(text(&run(&["cat", "/data/report.txt"]).stdout), "draft 1");
+
+    assert_eq!(run(&["snapshot", "good"]).status.code(), Some(0));
+    std::fs::write(&file, "bricked").unwrap();
+    run(&["import", file.to_str().unwrap(), "/data/report.txt"]);
+    assert_eq!(text(&run(&["cat", "/data/report.txt"]).stdout), "bricked");
+    let out = run(&["rollback", "good"]);
+    assert_eq!(text(&out.stderr), "rolled back to snapshot good\n");
+    assert_eq!(text(&run(&["cat", "/data/report.txt"]).stdout), "draft 1");
+    assert!(text(&run(&["snapshots"]).stdout).starts_with("good  20"));
+
+    let out = run(&["rollback", "missing"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "agentos: snapshot missing: no such snapshot\n");
+    let out = run(&["cat", "/data/nope"]);
+    assert_eq!(text(&out.stderr), "agentos: /data/nope: no such file or directory\n");
+}

@@ -191,3 +191,40 @@ pub async fn fs_bench() {
     assert_eq!(names, ["open+read4k+close", "create+write4k+close", "stat", "readdir1000", "seqwrite", "seqread"]);
     assert_eq!(kernel.read_file("/tmp/bench/big").await.unwrap().len(), 4 << 20);
 }
+
+/// A watch on a directory sees its entries created, written and renamed, in
+/// order, by processes and by the host alike, and nothing of other directories.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watching_a_directory_sees_its_changes_in_order() {
+    use agentos_kernel::{ChangeEvent, ChangeKind};
+    let (_dir, kernel) = workspace().await;
+    kernel.create_dir_all("/data/inbox").await.unwrap();
+    let mut watch = kernel.watch("/data/inbox").await.unwrap();
+    let waiter = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while seen.len() < 6 {
+            seen.push(watch.next().await.unwrap());
+        }
+        seen
+    });
+
+    kernel.write_file("/data/elsewhere", b"not watched").await.unwrap();
+    kernel.write_file("/data/inbox/mail.eml", b"hello").await.unwrap();
+    // A process writes target.tmp and renames it to target, through wasi:filesystem.
+    let out = run_stress(&kernel, &["renamer", "1", "/data/inbox/target"]).await;
+    assert_eq!(out.stdout, "renamed 1\n", "{}", out.stderr);
+
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(10), waiter).await.expect("events arrive").unwrap();
+    let event = |name: &str, kind| ChangeEvent { name: name.into(), kind };
+    assert_eq!(
+        seen,
+        vec![
+            event("mail.eml", ChangeKind::Created),
+            event("", ChangeKind::Modified),
+            event("target.tmp", ChangeKind::Created),
+            event("", ChangeKind::Modified),
+            event("target.tmp", ChangeKind::RenamedFrom),
+            event("target", ChangeKind::RenamedTo),
+        ]
+    );
+}

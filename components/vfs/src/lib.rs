@@ -33,7 +33,7 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::agentos::fs::vfs::{Blob, Dirent, Errno, Guest, Ino, OpenFlags, Stat, Version};
+use exports::agentos::fs::vfs::{Blob, Change, Dirent, Errno, Guest, Ino, OpenFlags, Stat, Version};
 use namespace::Namespace;
 use std::cell::RefCell;
 
@@ -125,6 +125,10 @@ impl Guest for Vfs {
             ns.end_write(ino);
             Ok(())
         });
+    }
+
+    fn changes(after: u64, limit: u32) -> (Vec<Change>, u64) {
+        NAMESPACE.with(|ns| ns.borrow().changes(after, limit))
     }
 
     fn history(ino: Ino) -> Result<Vec<Version>, Errno> {

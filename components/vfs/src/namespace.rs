@@ -2,7 +2,7 @@
 //! atomic commit.
 
 use crate::agentos::store::kv::{self, CopyRange, KeyRange, Write};
-use crate::exports::agentos::fs::vfs::{Blob, Dirent, Errno, Ino, Kind, OpenFlags, Stat, Version};
+use crate::exports::agentos::fs::vfs::{Blob, Change, ChangeKind, Dirent, Errno, Ino, Kind, OpenFlags, Stat, Version};
 use std::collections::{HashMap, VecDeque};
 
 /// The root directory's inode.
@@ -12,6 +12,8 @@ const MAX_PATH: usize = 4096;
 const MAX_SYMLINKS: usize = 40;
 /// Versions kept per file; the oldest go first.
 const MAX_VERSIONS: u32 = 64;
+/// Changes kept for watchers; the oldest go first.
+const MAX_CHANGES: usize = 4096;
 
 /// What `create_at` makes.
 pub enum New {
@@ -79,6 +81,9 @@ pub struct Namespace {
     /// Where the last walk that failed with `cross-device` crossed: the
     /// mount's name, its mount point, and the rest of the path.
     crossed: Option<(String, Ino, String)>,
+    /// The latest changes, for watchers (not durable: watchers live in the kernel).
+    changes: VecDeque<Change>,
+    next_seq: u64,
 }
 
 impl Namespace {
@@ -90,11 +95,27 @@ impl Namespace {
             writing: HashMap::new(),
             mounts: HashMap::new(),
             crossed: None,
+            changes: VecDeque::new(),
+            next_seq: 1,
         }
     }
 
     pub fn root(&self) -> Ino {
         ROOT
+    }
+
+    fn emit(&mut self, dir: Ino, name: &str, ino: Ino, kind: ChangeKind) {
+        if self.changes.len() == MAX_CHANGES {
+            self.changes.pop_front();
+        }
+        self.changes.push_back(Change { seq: self.next_seq, dir, name: name.to_string(), ino, kind });
+        self.next_seq += 1;
+    }
+
+    pub fn changes(&self, after: u64, limit: u32) -> (Vec<Change>, u64) {
+        let oldest = self.changes.front().map_or(self.next_seq, |c| c.seq);
+        let list = self.changes.iter().filter(|c| c.seq > after).take(limit as usize).cloned().collect();
+        (list, oldest)
     }
 
     /// Loads the counters, creating the root directory in a new store.
@@ -334,6 +355,7 @@ impl Namespace {
         batch.writes.push(Write::Put((b"n".to_vec(), encode_counters(&counters))));
         self.apply(batch)?;
         self.counters = counters;
+        self.emit(parent, name, ino, ChangeKind::Created);
         Ok(ino)
     }
 
@@ -390,7 +412,9 @@ impl Namespace {
         inode.ctime = now;
         batch.put_inode(ino, inode.clone());
         batch.writes.push(Write::Put((dkey(new.parent, &new.name), dirent_value(ino, inode.kind))));
-        self.apply(batch)
+        self.apply(batch)?;
+        self.emit(new.parent, &new.name, ino, ChangeKind::Created);
+        Ok(())
     }
 
     pub fn remove_at(&mut self, root: Ino, base: Ino, path: &str, directory: bool, now: u64) -> Result<(), Errno> {
@@ -431,7 +455,9 @@ impl Namespace {
             self.unlink_inode(&mut batch, ino, inode, now);
         }
         batch.put_inode(walk.parent, parent);
-        self.apply(batch)
+        self.apply(batch)?;
+        self.emit(walk.parent, &walk.name, ino, ChangeKind::Removed);
+        Ok(())
     }
 
     /// Drops one link to a non-directory; frees it with the last.
@@ -522,7 +548,10 @@ impl Namespace {
         for (p, inode) in parents {
             batch.put_inode(p, inode);
         }
-        self.apply(batch)
+        self.apply(batch)?;
+        self.emit(old.parent, &old.name, ino, ChangeKind::RenamedFrom);
+        self.emit(new.parent, &new.name, ino, ChangeKind::RenamedTo);
+        Ok(())
     }
 
     pub fn read_directory(&mut self, dir: Ino, after: Option<&str>, limit: u32) -> Result<Vec<Dirent>, Errno> {
@@ -594,6 +623,7 @@ impl Namespace {
             self.counters = counters;
         }
         self.writing.insert(ino, (inode.blob, 1));
+        self.emit(inode.parent, "", ino, ChangeKind::Modified);
         Ok(inode.blob)
     }
 

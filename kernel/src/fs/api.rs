@@ -2,7 +2,8 @@
 //! do to the namespace without a process — import files, read them back,
 //! versions and snapshots.
 
-use super::{Errno, Filesystem, Kind, OpenFlags, data, now_ns};
+use super::{Errno, Filesystem, Kind, OpenFlags, VfsChangeKind, data, now_ns};
+use std::collections::VecDeque;
 use crate::kernel::Kernel;
 
 /// A filesystem operation that failed, naming the path.
@@ -162,5 +163,93 @@ impl Kernel {
         let fs = self.workspace("snapshots")?;
         let err = |reason: String| FsOpError { path: "snapshots".into(), reason };
         fs.vfs.snapshots().await.map_err(|e| err(e.to_string()))?.map_err(|e| err(describe(e).into()))
+    }
+}
+
+/// What happened to an entry of a watched directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// A file, directory or link was created.
+    Created,
+    /// An entry was removed.
+    Removed,
+    /// An entry was renamed away.
+    RenamedFrom,
+    /// An entry was renamed in.
+    RenamedTo,
+    /// A file began to be written (once per writer; the name is empty).
+    Modified,
+    /// The watcher fell behind and changes were lost: look again.
+    Overflow,
+}
+
+/// One change to a watched directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeEvent {
+    /// The entry's name in the directory (empty for `Modified` and `Overflow`).
+    pub name: String,
+    /// What happened.
+    pub kind: ChangeKind,
+}
+
+/// A watch on one directory of the namespace (not recursive, like inotify):
+/// [`Watch::next`] returns its changes in order.
+pub struct Watch {
+    kernel: Kernel,
+    dir: u64,
+    cursor: u64,
+    pending: VecDeque<ChangeEvent>,
+    path: String,
+}
+
+impl Kernel {
+    /// Watches the directory at `path` for changes from now on.
+    pub async fn watch(&self, path: &str) -> Result<Watch, FsOpError> {
+        let stat = self.resolve(path).await?;
+        if stat.kind != Kind::Directory {
+            return Err(FsOpError { path: path.into(), reason: "not a directory".into() });
+        }
+        let fs = self.workspace(path)?;
+        let err = |reason: String| FsOpError { path: path.into(), reason };
+        let (changes, oldest) = fs.vfs.changes(0, u32::MAX).await.map_err(|e| err(e.to_string()))?;
+        let cursor = changes.last().map_or(oldest.saturating_sub(1), |c| c.seq);
+        Ok(Watch { kernel: self.clone(), dir: stat.ino, cursor, pending: VecDeque::new(), path: path.into() })
+    }
+}
+
+impl Watch {
+    /// The next change, waiting for one.
+    pub async fn next(&mut self) -> Result<ChangeEvent, FsOpError> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Ok(event);
+            }
+            let fs = self.kernel.workspace(&self.path)?;
+            let vfs = fs.vfs.clone();
+            // Register for the wake-up before looking, so none is missed.
+            let changed = vfs.changed.clone();
+            let notified = changed.notified();
+            let (changes, oldest) =
+                vfs.changes(self.cursor, 256).await.map_err(|e| FsOpError { path: self.path.clone(), reason: e.to_string() })?;
+            if oldest > self.cursor + 1 {
+                self.pending.push_back(ChangeEvent { name: String::new(), kind: ChangeKind::Overflow });
+            }
+            for change in changes {
+                self.cursor = change.seq;
+                if change.dir == self.dir {
+                    let kind = match change.kind {
+                        VfsChangeKind::Created => ChangeKind::Created,
+                        VfsChangeKind::Removed => ChangeKind::Removed,
+                        VfsChangeKind::RenamedFrom => ChangeKind::RenamedFrom,
+                        VfsChangeKind::RenamedTo => ChangeKind::RenamedTo,
+                        VfsChangeKind::Modified => ChangeKind::Modified,
+                    };
+                    self.pending.push_back(ChangeEvent { name: change.name, kind });
+                }
+            }
+            if self.pending.is_empty() {
+                notified.await;
+            }
+        }
     }
 }

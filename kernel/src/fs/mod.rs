@@ -11,9 +11,9 @@ pub(crate) mod data;
 pub(crate) mod proc;
 mod server;
 
-pub use api::{FileVersion, FsOpError};
+pub use api::{ChangeEvent, ChangeKind, FileVersion, FsOpError, Watch};
 
-pub(crate) use server::{Errno, Kind, OpenBlob, OpenFlags, Stat, VfsClient, VfsDown};
+pub(crate) use server::{ChangeKind as VfsChangeKind, Errno, Kind, OpenBlob, OpenFlags, Stat, VfsClient, VfsDown};
 
 use crate::bindings::host::wasi::filesystem::types::{DirectoryEntry, ErrorCode};
 use crate::caps::DirRights;

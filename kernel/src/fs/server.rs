@@ -23,7 +23,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-pub(crate) use crate::bindings::vfs::exports::agentos::fs::vfs::{Dirent, Errno, Kind, OpenFlags, Stat, Version};
+pub(crate) use crate::bindings::vfs::exports::agentos::fs::vfs::{Change, ChangeKind, Dirent, Errno, Kind, OpenFlags, Stat, Version};
 
 /// The vfs's store data.
 pub(crate) struct VfsCtx {
@@ -96,6 +96,8 @@ pub(crate) struct VfsClient {
     server: Arc<tokio::sync::Mutex<Server>>,
     deferred: Arc<Mutex<Deferred>>,
     open: Arc<Mutex<HashMap<u64, usize>>>,
+    /// Woken after every call, for watchers.
+    pub(crate) changed: Arc<tokio::sync::Notify>,
 }
 
 /// A blob some descriptor or stream has open: an orphaned blob (its file's
@@ -234,6 +236,7 @@ impl VfsClient {
             server: Arc::new(tokio::sync::Mutex::new(Server { store: wasm_store, instance: server, dead: None })),
             deferred: Arc::default(),
             open: Arc::new(Mutex::new(HashMap::new())),
+            changed: Arc::default(),
         };
         // Nothing is open at start: free what a crash left orphaned.
         client.collect_later();
@@ -253,7 +256,9 @@ impl VfsClient {
         if let Some(why) = &server.dead {
             return Err(VfsDown(why.clone()));
         }
-        match f(&mut server.store, server.instance.agentos_fs_vfs()).await {
+        let result = f(&mut server.store, server.instance.agentos_fs_vfs()).await;
+        self.changed.notify_waiters();
+        match result {
             Ok(value) => Ok(value),
             Err(trap) => {
                 tracing::error!("vfs trapped: {trap:?}");
@@ -327,6 +332,7 @@ vfs_calls! {
     rename_at => call_rename_at(root: u64, old_base: u64, old_path: String, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
     read_directory => call_read_directory(dir: u64, after: Option<String>, limit: u32) -> Result<Vec<Dirent>, Errno>;
     set_times => call_set_times(ino: u64, atime: Option<u64>, mtime: Option<u64>, now: u64) -> Result<(), Errno>;
+    changes => call_changes(after: u64, limit: u32) -> (Vec<Change>, u64);
     history => call_history(ino: u64) -> Result<Vec<Version>, Errno>;
     restore => call_restore(ino: u64, number: u32, now: u64) -> Result<(), Errno>;
     snapshot => call_snapshot(name: String, now: u64) -> Result<(), Errno>;
