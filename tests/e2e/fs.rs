@@ -29,7 +29,7 @@ async fn run_case(kernel: &Kernel, case: &str) -> Captured {
     kernel.create_dir_all(&dir).await.unwrap();
     let program = kernel.load_file(programs::FS_CASES).unwrap();
     let grants = match case {
-        "escape" => {
+        "escape" | "preopen_close" => {
             kernel.write_file("/tmp/secret.txt", b"secret").await.unwrap();
             grants(&dir, DirRights::ALL)
         }
@@ -49,7 +49,7 @@ pub async fn fs_cases() {
     let program = kernel.load_file(programs::FS_CASES).unwrap();
     let list = run_captured(&kernel, Spawn::new(&program).args(["--list"]).grants(grants("/", DirRights::READ_ONLY)), b"").await;
     let cases: Vec<String> = list.stdout.lines().map(str::to_string).collect();
-    assert!(cases.len() >= 19, "{cases:?}");
+    assert!(cases.len() >= 20, "{cases:?}");
 
     let runs = cases.iter().map(|case| {
         let kernel = kernel.clone();

@@ -354,7 +354,19 @@ fn proc() -> Result {
     Ok(())
 }
 
+fn preopen_close() -> Result {
+    // Run with only the current directory granted, as the first preopen (fd 3).
+    io("write", fs::write("before", b"x"))?;
+    let r = unsafe { libc::close(3) };
+    check!(r == 0, "closing the preopen: errno {}", errno());
+    check!(fs::read("before").is_err(), "after closing its only preopen a process reaches nothing");
+    let r = unsafe { libc::close(3) };
+    check!(r != 0 && errno() == libc::EBADF, "closing it twice: EBADF, got {r} errno {}", errno());
+    Ok(())
+}
+
 const CASES: &[(&str, fn() -> Result)] = &[
+    ("preopen_close", preopen_close),
     ("proc", proc),
     ("seek_tell", seek_tell),
     ("truncation", truncation),
