@@ -7,6 +7,11 @@ use agentos_kernel::{Capability, DirRights, ExitStatus, Grants, Kernel, Preopen,
 
 /// Cases of `fs_cases` that Agent OS does not support yet, with the reason.
 /// A listed case must still fail: when it starts passing, take it off.
+///
+/// Not written as cases, because no wasm32-wasip2 program can express them:
+/// - overwriting a preopen (wasi-testsuite's `fd_renumber` onto a preopen):
+///   WASI 0.2 has no renumber and wasi-libc no `dup2`;
+/// - `path_filestat` permission bits: WASI 0.2 has no modes.
 const UNSUPPORTED: &[(&str, &str)] = &[];
 
 pub async fn workspace() -> (tempfile::TempDir, Kernel) {
