@@ -108,10 +108,8 @@ fn list_bins(dir: &Path) -> Vec<String> {
 /// Installs the wasm target into the active toolchain if it is missing.
 fn ensure_target_installed() {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let sysroot = Command::new(&rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .expect("failed to run rustc --print sysroot");
+    let sysroot =
+        Command::new(&rustc).args(["--print", "sysroot"]).output().expect("failed to run rustc --print sysroot");
     let sysroot = PathBuf::from(String::from_utf8(sysroot.stdout).unwrap().trim());
     if sysroot.join("lib/rustlib").join(TARGET).exists() {
         return;

@@ -49,7 +49,9 @@ async fn through_kernel(seq_mib: String) -> String {
     let (out_w, out_r) = pipe(1 << 16);
     let (_in_w, in_r) = pipe(16);
     let stdio = Stdio { stdin: Input::Pipe(in_r), stdout: Output::Pipe(out_w), stderr: Output::Inherit };
-    let pid = kernel.spawn(Spawn::new(&program).args(["/tmp/bench".to_string(), seq_mib]).grants(grants).stdio(stdio)).unwrap();
+    let pid = kernel
+        .spawn(Spawn::new(&program).args(["/tmp/bench".to_string(), seq_mib]).grants(grants).stdio(stdio))
+        .unwrap();
     let out = out_r.read_to_end().await;
     let status = kernel.wait(pid).await.unwrap();
     assert!(status.success(), "{status}");

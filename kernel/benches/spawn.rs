@@ -73,7 +73,9 @@ fn raw_pre(allocator: Allocator, bytes: &[u8]) -> (Engine, CommandPre<Raw>) {
         }
         Allocator::PoolingTuned => {
             let mut pool = PoolingAllocationConfig::default();
-            pool.pagemap_scan(wasmtime::Enabled::Auto).linear_memory_keep_resident(4 << 20).table_keep_resident(256 << 10);
+            pool.pagemap_scan(wasmtime::Enabled::Auto)
+                .linear_memory_keep_resident(4 << 20)
+                .table_keep_resident(256 << 10);
             config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         }
     }

@@ -269,11 +269,7 @@ fn strip_dir<'a>(path: &'a str, dir: &str) -> Option<&'a str> {
         return Some(path.trim_start_matches('/'));
     }
     let rest = path.strip_prefix(dir)?;
-    if rest.is_empty() {
-        Some(rest)
-    } else {
-        rest.strip_prefix('/')
-    }
+    if rest.is_empty() { Some(rest) } else { rest.strip_prefix('/') }
 }
 
 /// What a parent asks for its child (see [`Grants::attenuate`]).
@@ -319,9 +315,8 @@ mod tests {
 
     #[test]
     fn child_cannot_exceed_parent() {
-        let parent = Grants::none()
-            .grant(Capability::Cli)
-            .preopen(Preopen::new("/data", DirRights::READ_ONLY).unwrap());
+        let parent =
+            Grants::none().grant(Capability::Cli).preopen(Preopen::new("/data", DirRights::READ_ONLY).unwrap());
 
         let ok = parent
             .attenuate(&ChildGrants {

@@ -1,8 +1,8 @@
 //! The kernel object: one engine, one linker, the program cache and the process table.
 
 use crate::bindings;
-use crate::fs::{Filesystem, WorkspaceError};
 use crate::caps::Capability;
+use crate::fs::{Filesystem, WorkspaceError};
 use crate::process::{ProcessCtx, ProcessTable};
 use crate::ticker::Ticker;
 use sha2::{Digest, Sha256};
@@ -79,9 +79,7 @@ impl Kernel {
     /// the epoch thread (which sleeps until a process runs).
     pub fn new(config: KernelConfig) -> Result<Kernel, KernelError> {
         let mut wasm = Config::new();
-        wasm.wasm_component_model(true)
-            .epoch_interruption(true)
-            .cranelift_opt_level(OptLevel::Speed);
+        wasm.wasm_component_model(true).epoch_interruption(true).cranelift_opt_level(OptLevel::Speed);
         if config.pooling {
             let slots = config.max_processes.max(1);
             let mut pool = PoolingAllocationConfig::default();
@@ -225,7 +223,8 @@ impl Kernel {
                 Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cached component: {e}"),
             }
         }
-        let component = Component::new(engine, bytes).map_err(|e| LoadError::Invalid { name: name.into(), reason: format!("{e:#}") })?;
+        let component = Component::new(engine, bytes)
+            .map_err(|e| LoadError::Invalid { name: name.into(), reason: format!("{e:#}") })?;
         self.inner.compiles.fetch_add(1, Ordering::Relaxed);
         if let Some(path) = &cached {
             if let Err(e) = write_atomically(path, &component) {
@@ -388,7 +387,9 @@ pub enum LoadError {
         name: String,
     },
     /// A core module where a component is needed.
-    #[error("{name}: a core WebAssembly module, not a component (build for wasm32-wasip2, or wrap it with `wasm-tools component new`)")]
+    #[error(
+        "{name}: a core WebAssembly module, not a component (build for wasm32-wasip2, or wrap it with `wasm-tools component new`)"
+    )]
     CoreModule {
         /// The file.
         name: String,

@@ -47,5 +47,5 @@ pub use fs::{ChangeEvent, ChangeKind, FileVersion, FsOpError, Watch, WorkspaceEr
 pub use kernel::{Kernel, KernelConfig, KernelError, LoadError, Program};
 pub use limits::{KillReason, LimitError, Limits, format_bytes};
 pub use pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};
-pub use store::{Durability, SqliteStore, Store, StoreError, Write};
 pub use process::{ExitStatus, Input, NoSuchProcess, Output, Pid, ProcessInfo, ProcessState, Spawn, SpawnError, Stdio};
+pub use store::{Durability, SqliteStore, Store, StoreError, Write};

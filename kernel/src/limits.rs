@@ -33,7 +33,12 @@ impl Limits {
     /// The limits of a child of a process with these limits, asking for
     /// `requested`: unset fields inherit, and no field may exceed this one's.
     pub fn attenuate(&self, requested: &Limits) -> Result<Limits, LimitError> {
-        fn pick<T: Ord + Copy>(name: &'static str, mine: Option<T>, asked: Option<T>, show: fn(T) -> String) -> Result<Option<T>, LimitError> {
+        fn pick<T: Ord + Copy>(
+            name: &'static str,
+            mine: Option<T>,
+            asked: Option<T>,
+            show: fn(T) -> String,
+        ) -> Result<Option<T>, LimitError> {
             match (mine, asked) {
                 (Some(mine), Some(asked)) if asked > mine => {
                     Err(LimitError { limit: name, asked: show(asked), held: show(mine) })
@@ -100,11 +105,7 @@ pub fn format_bytes(bytes: u64) -> String {
         value /= 1024.0;
         unit += 1;
     }
-    if value.fract() == 0.0 {
-        format!("{value} {}", UNITS[unit])
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    if value.fract() == 0.0 { format!("{value} {}", UNITS[unit]) } else { format!("{value:.1} {}", UNITS[unit]) }
 }
 
 /// Enforces the memory limit over all of a process's memories and tables.
@@ -189,7 +190,9 @@ mod tests {
         let inherit = parent.attenuate(&Limits::none()).unwrap();
         assert_eq!(inherit, parent);
 
-        let smaller = parent.attenuate(&Limits { memory: Some(1 << 20), cpu: Some(Duration::from_millis(5)), timeout: None }).unwrap();
+        let smaller = parent
+            .attenuate(&Limits { memory: Some(1 << 20), cpu: Some(Duration::from_millis(5)), timeout: None })
+            .unwrap();
         assert_eq!(smaller.memory, Some(1 << 20));
         assert_eq!(smaller.cpu, Some(Duration::from_millis(5)));
         assert_eq!(smaller.timeout, Some(Duration::from_secs(10)));

@@ -37,10 +37,7 @@ pub fn pipe(capacity: usize) -> (PipeWriter, PipeReader) {
             write_wakers: Vec::new(),
         }),
     });
-    (
-        PipeWriter { end: Arc::new(WriterEnd::new(shared.clone())) },
-        PipeReader { end: Arc::new(ReaderEnd::new(shared)) },
-    )
+    (PipeWriter { end: Arc::new(WriterEnd::new(shared.clone())) }, PipeReader { end: Arc::new(ReaderEnd::new(shared)) })
 }
 
 struct Shared {

@@ -212,9 +212,16 @@ mod tests {
     #[test]
     fn ranges_copy_and_delete_by_prefix() {
         let (_dir, store) = store();
-        store.commit(&[Write::Put(b"p1/a".to_vec(), b"1".to_vec()), Write::Put(b"p1/b".to_vec(), b"2".to_vec())]).unwrap();
         store
-            .commit(&[Write::CopyRange { start: b"p1/".to_vec(), end: b"p10".to_vec(), from: b"p1/".to_vec(), to: b"p2/".to_vec() }])
+            .commit(&[Write::Put(b"p1/a".to_vec(), b"1".to_vec()), Write::Put(b"p1/b".to_vec(), b"2".to_vec())])
+            .unwrap();
+        store
+            .commit(&[Write::CopyRange {
+                start: b"p1/".to_vec(),
+                end: b"p10".to_vec(),
+                from: b"p1/".to_vec(),
+                to: b"p2/".to_vec(),
+            }])
             .unwrap();
         assert_eq!(store.get(b"p2/b").unwrap(), Some(b"2".to_vec()));
         store.commit(&[Write::DeleteRange(b"p1/".to_vec(), b"p10".to_vec())]).unwrap();

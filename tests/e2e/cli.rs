@@ -118,12 +118,21 @@ fn run_grants_only_the_directories_given() {
     assert_eq!(text(&out.stderr), "imported 1 files into /data/in\n");
 
     // Read-only: the `read_only` case reads, and every change is refused.
-    let out = agentos_in(workspace.path(), &["run", "--dir", "/data/in:ro", programs::FS_CASES, "read_only", "/data/in"], b"");
+    let out = agentos_in(
+        workspace.path(),
+        &["run", "--dir", "/data/in:ro", programs::FS_CASES, "read_only", "/data/in"],
+        b"",
+    );
     assert_eq!(text(&out.stdout), "ok read_only\n", "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("denied: filesystem right not held"), "refusals are logged: {}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("denied: filesystem right not held"),
+        "refusals are logged: {}",
+        text(&out.stderr)
+    );
 
     // Nothing outside the granted directory is visible.
-    let out = agentos_in(workspace.path(), &["run", "--dir", "/data/in:ro", agentos_artifacts::components::DEMO_PATH], b"");
+    let out =
+        agentos_in(workspace.path(), &["run", "--dir", "/data/in:ro", agentos_artifacts::components::DEMO_PATH], b"");
     assert!(text(&out.stdout).contains("I can see no files"), "{}", text(&out.stdout));
 
     let out = agentos_in(workspace.path(), &["cat", "/data/in/existing"], b"");

@@ -30,7 +30,11 @@ pub async fn fs_workload() {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
-            std::io::BufReader::new(stdout).lines().map_while(Result::ok).filter_map(|l| l.strip_prefix("acked ").map(str::to_string)).collect::<Vec<_>>()
+            std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| l.strip_prefix("acked ").map(str::to_string))
+                .collect::<Vec<_>>()
         });
         // Kill at a different moment each round: 150–450 ms after the start,
         // which lands in boot, in a write, in a rename, or between them.
@@ -43,10 +47,16 @@ pub async fn fs_workload() {
 
         // Restart: the store must open, and every acknowledged file be whole.
         let kernel = crate::kernel_with(4);
-        kernel.open_workspace(workspace.path(), "tester").await.unwrap_or_else(|e| panic!("round {round}: store does not reopen: {e}"));
+        kernel
+            .open_workspace(workspace.path(), "tester")
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: store does not reopen: {e}"));
         for name in &acked {
             let i: u64 = name[1..].parse().unwrap();
-            let got = kernel.read_file(&format!("{dir}/{name}")).await.unwrap_or_else(|e| panic!("round {round}: acked {name} lost: {e}"));
+            let got = kernel
+                .read_file(&format!("{dir}/{name}"))
+                .await
+                .unwrap_or_else(|e| panic!("round {round}: acked {name} lost: {e}"));
             assert!(got == workload::contents(i), "round {round}: acked {name} is not intact ({} bytes)", got.len());
         }
         // Files that were not acknowledged are absent, empty (created, not yet
@@ -55,7 +65,11 @@ pub async fn fs_workload() {
         for name in [format!("f{next}"), format!("r{next}"), format!("tmp{next}")] {
             if let Ok(got) = kernel.read_file(&format!("{dir}/{name}")).await {
                 let i: u64 = name.trim_start_matches(|c: char| c.is_alphabetic()).parse().unwrap();
-                assert!(got.is_empty() || got == workload::contents(i), "round {round}: {name} is torn ({} bytes)", got.len());
+                assert!(
+                    got.is_empty() || got == workload::contents(i),
+                    "round {round}: {name} is torn ({} bytes)",
+                    got.len()
+                );
                 assert!(!(name.starts_with('r') && got.is_empty()), "round {round}: a renamed file is never empty");
             }
         }

@@ -45,14 +45,17 @@ async fn run_case(kernel: &Kernel, case: &str) -> Captured {
         _ => grants("/", DirRights::ALL),
     };
     let limits = agentos_kernel::Limits { memory: Some(256 << 20), ..agentos_kernel::Limits::none() };
-    run_captured(kernel, Spawn::new(&program).args([case, &dir]).cwd(dir.clone()).grants(grants).limits(limits), b"").await
+    run_captured(kernel, Spawn::new(&program).args([case, &dir]).cwd(dir.clone()).grants(grants).limits(limits), b"")
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 pub async fn fs_cases() {
     let (_dir, kernel) = workspace().await;
     let program = kernel.load_file(programs::FS_CASES).unwrap();
-    let list = run_captured(&kernel, Spawn::new(&program).args(["--list"]).grants(grants("/", DirRights::READ_ONLY)), b"").await;
+    let list =
+        run_captured(&kernel, Spawn::new(&program).args(["--list"]).grants(grants("/", DirRights::READ_ONLY)), b"")
+            .await;
     let cases: Vec<String> = list.stdout.lines().map(str::to_string).collect();
     assert!(cases.len() >= 20, "{cases:?}");
 
@@ -70,7 +73,9 @@ pub async fn fs_cases() {
         let passed = out.status == ExitStatus::Exited(0) && out.stdout == format!("ok {case}\n");
         match (passed, UNSUPPORTED.iter().any(|(c, _)| *c == case)) {
             (true, false) | (false, true) => {}
-            (false, false) => failures.push(format!("{case}: {:?} {} {}", out.status, out.stdout.trim(), out.stderr.trim())),
+            (false, false) => {
+                failures.push(format!("{case}: {:?} {} {}", out.status, out.stdout.trim(), out.stderr.trim()))
+            }
             (true, true) => failures.push(format!("{case}: passes now; take it off UNSUPPORTED")),
         }
     }
@@ -95,7 +100,9 @@ pub async fn fs_stress() {
         .into_iter()
         .map(|letter| {
             let kernel = kernel.clone();
-            tokio::spawn(async move { run_stress(&kernel, &["writer", letter, &RECORDS.to_string(), "/data/shared/file"]).await })
+            tokio::spawn(async move {
+                run_stress(&kernel, &["writer", letter, &RECORDS.to_string(), "/data/shared/file"]).await
+            })
         })
         .collect();
     for writer in writers {
@@ -105,7 +112,10 @@ pub async fn fs_stress() {
     let data = kernel.read_file("/data/shared/file").await.unwrap();
     assert_eq!(data.len(), RECORDS * 64);
     for (k, record) in data.chunks(64).enumerate() {
-        assert!(b"ABC".contains(&record[0]) && record.iter().all(|b| *b == record[0]), "record {k} is torn: {record:?}");
+        assert!(
+            b"ABC".contains(&record[0]) && record.iter().all(|b| *b == record[0]),
+            "record {k} is torn: {record:?}"
+        );
     }
 
     kernel.write_file("/tmp/target", &[b'z'; 4096]).await.unwrap();
@@ -168,7 +178,10 @@ async fn bad_paths_are_refused_by_name() {
     assert_eq!(kernel.write_file(&long, b"x").await.unwrap_err().to_string(), format!("{long}: name too long"));
     assert_eq!(kernel.write_file("/tmp", b"x").await.unwrap_err().to_string(), "/tmp: not a regular file");
     assert_eq!(kernel.read_file("/nope/x").await.unwrap_err().to_string(), "/nope/x: no such file or directory");
-    assert_eq!(kernel.write_file("relative", b"x").await.unwrap_err().to_string(), "relative: the path must be absolute");
+    assert_eq!(
+        kernel.write_file("relative", b"x").await.unwrap_err().to_string(),
+        "relative: the path must be absolute"
+    );
 }
 
 /// A damaged store file is refused with its path, and left as it was.
@@ -190,7 +203,9 @@ pub async fn fs_bench() {
     let (_dir, kernel) = workspace().await;
     kernel.create_dir_all("/tmp/bench").await.unwrap();
     let program = kernel.load_file(programs::FS_BENCH).unwrap();
-    let out = run_captured(&kernel, Spawn::new(&program).args(["/tmp/bench", "4"]).grants(grants("/", DirRights::ALL)), b"").await;
+    let out =
+        run_captured(&kernel, Spawn::new(&program).args(["/tmp/bench", "4"]).grants(grants("/", DirRights::ALL)), b"")
+            .await;
     assert_eq!(out.status, ExitStatus::Exited(0), "{}", out.stderr);
     let names: Vec<&str> = out.stdout.lines().filter_map(|l| l.split_whitespace().next()).collect();
     assert_eq!(names, ["open+read4k+close", "create+write4k+close", "stat", "readdir1000", "seqwrite", "seqread"]);

@@ -49,7 +49,8 @@ pub async fn spin() {
         .collect();
     let sleeper = kernel.spawn(command(&kernel, programs::SLEEP).args(["20"])).unwrap();
     assert_eq!(kernel.wait(sleeper).await.unwrap(), ExitStatus::Exited(0));
-    let still_running = kernel.list().iter().filter(|p| spinners.contains(&p.pid) && p.state == ProcessState::Running).count();
+    let still_running =
+        kernel.list().iter().filter(|p| spinners.contains(&p.pid) && p.state == ProcessState::Running).count();
     assert_eq!(still_running, 4, "the sleeper must finish while the spinners still run");
 
     for pid in spinners {
@@ -91,7 +92,8 @@ pub async fn sleep() {
     assert_eq!((quick.status, quick.stdout.as_str()), (ExitStatus::Exited(0), "slept 10ms\n"));
 
     let limit = Duration::from_millis(100);
-    let spawn = command(&kernel, programs::SLEEP).args(["60000"]).limits(Limits { timeout: Some(limit), ..Limits::none() });
+    let spawn =
+        command(&kernel, programs::SLEEP).args(["60000"]).limits(Limits { timeout: Some(limit), ..Limits::none() });
     let out = run_captured(&kernel, spawn, b"").await;
     assert_eq!(out.status, ExitStatus::Killed(KillReason::Timeout { limit }));
 }
@@ -121,7 +123,8 @@ pub async fn parent() {
     kernel.write_file("/bin/echo.wasm", &std::fs::read(programs::ECHO).unwrap()).await.unwrap();
 
     // The parent holds /bin, read-only, and nothing else of the namespace.
-    let grants = command_grants().grant(Capability::Process).preopen(Preopen::new("/bin", DirRights::READ_ONLY).unwrap());
+    let grants =
+        command_grants().grant(Capability::Process).preopen(Preopen::new("/bin", DirRights::READ_ONLY).unwrap());
     let limits = Limits { memory: Some(64 << 20), ..Limits::none() };
     let spawn = command(&kernel, programs::PARENT).args(["/bin/echo.wasm", "hi"]).grants(grants).limits(limits);
     let out = run_captured(&kernel, spawn, b"").await;
@@ -130,8 +133,10 @@ pub async fn parent() {
     // Parent and child share stdout, so the parent's "spawned" line and the
     // child's output may come in either order; everything else is ordered.
     let lines: Vec<&str> = out.stdout.lines().collect();
-    let position = |line: &str| lines.iter().position(|l| *l == line).unwrap_or_else(|| panic!("no line {line:?} in {lines:#?}"));
-    let parent_pid: u32 = lines[0].strip_prefix("parent pid ").expect("the parent prints its pid first").parse().unwrap();
+    let position =
+        |line: &str| lines.iter().position(|l| *l == line).unwrap_or_else(|| panic!("no line {line:?} in {lines:#?}"));
+    let parent_pid: u32 =
+        lines[0].strip_prefix("parent pid ").expect("the parent prints its pid first").parse().unwrap();
     let spawned = lines.iter().find_map(|l| l.strip_prefix("spawned child ")).expect("a spawned line");
     assert!(spawned.parse::<u32>().unwrap() > parent_pid);
     assert!(position("args: hi") < position("GREETING=from parent"));
@@ -211,7 +216,8 @@ async fn kill_ends_a_running_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compiled_components_are_cached_on_disk() {
     let cache = tempfile::tempdir().unwrap();
-    let config = agentos_kernel::KernelConfig { cache_dir: Some(cache.path().into()), max_processes: 4, pooling: false };
+    let config =
+        agentos_kernel::KernelConfig { cache_dir: Some(cache.path().into()), max_processes: 4, pooling: false };
     let first = agentos_kernel::Kernel::new(config.clone()).unwrap();
     first.load_file(programs::HELLO).unwrap();
     assert_eq!(first.compiles(), 1);

@@ -61,7 +61,11 @@ pub async fn run_captured(kernel: &Kernel, spawn: Spawn, stdin: &[u8]) -> Captur
     let (out_w, out_r) = pipe(agentos_kernel::DEFAULT_PIPE_CAPACITY);
     let (err_w, err_r) = pipe(agentos_kernel::DEFAULT_PIPE_CAPACITY);
     let pid = kernel
-        .spawn(spawn.stdio(Stdio { stdin: Input::Pipe(in_r), stdout: Output::Pipe(out_w), stderr: Output::Pipe(err_w) }))
+        .spawn(spawn.stdio(Stdio {
+            stdin: Input::Pipe(in_r),
+            stdout: Output::Pipe(out_w),
+            stderr: Output::Pipe(err_w),
+        }))
         .expect("spawn");
     let input = stdin.to_vec();
     let feeder = tokio::spawn(async move {

@@ -92,7 +92,15 @@ impl Guest for Vfs {
         with(|ns| ns.readlink_at(root, base, &path))
     }
 
-    fn link_at(root: Ino, old_base: Ino, old_path: String, follow: bool, new_base: Ino, new_path: String, now: u64) -> Result<(), Errno> {
+    fn link_at(
+        root: Ino,
+        old_base: Ino,
+        old_path: String,
+        follow: bool,
+        new_base: Ino,
+        new_path: String,
+        now: u64,
+    ) -> Result<(), Errno> {
         with(|ns| ns.link_at(root, old_base, &old_path, follow, new_base, &new_path, now))
     }
 
@@ -104,7 +112,14 @@ impl Guest for Vfs {
         with(|ns| ns.remove_at(root, base, &path, true, now))
     }
 
-    fn rename_at(root: Ino, old_base: Ino, old_path: String, new_base: Ino, new_path: String, now: u64) -> Result<(), Errno> {
+    fn rename_at(
+        root: Ino,
+        old_base: Ino,
+        old_path: String,
+        new_base: Ino,
+        new_path: String,
+        now: u64,
+    ) -> Result<(), Errno> {
         with(|ns| ns.rename_at(root, old_base, &old_path, new_base, &new_path, now))
     }
 

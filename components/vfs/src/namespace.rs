@@ -123,13 +123,24 @@ impl Namespace {
         if self.ready {
             return Ok(());
         }
-        for (key, value) in kv::scan(&KeyRange { start: b"m".to_vec(), end: b"n".to_vec() }, u32::MAX).map_err(|_| Errno::Io)? {
+        for (key, value) in
+            kv::scan(&KeyRange { start: b"m".to_vec(), end: b"n".to_vec() }, u32::MAX).map_err(|_| Errno::Io)?
+        {
             self.mounts.insert(be64(&key[1..]), String::from_utf8(value).map_err(|_| Errno::Io)?);
         }
         match get(b"n")? {
             Some(bytes) => self.counters = decode_counters(&bytes)?,
             None => {
-                let root = Inode { kind: Kind::Directory, nlink: 2, blob: 0, parent: ROOT, atime: 0, mtime: 0, ctime: 0, extra: String::new() };
+                let root = Inode {
+                    kind: Kind::Directory,
+                    nlink: 2,
+                    blob: 0,
+                    parent: ROOT,
+                    atime: 0,
+                    mtime: 0,
+                    ctime: 0,
+                    extra: String::new(),
+                };
                 let mut batch = Batch::default();
                 batch.put_inode(ROOT, root);
                 batch.writes.push(Write::Put((b"n".to_vec(), encode_counters(&self.counters))));
@@ -394,7 +405,16 @@ impl Namespace {
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn link_at(&mut self, root: Ino, old_base: Ino, old_path: &str, follow: bool, new_base: Ino, new_path: &str, now: u64) -> Result<(), Errno> {
+    pub fn link_at(
+        &mut self,
+        root: Ino,
+        old_base: Ino,
+        old_path: &str,
+        follow: bool,
+        new_base: Ino,
+        new_path: &str,
+        now: u64,
+    ) -> Result<(), Errno> {
         let old = self.walk(root, old_base, old_path, follow)?;
         let (ino, mut inode) = old.target.ok_or(Errno::NoEntry)?;
         if inode.kind == Kind::Directory {
@@ -479,7 +499,15 @@ impl Namespace {
         }
     }
 
-    pub fn rename_at(&mut self, root: Ino, old_base: Ino, old_path: &str, new_base: Ino, new_path: &str, now: u64) -> Result<(), Errno> {
+    pub fn rename_at(
+        &mut self,
+        root: Ino,
+        old_base: Ino,
+        old_path: &str,
+        new_base: Ino,
+        new_path: &str,
+        now: u64,
+    ) -> Result<(), Errno> {
         let old = self.walk(root, old_base, old_path, false)?;
         let new = self.walk(root, new_base, new_path, false)?;
         if [&old.name, &new.name].iter().any(|n| *n == "." || *n == "..") {
@@ -612,7 +640,11 @@ impl Namespace {
             counters.next_blob += 1;
             let mut batch = Batch::default();
             let from = blob_prefix(inode.blob);
-            batch.writes.push(Write::CopyRange(CopyRange { range: brange(inode.blob), old_prefix: from, new_prefix: blob_prefix(copy) }));
+            batch.writes.push(Write::CopyRange(CopyRange {
+                range: brange(inode.blob),
+                old_prefix: from,
+                new_prefix: blob_prefix(copy),
+            }));
             if versioned {
                 self.keep_version(&mut batch, ino, inode.blob, size, now)?;
             }
@@ -702,7 +734,11 @@ impl Namespace {
         counters.next_blob += 1;
         let mut batch = Batch::default();
         self.keep_version(&mut batch, ino, inode.blob, size, now)?;
-        batch.writes.push(Write::CopyRange(CopyRange { range: brange(old), old_prefix: blob_prefix(old), new_prefix: blob_prefix(copy) }));
+        batch.writes.push(Write::CopyRange(CopyRange {
+            range: brange(old),
+            old_prefix: blob_prefix(old),
+            new_prefix: blob_prefix(copy),
+        }));
         batch.writes.push(Write::Put((bkey(copy, b't'), now.to_be_bytes().to_vec())));
         inode.blob = copy;
         inode.ctime = now;
@@ -746,7 +782,11 @@ impl Namespace {
             let from = snapshot_prefix(name, prefix);
             let mut end = from.clone();
             *end.last_mut().unwrap() += 1;
-            batch.writes.push(Write::CopyRange(CopyRange { range: KeyRange { start: from.clone(), end }, old_prefix: from, new_prefix: vec![prefix] }));
+            batch.writes.push(Write::CopyRange(CopyRange {
+                range: KeyRange { start: from.clone(), end },
+                old_prefix: from,
+                new_prefix: vec![prefix],
+            }));
         }
         self.apply(batch)?;
         self.inodes.clear();
@@ -755,7 +795,8 @@ impl Namespace {
     }
 
     pub fn snapshots(&mut self) -> Result<Vec<(String, u64)>, Errno> {
-        let entries = kv::scan(&KeyRange { start: b"s".to_vec(), end: b"t".to_vec() }, u32::MAX).map_err(|_| Errno::Io)?;
+        let entries =
+            kv::scan(&KeyRange { start: b"s".to_vec(), end: b"t".to_vec() }, u32::MAX).map_err(|_| Errno::Io)?;
         Ok(entries
             .into_iter()
             .filter_map(|(key, value)| Some((String::from_utf8(key[1..].to_vec()).ok()?, be64(&value))))

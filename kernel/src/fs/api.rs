@@ -3,8 +3,8 @@
 //! versions and snapshots.
 
 use super::{Errno, Filesystem, Kind, OpenFlags, VfsChangeKind, data, now_ns};
-use std::collections::VecDeque;
 use crate::kernel::Kernel;
+use std::collections::VecDeque;
 
 /// A filesystem operation that failed, naming the path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -80,7 +80,12 @@ impl Kernel {
             }
             so_far.push_str(part);
             let err = |reason: String| FsOpError { path: format!("/{so_far}"), reason };
-            match fs.vfs.create_directory_at(fs.root, fs.root, so_far.clone(), now_ns()).await.map_err(|e| err(e.to_string()))? {
+            match fs
+                .vfs
+                .create_directory_at(fs.root, fs.root, so_far.clone(), now_ns())
+                .await
+                .map_err(|e| err(e.to_string()))?
+            {
                 Ok(_) | Err(Errno::Exists) => {}
                 Err(e) => return Err(err(describe(e).into())),
             }
@@ -100,7 +105,12 @@ impl Kernel {
         if stat.kind != Kind::File {
             return Err(err("not a regular file".into()));
         }
-        let blob = fs.vfs.begin_write_held(stat.ino, now).await.map_err(|e| err(e.to_string()))?.map_err(|e| err(describe(e).into()));
+        let blob = fs
+            .vfs
+            .begin_write_held(stat.ino, now)
+            .await
+            .map_err(|e| err(e.to_string()))?
+            .map_err(|e| err(describe(e).into()));
         let result = blob.and_then(|blob| {
             data::set_size(&*fs.store, blob.blob, 0, now).map_err(|e| err(e.to_string()))?;
             data::write(&*fs.store, blob.blob, Some(0), bytes, now).map_err(|e| err(e.to_string()))
@@ -126,7 +136,8 @@ impl Kernel {
         let stat = self.resolve(path).await?;
         let fs = self.workspace(path)?;
         let err = |reason: String| FsOpError { path: path.into(), reason };
-        let versions = fs.vfs.history(stat.ino).await.map_err(|e| err(e.to_string()))?.map_err(|e| err(describe(e).into()))?;
+        let versions =
+            fs.vfs.history(stat.ino).await.map_err(|e| err(e.to_string()))?.map_err(|e| err(describe(e).into()))?;
         Ok(versions.into_iter().map(|v| FileVersion { number: v.number, size: v.size, saved_ns: v.saved_ns }).collect())
     }
 
@@ -145,7 +156,11 @@ impl Kernel {
     pub async fn snapshot(&self, name: &str) -> Result<(), FsOpError> {
         let fs = self.workspace(name)?;
         let err = |reason: String| FsOpError { path: format!("snapshot {name}"), reason };
-        fs.vfs.snapshot(name.into(), now_ns()).await.map_err(|e| err(e.to_string()))?.map_err(|e| err(describe(e).into()))
+        fs.vfs
+            .snapshot(name.into(), now_ns())
+            .await
+            .map_err(|e| err(e.to_string()))?
+            .map_err(|e| err(describe(e).into()))
     }
 
     /// Returns the whole namespace to snapshot `name`.
@@ -229,8 +244,10 @@ impl Watch {
             // Register for the wake-up before looking, so none is missed.
             let changed = vfs.changed.clone();
             let notified = changed.notified();
-            let (changes, oldest) =
-                vfs.changes(self.cursor, 256).await.map_err(|e| FsOpError { path: self.path.clone(), reason: e.to_string() })?;
+            let (changes, oldest) = vfs
+                .changes(self.cursor, 256)
+                .await
+                .map_err(|e| FsOpError { path: self.path.clone(), reason: e.to_string() })?;
             if oldest > self.cursor + 1 {
                 self.pending.push_back(ChangeEvent { name: String::new(), kind: ChangeKind::Overflow });
             }

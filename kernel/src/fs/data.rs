@@ -71,7 +71,13 @@ pub(crate) fn read(store: &dyn Store, blob: u64, offset: u64, len: u64) -> Resul
 
 /// Writes `data` at `offset` (`None`: at the end), extending the blob; returns
 /// the offset written at.
-pub(crate) fn write(store: &dyn Store, blob: u64, offset: Option<u64>, data: &[u8], now_ns: u64) -> Result<u64, StoreError> {
+pub(crate) fn write(
+    store: &dyn Store,
+    blob: u64,
+    offset: Option<u64>,
+    data: &[u8],
+    now_ns: u64,
+) -> Result<u64, StoreError> {
     let _guard = WRITE_LOCK.lock().unwrap();
     let size = size(store, blob)?;
     let offset = offset.unwrap_or(size);
@@ -92,7 +98,8 @@ pub(crate) fn write(store: &dyn Store, blob: u64, offset: Option<u64>, data: &[u
         if chunk.len() < needed {
             chunk.resize(needed, 0);
         }
-        chunk[(from - chunk_start) as usize..needed].copy_from_slice(&data[(from - offset) as usize..(to - offset) as usize]);
+        chunk[(from - chunk_start) as usize..needed]
+            .copy_from_slice(&data[(from - offset) as usize..(to - offset) as usize]);
         writes.push(Write::Put(chunk_key(blob, index), chunk));
     }
     if end > size {

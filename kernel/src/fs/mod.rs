@@ -26,7 +26,19 @@ use wasmtime::component::{Component, ResourceTableError};
 
 /// The tree every new workspace starts with.
 const STANDARD_TREE: &[&str] = &[
-    "bin", "agents", "integrations", "data", "scripts", "home", "tmp", "etc", "proc", "var", "var/log", "approvals", "dev",
+    "bin",
+    "agents",
+    "integrations",
+    "data",
+    "scripts",
+    "home",
+    "tmp",
+    "etc",
+    "proc",
+    "var",
+    "var/log",
+    "approvals",
+    "dev",
 ];
 
 /// The filesystem of one workspace.
@@ -66,7 +78,12 @@ pub enum WorkspaceError {
 impl Filesystem {
     /// Opens the workspace in `dir` (creating it, with the standard tree and
     /// a home for `user`, if new) and starts its vfs.
-    pub(crate) async fn open(engine: &wasmtime::Engine, vfs: &Component, dir: &Path, user: &str) -> Result<Filesystem, WorkspaceError> {
+    pub(crate) async fn open(
+        engine: &wasmtime::Engine,
+        vfs: &Component,
+        dir: &Path,
+        user: &str,
+    ) -> Result<Filesystem, WorkspaceError> {
         std::fs::create_dir_all(dir).map_err(|e| WorkspaceError::Dir { path: dir.into(), reason: e.to_string() })?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("store.sqlite"), Durability::Process)?);
         let vfs_err = |reason: String| WorkspaceError::Vfs { path: dir.into(), reason };
@@ -74,7 +91,8 @@ impl Filesystem {
         let root = client.root().await.map_err(|e| vfs_err(e.to_string()))?;
         let mut fs = Filesystem { vfs: client, store, root, proc_ino: 0 };
         fs.seed(user).await.map_err(vfs_err)?;
-        let proc = fs.vfs.mount_at(root, root, "proc".into(), proc::MOUNT.into()).await.map_err(|e| vfs_err(e.to_string()))?;
+        let proc =
+            fs.vfs.mount_at(root, root, "proc".into(), proc::MOUNT.into()).await.map_err(|e| vfs_err(e.to_string()))?;
         fs.proc_ino = proc.map_err(|e| vfs_err(format!("cannot mount /proc: {e:?}")))?.ino;
         Ok(fs)
     }
@@ -84,13 +102,23 @@ impl Filesystem {
         let now = now_ns();
         let home = format!("home/{user}");
         for path in STANDARD_TREE.iter().copied().chain([home.as_str()]) {
-            match self.vfs.create_directory_at(self.root, self.root, path.to_string(), now).await.map_err(|e| e.to_string())? {
+            match self
+                .vfs
+                .create_directory_at(self.root, self.root, path.to_string(), now)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 Ok(_) | Err(Errno::Exists) => {}
                 Err(e) => return Err(format!("cannot create /{path}: {e:?}")),
             }
         }
         for device in ["null", "zero"] {
-            match self.vfs.create_device_at(self.root, self.root, format!("dev/{device}"), device.into(), now).await.map_err(|e| e.to_string())? {
+            match self
+                .vfs
+                .create_device_at(self.root, self.root, format!("dev/{device}"), device.into(), now)
+                .await
+                .map_err(|e| e.to_string())?
+            {
                 Ok(_) | Err(Errno::Exists) => {}
                 Err(e) => return Err(format!("cannot create /dev/{device}: {e:?}")),
             }

@@ -32,7 +32,8 @@ pub(crate) enum ProcFile {
     Limits,
 }
 
-const FILES: [(&str, ProcFile); 3] = [("status", ProcFile::Status), ("cmdline", ProcFile::Cmdline), ("limits", ProcFile::Limits)];
+const FILES: [(&str, ProcFile); 3] =
+    [("status", ProcFile::Status), ("cmdline", ProcFile::Cmdline), ("limits", ProcFile::Limits)];
 
 /// Why a `/proc` lookup failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,14 +100,20 @@ impl ProcNode {
                 };
                 let parent = p.parent.map_or_else(|| "-".to_string(), |p| p.to_string());
                 let started = p.started.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-                format!("pid: {}\nparent: {parent}\nstate: {state}\ncpu: {:?}\nstarted: {started}\n", p.pid, p.cpu).into_bytes()
+                format!("pid: {}\nparent: {parent}\nstate: {state}\ncpu: {:?}\nstarted: {started}\n", p.pid, p.cpu)
+                    .into_bytes()
             }
             ProcFile::Cmdline => p.argv.iter().flat_map(|a| a.bytes().chain([0])).collect(),
             ProcFile::Limits => {
                 let l = p.limits;
                 let show = |d: Option<std::time::Duration>| d.map_or_else(|| "none".to_string(), |d| format!("{d:?}"));
-                format!("memory: {}\ncpu: {}\ntimeout: {}\n", l.memory.map_or_else(|| "none".to_string(), format_bytes), show(l.cpu), show(l.timeout))
-                    .into_bytes()
+                format!(
+                    "memory: {}\ncpu: {}\ntimeout: {}\n",
+                    l.memory.map_or_else(|| "none".to_string(), format_bytes),
+                    show(l.cpu),
+                    show(l.timeout)
+                )
+                .into_bytes()
             }
         }
     }

@@ -23,7 +23,9 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-pub(crate) use crate::bindings::vfs::exports::agentos::fs::vfs::{Change, ChangeKind, Dirent, Errno, Kind, OpenFlags, Stat, Version};
+pub(crate) use crate::bindings::vfs::exports::agentos::fs::vfs::{
+    Change, ChangeKind, Dirent, Errno, Kind, OpenFlags, Stat, Version,
+};
 
 /// The vfs's store data.
 pub(crate) struct VfsCtx {
@@ -51,7 +53,11 @@ impl kv::Host for VfsCtx {
         Ok(self.store.get(&key).map_err(kv_error))
     }
 
-    fn scan(&mut self, range: kv::KeyRange, limit: u32) -> wasmtime::Result<Result<Vec<(Vec<u8>, Vec<u8>)>, kv::Error>> {
+    fn scan(
+        &mut self,
+        range: kv::KeyRange,
+        limit: u32,
+    ) -> wasmtime::Result<Result<Vec<(Vec<u8>, Vec<u8>)>, kv::Error>> {
         Ok(self.store.scan(&range.start, &range.end, limit as usize).map_err(kv_error))
     }
 
@@ -157,7 +163,14 @@ impl VfsClient {
     }
 
     /// Opens (or creates) a file or directory and holds its blob.
-    pub(crate) async fn open_at_held(&self, root: u64, base: u64, path: String, flags: OpenFlags, now: u64) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), Errno>, VfsDown> {
+    pub(crate) async fn open_at_held(
+        &self,
+        root: u64,
+        base: u64,
+        path: String,
+        flags: OpenFlags,
+        now: u64,
+    ) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), Errno>, VfsDown> {
         let client = self.clone();
         self.call(move |store, vfs| {
             Box::pin(async move {
@@ -172,7 +185,13 @@ impl VfsClient {
     }
 
     /// Resolves a path and holds its blob (if a file).
-    pub(crate) async fn stat_at_held(&self, root: u64, base: u64, path: String, follow: bool) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), Errno>, VfsDown> {
+    pub(crate) async fn stat_at_held(
+        &self,
+        root: u64,
+        base: u64,
+        path: String,
+        follow: bool,
+    ) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), Errno>, VfsDown> {
         let client = self.clone();
         self.call(move |store, vfs| {
             Box::pin(async move {
@@ -190,7 +209,9 @@ impl VfsClient {
     pub(crate) async fn begin_write_held(&self, ino: u64, now: u64) -> Result<Result<Arc<OpenBlob>, Errno>, VfsDown> {
         let client = self.clone();
         self.call(move |store, vfs| {
-            Box::pin(async move { Ok(vfs.call_begin_write(&mut *store, ino, now).await?.map(|blob| client.hold(blob))) })
+            Box::pin(
+                async move { Ok(vfs.call_begin_write(&mut *store, ino, now).await?.map(|blob| client.hold(blob))) },
+            )
         })
         .await
     }
@@ -222,7 +243,11 @@ fn collect_orphans(store: &dyn DurableStore, open: &Mutex<HashMap<u64, usize>>) 
 
 impl VfsClient {
     /// Starts the vfs component over `store`.
-    pub(crate) async fn start(engine: &Engine, component: &Component, store: Arc<dyn DurableStore>) -> wasmtime::Result<VfsClient> {
+    pub(crate) async fn start(
+        engine: &Engine,
+        component: &Component,
+        store: Arc<dyn DurableStore>,
+    ) -> wasmtime::Result<VfsClient> {
         let mut linker = Linker::<VfsCtx>::new(engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         kv::add_to_linker::<VfsCtx, HasSelf<VfsCtx>>(&mut linker, |ctx| ctx)?;
@@ -246,7 +271,10 @@ impl VfsClient {
     async fn call<R, F>(&self, f: F) -> Result<R, VfsDown>
     where
         R: Send + 'static,
-        F: for<'a> FnOnce(&'a mut Store<VfsCtx>, &'a Guest) -> Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>
+        F: for<'a> FnOnce(
+                &'a mut Store<VfsCtx>,
+                &'a Guest,
+            ) -> Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>
             + Send
             + 'static,
     {

@@ -9,14 +9,17 @@
 //! preopen its descriptor came from before the vfs sees it; a refusal is
 //! logged under `agentos::audit` and answers `not-permitted`.
 
-use crate::bindings::host::wasi::filesystem::{preopens, types};
 use crate::bindings::host::wasi::filesystem::types::{
-    Advice, DescriptorFlags, DescriptorStat, DescriptorType, DirectoryEntry, ErrorCode, Filesize, MetadataHashValue, NewTimestamp,
-    PathFlags,
+    Advice, DescriptorFlags, DescriptorStat, DescriptorType, DirectoryEntry, ErrorCode, Filesize, MetadataHashValue,
+    NewTimestamp, PathFlags,
 };
+use crate::bindings::host::wasi::filesystem::{preopens, types};
 use crate::caps::DirRights;
 use crate::fs::proc::{self, ProcError, ProcNode};
-use crate::fs::{self, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, OpenBlob, OpenFlags, Stat, WriteSession, data, now_ns};
+use crate::fs::{
+    self, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, OpenBlob, OpenFlags, Stat, WriteSession, data,
+    now_ns,
+};
 use crate::process::ProcessCtx;
 use crate::store::Store;
 use bytes::Bytes;
@@ -25,7 +28,9 @@ use std::sync::Arc;
 use wasmtime::component::Resource;
 use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
 use wasmtime_wasi_io::poll::Pollable;
-use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream, InputStream, OutputStream, StreamError, StreamResult};
+use wasmtime_wasi_io::streams::{
+    DynInputStream, DynOutputStream, InputStream, OutputStream, StreamError, StreamResult,
+};
 
 type FsResult<T> = Result<T, FsError>;
 
@@ -111,7 +116,9 @@ impl ProcessCtx {
     async fn proc_path(&mut self, root: u64, base: u64, path: &str) -> FsResult<Option<ProcNode>> {
         let vfs = self.filesystem()?.vfs.clone();
         match vfs.locate_mount(root, base, path.to_string()).await? {
-            Ok((mount, _, rest)) if mount == proc::MOUNT => Ok(Some(ProcNode::Root.lookup(&self.kernel, &rest).map_err(proc_error)?)),
+            Ok((mount, _, rest)) if mount == proc::MOUNT => {
+                Ok(Some(ProcNode::Root.lookup(&self.kernel, &rest).map_err(proc_error)?))
+            }
             Ok(_) => Err(ErrorCode::CrossDevice.into()),
             Err(e) => Err(e.into()),
         }
@@ -222,7 +229,11 @@ impl preopens::Host for ProcessCtx {
                     };
                     out.push((self.table.push(descriptor)?, preopen.path().to_string()));
                 }
-                other => tracing::warn!(pid = self.pid.get(), dir = preopen.path(), "granted directory is unusable: {other:?}"),
+                other => tracing::warn!(
+                    pid = self.pid.get(),
+                    dir = preopen.path(),
+                    "granted directory is unusable: {other:?}"
+                ),
             }
         }
         Ok(out)
@@ -241,7 +252,11 @@ impl types::Host for ProcessCtx {
 }
 
 impl types::HostDescriptor for ProcessCtx {
-    async fn read_via_stream(&mut self, fd: Resource<Descriptor>, offset: Filesize) -> FsResult<Resource<DynInputStream>> {
+    async fn read_via_stream(
+        &mut self,
+        fd: Resource<Descriptor>,
+        offset: Filesize,
+    ) -> FsResult<Resource<DynInputStream>> {
         let d = self.descriptor(&fd)?;
         if !d.read {
             return Err(ErrorCode::BadDescriptor.into());
@@ -254,11 +269,16 @@ impl types::HostDescriptor for ProcessCtx {
             let stream: DynInputStream = Box::new(MemoryInput(Bytes::copy_from_slice(&data[start..])));
             return Ok(self.table.push(stream)?);
         }
-        let stream: DynInputStream = Box::new(BlobInput { store: self.store()?, blob: d.blob.clone(), pos: offset, device: d.device });
+        let stream: DynInputStream =
+            Box::new(BlobInput { store: self.store()?, blob: d.blob.clone(), pos: offset, device: d.device });
         Ok(self.table.push(stream)?)
     }
 
-    async fn write_via_stream(&mut self, fd: Resource<Descriptor>, offset: Filesize) -> FsResult<Resource<DynOutputStream>> {
+    async fn write_via_stream(
+        &mut self,
+        fd: Resource<Descriptor>,
+        offset: Filesize,
+    ) -> FsResult<Resource<DynOutputStream>> {
         self.output_stream(fd, Some(offset)).await
     }
 
@@ -266,7 +286,13 @@ impl types::HostDescriptor for ProcessCtx {
         self.output_stream(fd, None).await
     }
 
-    async fn advise(&mut self, fd: Resource<Descriptor>, _offset: Filesize, _len: Filesize, _advice: Advice) -> FsResult<()> {
+    async fn advise(
+        &mut self,
+        fd: Resource<Descriptor>,
+        _offset: Filesize,
+        _len: Filesize,
+        _advice: Advice,
+    ) -> FsResult<()> {
         self.descriptor(&fd)?;
         Ok(())
     }
@@ -335,7 +361,8 @@ impl types::HostDescriptor for ProcessCtx {
                 let blob = d.blob.as_ref().map_or(0, |b| b.blob);
                 let store = self.store()?;
                 let bytes = data::read(&*store, blob, offset, len.min(MAX_IO))?;
-                let end = bytes.len() < len.min(MAX_IO) as usize || offset + bytes.len() as u64 >= data::size(&*store, blob)?;
+                let end =
+                    bytes.len() < len.min(MAX_IO) as usize || offset + bytes.len() as u64 >= data::size(&*store, blob)?;
                 Ok((bytes, end))
             }
         }
@@ -362,7 +389,10 @@ impl types::HostDescriptor for ProcessCtx {
             let buffered = node
                 .entries(&self.kernel)
                 .into_iter()
-                .map(|(name, dir)| DirectoryEntry { type_: if dir { DescriptorType::Directory } else { DescriptorType::RegularFile }, name })
+                .map(|(name, dir)| DirectoryEntry {
+                    type_: if dir { DescriptorType::Directory } else { DescriptorType::RegularFile },
+                    name,
+                })
                 .collect();
             return Ok(self.table.push(DirectoryStream { dir, buffered, after: None, done: true })?);
         }
@@ -415,7 +445,14 @@ impl types::HostDescriptor for ProcessCtx {
         }
     }
 
-    async fn set_times_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, path: String, atime: NewTimestamp, mtime: NewTimestamp) -> FsResult<()> {
+    async fn set_times_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        flags: PathFlags,
+        path: String,
+        atime: NewTimestamp,
+        mtime: NewTimestamp,
+    ) -> FsResult<()> {
         let (root, base) = self.directory(&fd, DirRights::WRITE, "set-times-at")?;
         let vfs = self.filesystem()?.vfs.clone();
         let stat = vfs.stat_at(root, base, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await??;
@@ -424,7 +461,14 @@ impl types::HostDescriptor for ProcessCtx {
         Ok(())
     }
 
-    async fn link_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, old_path: String, new_fd: Resource<Descriptor>, new_path: String) -> FsResult<()> {
+    async fn link_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        flags: PathFlags,
+        old_path: String,
+        new_fd: Resource<Descriptor>,
+        new_path: String,
+    ) -> FsResult<()> {
         let (root, old_base) = self.directory(&fd, DirRights::READ, "link-at")?;
         let (new_root, new_base) = self.directory(&new_fd, DirRights::CREATE, "link-at")?;
         if new_root != root {
@@ -446,7 +490,9 @@ impl types::HostDescriptor for ProcessCtx {
         let (root, base) = self.directory(&fd, DirRights::READ, "open-at")?;
         let rights = self.descriptor(&fd)?.rights;
         let read_only = |node: ProcNode| -> FsResult<ProcNode> {
-            if flags.contains(DescriptorFlags::WRITE) || oflags.intersects(types::OpenFlags::CREATE | types::OpenFlags::TRUNCATE) {
+            if flags.contains(DescriptorFlags::WRITE)
+                || oflags.intersects(types::OpenFlags::CREATE | types::OpenFlags::TRUNCATE)
+            {
                 return Err(ErrorCode::ReadOnly.into());
             }
             if oflags.contains(types::OpenFlags::DIRECTORY) && !node.is_dir() {
@@ -523,7 +569,13 @@ impl types::HostDescriptor for ProcessCtx {
         Ok(())
     }
 
-    async fn rename_at(&mut self, fd: Resource<Descriptor>, old_path: String, new_fd: Resource<Descriptor>, new_path: String) -> FsResult<()> {
+    async fn rename_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        old_path: String,
+        new_fd: Resource<Descriptor>,
+        new_path: String,
+    ) -> FsResult<()> {
         let (root, old_base) = self.directory(&fd, DirRights::DELETE, "rename-at")?;
         let (new_root, new_base) = self.directory(&new_fd, DirRights::CREATE, "rename-at")?;
         if new_root != root {
@@ -565,7 +617,12 @@ impl types::HostDescriptor for ProcessCtx {
         Ok(MetadataHashValue { lower: d.ino, upper: 0 })
     }
 
-    async fn metadata_hash_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, path: String) -> FsResult<MetadataHashValue> {
+    async fn metadata_hash_at(
+        &mut self,
+        fd: Resource<Descriptor>,
+        flags: PathFlags,
+        path: String,
+    ) -> FsResult<MetadataHashValue> {
         let (root, base) = self.directory(&fd, DirRights::READ, "metadata-hash-at")?;
         if let Some(node) = self.descriptor(&fd)?.proc {
             // A process listed a moment ago may be gone by now; a directory
@@ -580,7 +637,8 @@ impl types::HostDescriptor for ProcessCtx {
                 }
             });
         }
-        let stat = self.filesystem()?.vfs.stat_at(root, base, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await??;
+        let stat =
+            self.filesystem()?.vfs.stat_at(root, base, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await??;
         Ok(MetadataHashValue { lower: stat.ino, upper: 0 })
     }
 
@@ -600,7 +658,8 @@ impl types::HostDirectoryEntryStream for ProcessCtx {
             let s = self.table.get_mut(&stream)?;
             s.done = entries.len() < READDIR_BATCH as usize;
             s.after = entries.last().map(|e| e.name.clone());
-            s.buffered.extend(entries.into_iter().map(|e| DirectoryEntry { type_: descriptor_type(e.kind), name: e.name }));
+            s.buffered
+                .extend(entries.into_iter().map(|e| DirectoryEntry { type_: descriptor_type(e.kind), name: e.name }));
         }
         Ok(self.table.get_mut(&stream)?.buffered.pop_front())
     }
@@ -612,7 +671,11 @@ impl types::HostDirectoryEntryStream for ProcessCtx {
 }
 
 impl ProcessCtx {
-    async fn output_stream(&mut self, fd: Resource<Descriptor>, offset: Option<u64>) -> FsResult<Resource<DynOutputStream>> {
+    async fn output_stream(
+        &mut self,
+        fd: Resource<Descriptor>,
+        offset: Option<u64>,
+    ) -> FsResult<Resource<DynOutputStream>> {
         let d = self.descriptor(&fd)?;
         if !d.write {
             return Err(ErrorCode::BadDescriptor.into());
@@ -649,7 +712,8 @@ impl InputStream for BlobInput {
             None => {}
         }
         let blob = self.blob.as_ref().map_or(0, |b| b.blob);
-        let bytes = data::read(&*self.store, blob, self.pos, size).map_err(|e| StreamError::LastOperationFailed(e.into()))?;
+        let bytes =
+            data::read(&*self.store, blob, self.pos, size).map_err(|e| StreamError::LastOperationFailed(e.into()))?;
         if bytes.is_empty() && size > 0 {
             return Err(StreamError::Closed);
         }

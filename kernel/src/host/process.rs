@@ -12,7 +12,11 @@ use crate::process::{ExitStatus, Input, Output, Pid, ProcessCtx, Spawn, SpawnErr
 use std::time::Duration;
 
 impl wit::Host for ProcessCtx {
-    async fn spawn(&mut self, program: String, options: wit::SpawnOptions) -> wasmtime::Result<Result<wit::Pid, wit::Error>> {
+    async fn spawn(
+        &mut self,
+        program: String,
+        options: wit::SpawnOptions,
+    ) -> wasmtime::Result<Result<wit::Pid, wit::Error>> {
         Ok(self.spawn_child(program, options).await)
     }
 
@@ -44,23 +48,30 @@ impl wit::Host for ProcessCtx {
 }
 
 /// The bytes of the program file at `rest` below the preopen at `preopen`.
-async fn read_program(fs: crate::fs::Filesystem, path: &str, preopen: &str, rest: String) -> Result<Vec<u8>, wit::Error> {
-        let io = |e: String| wit::Error::NotFound(format!("{path}: {e}"));
-        let root = if preopen.is_empty() {
-            fs.root
-        } else {
-            match fs.vfs.stat_at(fs.root, fs.root, preopen.to_string(), true).await.map_err(|e| io(e.to_string()))? {
-                Ok(stat) => stat.ino,
-                Err(e) => return Err(io(format!("{e:?}"))),
-            }
-        };
-        let stat = fs.vfs.stat_at_held(root, root, rest, true).await.map_err(|e| io(e.to_string()))?;
-        match stat {
-            Ok((stat, Some(blob))) if stat.kind == Kind::File => data::read_all(&*fs.store, blob.blob).map_err(|e| io(e.to_string())),
-            Ok(_) => Err(wit::Error::InvalidComponent(format!("{path}: not a file"))),
-            Err(Errno::NoEntry) => Err(wit::Error::NotFound(path.to_string())),
-            Err(e) => Err(io(format!("{e:?}"))),
+async fn read_program(
+    fs: crate::fs::Filesystem,
+    path: &str,
+    preopen: &str,
+    rest: String,
+) -> Result<Vec<u8>, wit::Error> {
+    let io = |e: String| wit::Error::NotFound(format!("{path}: {e}"));
+    let root = if preopen.is_empty() {
+        fs.root
+    } else {
+        match fs.vfs.stat_at(fs.root, fs.root, preopen.to_string(), true).await.map_err(|e| io(e.to_string()))? {
+            Ok(stat) => stat.ino,
+            Err(e) => return Err(io(format!("{e:?}"))),
         }
+    };
+    let stat = fs.vfs.stat_at_held(root, root, rest, true).await.map_err(|e| io(e.to_string()))?;
+    match stat {
+        Ok((stat, Some(blob))) if stat.kind == Kind::File => {
+            data::read_all(&*fs.store, blob.blob).map_err(|e| io(e.to_string()))
+        }
+        Ok(_) => Err(wit::Error::InvalidComponent(format!("{path}: not a file"))),
+        Err(Errno::NoEntry) => Err(wit::Error::NotFound(path.to_string())),
+        Err(e) => Err(io(format!("{e:?}"))),
+    }
 }
 
 impl ProcessCtx {
@@ -85,7 +96,8 @@ impl ProcessCtx {
             wit::Error::NotFound(format!("{path}: not in any directory this process holds"))
         })?;
         let (preopen_path, rest) = (preopen.relative().to_string(), rest);
-        let fs = self.fs.clone().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
+        let fs =
+            self.fs.clone().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
         let bytes = read_program(fs, &path, &preopen_path, rest).await?;
 
         let pid = self.pid.get();

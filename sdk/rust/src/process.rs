@@ -138,15 +138,7 @@ pub struct Grants {
 impl Grants {
     /// No capability at all.
     pub fn none() -> Grants {
-        Grants {
-            raw: Some(raw::Grants {
-                cli: false,
-                clocks: false,
-                random: false,
-                filesystem: None,
-                process: false,
-            }),
-        }
+        Grants { raw: Some(raw::Grants { cli: false, clocks: false, random: false, filesystem: None, process: false }) }
     }
 
     fn raw(&mut self) -> &mut raw::Grants {

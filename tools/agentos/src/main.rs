@@ -7,7 +7,8 @@
 mod units;
 
 use agentos_kernel::{
-    Capability, DirRights, ExitStatus, Grants, Kernel, KernelConfig, LoadError, Limits, Preopen, Program, Spawn, SpawnError, Stdio,
+    Capability, DirRights, ExitStatus, Grants, Kernel, KernelConfig, Limits, LoadError, Preopen, Program, Spawn,
+    SpawnError, Stdio,
 };
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -244,7 +245,8 @@ fn workspace_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     }
     let base = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").context("neither --workspace, XDG_DATA_HOME nor HOME is set")?).join(".local/share"),
+        None => PathBuf::from(std::env::var_os("HOME").context("neither --workspace, XDG_DATA_HOME nor HOME is set")?)
+            .join(".local/share"),
     };
     Ok(base.join("agentos").join("workspaces").join("default"))
 }
@@ -259,10 +261,14 @@ async fn import(kernel: &Kernel, host: &std::path::Path, dest: &str) -> anyhow::
     }
     kernel.create_dir_all(dest).await?;
     let mut count = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(host).with_context(|| format!("{}", host.display()))?.collect::<Result<_, _>>()?;
+    let mut entries: Vec<_> =
+        std::fs::read_dir(host).with_context(|| format!("{}", host.display()))?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
-        let name = entry.file_name().into_string().map_err(|n| anyhow::anyhow!("{}: the name {n:?} is not UTF-8", host.display()))?;
+        let name = entry
+            .file_name()
+            .into_string()
+            .map_err(|n| anyhow::anyhow!("{}: the name {n:?} is not UTF-8", host.display()))?;
         let child = format!("{}/{name}", dest.trim_end_matches('/'));
         count += Box::pin(import(kernel, &entry.path(), &child)).await?;
     }
@@ -276,7 +282,8 @@ fn cache_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     }
     let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").context("neither --cache-dir, XDG_CACHE_HOME nor HOME is set")?).join(".cache"),
+        None => PathBuf::from(std::env::var_os("HOME").context("neither --cache-dir, XDG_CACHE_HOME nor HOME is set")?)
+            .join(".cache"),
     };
     Ok(base.join("agentos").join("components"))
 }
@@ -338,7 +345,10 @@ async fn demo(kernel: &Kernel) -> anyhow::Result<ExitCode> {
         file: file.clone(),
         args: vec!["--from".into(), "demo".into()],
     };
-    eprintln!("$ agentos run --mem 64MiB --cpu 1s --timeout 10s --env GREETING=hello --dir /:ro {} --from demo", file.display());
+    eprintln!(
+        "$ agentos run --mem 64MiB --cpu 1s --timeout 10s --env GREETING=hello --dir /:ro {} --from demo",
+        file.display()
+    );
     let program = kernel.load_file(&file)?;
     let code = run(kernel, &program, args).await;
     let _ = std::fs::remove_dir_all(&dir);

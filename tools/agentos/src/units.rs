@@ -7,7 +7,8 @@ use std::time::Duration;
 /// taken as binary).
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let (number, unit) = split_number(text);
-    let value: u64 = number.parse().map_err(|_| format!("invalid size `{text}`: expected a number with a unit, like 64MiB"))?;
+    let value: u64 =
+        number.parse().map_err(|_| format!("invalid size `{text}`: expected a number with a unit, like 64MiB"))?;
     let scale: u64 = match unit.to_ascii_lowercase().as_str() {
         "" | "b" => 1,
         "k" | "kib" => 1 << 10,

@@ -121,7 +121,8 @@ fn readdir_large() -> Result {
     for i in 0..1000 {
         io("create", File::create(format!("big/f{i:04}")))?;
     }
-    let mut names: Vec<String> = io("read_dir", fs::read_dir("big"))?.map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> =
+        io("read_dir", fs::read_dir("big"))?.map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     names.sort();
     check!(names.len() == 1000, "{} entries", names.len());
     check!(names[0] == "f0000" && names[999] == "f0999", "first/last: {} {}", names[0], names[999]);
@@ -308,7 +309,11 @@ fn escape() -> Result {
     check!(outward == 0, "creating the link itself is allowed: errno {}", errno());
     expect_err("symlink out of the preopen", fs::read("out"), ErrorKind::PermissionDenied)?;
     let absolute = unsafe { libc::symlink(cstr("/etc/passwd").as_ptr(), cstr("abs").as_ptr()) };
-    check!(absolute != 0 && errno() == libc::EPERM, "absolute symlink targets are refused: {absolute} errno {}", errno());
+    check!(
+        absolute != 0 && errno() == libc::EPERM,
+        "absolute symlink targets are refused: {absolute} errno {}",
+        errno()
+    );
     Ok(())
 }
 
@@ -344,7 +349,9 @@ fn proc() -> Result {
     check!(status.starts_with(&format!("pid: {pid}\n")) && status.contains("state: running\n"), "status: {status}");
     let limits = io("limits", fs::read_to_string(format!("/proc/{pid}/limits")))?;
     check!(limits.contains("memory: 256 MiB\n") && limits.contains("timeout: none\n"), "limits: {limits}");
-    let mut names: Vec<String> = io("ls", fs::read_dir(format!("/proc/{pid}")))?.map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let mut names: Vec<String> = io("ls", fs::read_dir(format!("/proc/{pid}")))?
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     names.sort();
     check!(names == ["cmdline", "limits", "status"], "{names:?}");
     let e = fs::write(format!("/proc/{pid}/status"), b"x").err().ok_or("/proc must be read-only")?;

@@ -16,7 +16,8 @@ fn main() {
         Some("writer") => {
             let letter = args[2].as_bytes()[0];
             let count: u64 = args[3].parse().expect(usage);
-            let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&args[4]).expect("open");
+            let mut f =
+                std::fs::OpenOptions::new().write(true).create(true).truncate(false).open(&args[4]).expect("open");
             let record = [letter; 64];
             for k in 0..count {
                 f.seek(SeekFrom::Start(64 * k)).unwrap();

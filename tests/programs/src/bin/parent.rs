@@ -11,11 +11,7 @@ fn main() {
 
     println!("parent pid {}", agentos_sdk::process::id());
 
-    let child = Command::new(&child_path)
-        .args(child_args)
-        .env("GREETING", "from parent")
-        .spawn()
-        .expect("spawn child");
+    let child = Command::new(&child_path).args(child_args).env("GREETING", "from parent").spawn().expect("spawn child");
     println!("spawned child {}", child.id());
     let status = child.wait().expect("wait for child");
     println!("child {status}");
@@ -25,9 +21,7 @@ fn main() {
     println!("more memory: {}", describe(too_big.map(|c| c.id())));
 
     // A directory the parent does not hold.
-    let escape = Command::new(&child_path)
-        .grants(Grants::none().cli().dir("/etc-not-granted", false))
-        .spawn();
+    let escape = Command::new(&child_path).grants(Grants::none().cli().dir("/etc-not-granted", false)).spawn();
     println!("foreign dir: {}", describe(escape.map(|c| c.id())));
 
     // Fewer grants than needed: the child's imports are refused.
