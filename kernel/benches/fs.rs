@@ -5,25 +5,17 @@
 //! Run: `cargo bench -p agentos-kernel --bench fs` (`SEQ_MIB=N` sets the size
 //! of the sequential read, default 1024). Prints a Markdown table.
 
+mod common;
+
 use agentos_artifacts::programs;
 use agentos_kernel::{Capability, DirRights, Grants, Input, Kernel, KernelConfig, Output, Preopen, Spawn, Stdio, pipe};
+use common::Raw;
 use std::collections::BTreeMap;
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::Command;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
-use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-
-struct Raw {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for Raw {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 fn parse(out: &str) -> BTreeMap<String, (f64, String)> {
     out.lines()
@@ -73,7 +65,7 @@ async fn through_wasmtime_wasi(seq_mib: &str) -> String {
         .preopened_dir(dir.path(), "/", FsPerms::ReadWrite)
         .unwrap()
         .build();
-    let mut store = Store::new(&engine, Raw { wasi, table: ResourceTable::new() });
+    let mut store = Store::new(&engine, Raw::new(wasi));
     let command = Command::instantiate_async(&mut store, &component, &linker).await.unwrap();
     command.wasi_cli_run().call_run(&mut store).await.unwrap().unwrap();
     String::from_utf8(stdout.contents().to_vec()).unwrap()

@@ -6,14 +6,17 @@
 //! Run: `cargo bench -p agentos-kernel --bench spawn` (ITERATIONS=N to change
 //! the sample size). Prints a Markdown table for BENCHMARKS.md.
 
+mod common;
+
 use agentos_artifacts::programs;
 use agentos_kernel::{Capability, Grants, Kernel, KernelConfig, Limits, Spawn};
+use common::Raw;
 use std::time::{Duration, Instant};
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 struct Stats {
     mean: Duration,
@@ -42,17 +45,6 @@ where
         samples.push(start.elapsed());
     }
     stats(samples)
-}
-
-struct Raw {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
-
-impl WasiView for Raw {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
 }
 
 #[derive(Clone, Copy)]
@@ -89,7 +81,7 @@ fn raw_pre(allocator: Allocator, bytes: &[u8]) -> (Engine, CommandPre<Raw>) {
 
 async fn raw_run(engine: &Engine, pre: &CommandPre<Raw>) {
     let wasi = WasiCtxBuilder::new().stdout(SinkOutputStream).build();
-    let mut store = Store::new(engine, Raw { wasi, table: ResourceTable::new() });
+    let mut store = Store::new(engine, Raw::new(wasi));
     let command = pre.instantiate_async(&mut store).await.unwrap();
     command.wasi_cli_run().call_run(&mut store).await.unwrap().unwrap();
 }
