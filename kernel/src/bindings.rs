@@ -24,6 +24,8 @@ pub(crate) mod host {
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
             "wasi:filesystem/types.descriptor": crate::fs::Descriptor,
             "wasi:filesystem/types.directory-entry-stream": crate::fs::DirectoryStream,
+            "agentos:kernel/process.pipe-reader": crate::pipe::PipeReader,
+            "agentos:kernel/process.pipe-writer": crate::pipe::PipeWriter,
         },
     });
 }

@@ -141,7 +141,9 @@ pub async fn parent() {
     assert!(spawned.parse::<u32>().unwrap() > parent_pid);
     assert!(position("args: hi") < position("GREETING=from parent"));
     assert!(position("GREETING=from parent") < position("child exited with code 0"));
-    let refusals = &lines[position("child exited with code 0") + 1..];
+    let piped = "piped exited with code 0 -> \"args: piped\\nGREETING=<unset>\\nthrough a pipe\\n\"";
+    assert_eq!(position(piped), position("child exited with code 0") + 1, "{lines:#?}");
+    let refusals = &lines[position(piped) + 1..];
     assert_eq!(refusals.len(), 3, "{refusals:#?}");
     assert_eq!(refusals[0], "more memory: refused (denied: memory limit 16777216 TiB exceeds the parent's 64 MiB)");
     assert_eq!(
@@ -154,7 +156,7 @@ pub async fn parent() {
         "{}",
         refusals[2]
     );
-    assert_eq!(out.stderr, "echo: done\n", "the child inherited the parent's stderr");
+    assert_eq!(out.stderr, "echo: done\necho: done\n", "both children inherited the parent's stderr");
     assert!(kernel.list().is_empty(), "parent and child are reaped");
 }
 

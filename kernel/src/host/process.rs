@@ -8,8 +8,12 @@ use crate::bindings::host::agentos::kernel::process as wit;
 use crate::caps::{self, Capability, ChildGrants, DirRights};
 use crate::fs::{Errno, Kind, data};
 use crate::limits::Limits;
+use crate::pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};
 use crate::process::{ExitStatus, Input, Output, Pid, ProcessCtx, Spawn, SpawnError, Stdio};
 use std::time::Duration;
+use wasmtime::component::Resource;
+use wasmtime_wasi::cli::{StdinStream, StdoutStream};
+use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
 
 impl wit::Host for ProcessCtx {
     async fn spawn(
@@ -45,6 +49,41 @@ impl wit::Host for ProcessCtx {
     async fn self_pid(&mut self) -> wasmtime::Result<wit::Pid> {
         Ok(self.pid.get())
     }
+
+    async fn pipe(&mut self, capacity: u32) -> wasmtime::Result<(Resource<PipeReader>, Resource<PipeWriter>)> {
+        let capacity = if capacity == 0 { DEFAULT_PIPE_CAPACITY } else { (capacity as usize).min(MAX_PIPE_CAPACITY) };
+        let (writer, reader) = pipe(capacity);
+        Ok((self.table.push(reader)?, self.table.push(writer)?))
+    }
+}
+
+/// A process may not make a pipe larger than this (bytes).
+const MAX_PIPE_CAPACITY: usize = 16 << 20;
+
+impl wit::HostPipeReader for ProcessCtx {
+    async fn into_stream(&mut self, this: Resource<PipeReader>) -> wasmtime::Result<Resource<DynInputStream>> {
+        let reader = self.table.delete(this)?;
+        let stream: DynInputStream = StdinStream::p2_stream(&reader);
+        Ok(self.table.push(stream)?)
+    }
+
+    async fn drop(&mut self, this: Resource<PipeReader>) -> wasmtime::Result<()> {
+        self.table.delete(this)?;
+        Ok(())
+    }
+}
+
+impl wit::HostPipeWriter for ProcessCtx {
+    async fn into_stream(&mut self, this: Resource<PipeWriter>) -> wasmtime::Result<Resource<DynOutputStream>> {
+        let writer = self.table.delete(this)?;
+        let stream: DynOutputStream = StdoutStream::p2_stream(&writer);
+        Ok(self.table.push(stream)?)
+    }
+
+    async fn drop(&mut self, this: Resource<PipeWriter>) -> wasmtime::Result<()> {
+        self.table.delete(this)?;
+        Ok(())
+    }
 }
 
 /// The bytes of the program file at `rest` below the preopen at `preopen`.
@@ -75,6 +114,18 @@ async fn read_program(
 }
 
 impl ProcessCtx {
+    fn pipe_end<T: Clone + 'static>(&self, end: &Resource<T>) -> Result<T, wit::Error> {
+        self.table.get(end).cloned().map_err(|e| wit::Error::Denied(format!("not a pipe end of this process: {e}")))
+    }
+
+    fn output(&self, asked: &wit::Output, mine: &Output) -> Result<Output, wit::Error> {
+        Ok(match asked {
+            wit::Output::Inherit => mine.clone(),
+            wit::Output::Null => Output::Null,
+            wit::Output::Pipe(end) => Output::Pipe(self.pipe_end(end)?),
+        })
+    }
+
     /// `pid` if it is a child of this process.
     fn child(&self, pid: wit::Pid) -> Result<Pid, wit::Error> {
         let child = Pid::new(pid).ok_or(wit::Error::NoSuchProcess(pid))?;
@@ -121,18 +172,13 @@ impl ProcessCtx {
                 .ok_or_else(|| wit::Error::NotFound(format!("{cwd}: not a valid path")))?,
         };
         let stdio = Stdio {
-            stdin: match options.stdin {
-                wit::Stdio::Inherit => self.stdio.stdin.clone(),
-                wit::Stdio::Null => Input::Null,
+            stdin: match &options.stdin {
+                wit::Input::Inherit => self.stdio.stdin.clone(),
+                wit::Input::Null => Input::Null,
+                wit::Input::Pipe(end) => Input::Pipe(self.pipe_end(end)?),
             },
-            stdout: match options.stdout {
-                wit::Stdio::Inherit => self.stdio.stdout.clone(),
-                wit::Stdio::Null => Output::Null,
-            },
-            stderr: match options.stderr {
-                wit::Stdio::Inherit => self.stdio.stderr.clone(),
-                wit::Stdio::Null => Output::Null,
-            },
+            stdout: self.output(&options.stdout, &self.stdio.stdout)?,
+            stderr: self.output(&options.stderr, &self.stdio.stderr)?,
         };
 
         // Compiling can take milliseconds: keep it off the async workers.

@@ -81,6 +81,8 @@ pub enum Error {
     TooManyProcesses(u32),
     /// The pid is not one of the caller's children.
     NoSuchProcess(Pid),
+    /// Every reader of a pipe is gone.
+    BrokenPipe,
 }
 
 impl fmt::Display for Error {
@@ -91,6 +93,7 @@ impl fmt::Display for Error {
             Error::Denied(what) => write!(f, "denied: {what}"),
             Error::TooManyProcesses(limit) => write!(f, "too many processes (limit {limit})"),
             Error::NoSuchProcess(pid) => write!(f, "no such child process: {pid}"),
+            Error::BrokenPipe => write!(f, "broken pipe"),
         }
     }
 }
@@ -118,11 +121,74 @@ pub enum Stdio {
     Null,
 }
 
-impl From<Stdio> for raw::Stdio {
-    fn from(s: Stdio) -> raw::Stdio {
-        match s {
-            Stdio::Inherit => raw::Stdio::Inherit,
-            Stdio::Null => raw::Stdio::Null,
+/// The reading end of a kernel pipe (see [`pipe`]).
+#[derive(Debug)]
+pub struct PipeReader(raw::PipeReader);
+
+/// The writing end of a kernel pipe (see [`pipe`]).
+#[derive(Debug)]
+pub struct PipeWriter(raw::PipeWriter);
+
+/// A new kernel pipe holding at most 64 KiB: give its ends to children
+/// ([`Command::stdout_pipe`], [`Command::stdin_pipe`]) or use them here.
+///
+/// A full pipe makes its writer wait; the reader sees end-of-file once every
+/// writer end (yours included: drop it) is gone.
+pub fn pipe() -> (PipeReader, PipeWriter) {
+    let (r, w) = raw::pipe(0);
+    (PipeReader(r), PipeWriter(w))
+}
+
+impl PipeReader {
+    /// Reads until every writer is gone.
+    pub fn read_to_end(self) -> Vec<u8> {
+        let stream = raw::PipeReader::into_stream(self.0);
+        let mut out = Vec::new();
+        while let Ok(chunk) = stream.blocking_read(64 * 1024) {
+            out.extend(chunk);
+        }
+        out
+    }
+}
+
+impl PipeWriter {
+    /// Writes all of `bytes`, waiting while the pipe is full; fails if every
+    /// reader is gone.
+    pub fn write_all(self, bytes: &[u8]) -> Result<(), Error> {
+        let stream = raw::PipeWriter::into_stream(self.0);
+        for chunk in bytes.chunks(4096) {
+            stream.blocking_write_and_flush(chunk).map_err(|_| Error::BrokenPipe)?;
+        }
+        Ok(())
+    }
+}
+
+enum In {
+    Stdio(Stdio),
+    Pipe(PipeReader),
+}
+
+enum Out {
+    Stdio(Stdio),
+    Pipe(PipeWriter),
+}
+
+impl In {
+    fn raw(&self) -> raw::Input<'_> {
+        match self {
+            In::Stdio(Stdio::Inherit) => raw::Input::Inherit,
+            In::Stdio(Stdio::Null) => raw::Input::Null,
+            In::Pipe(p) => raw::Input::Pipe(&p.0),
+        }
+    }
+}
+
+impl Out {
+    fn raw(&self) -> raw::Output<'_> {
+        match self {
+            Out::Stdio(Stdio::Inherit) => raw::Output::Inherit,
+            Out::Stdio(Stdio::Null) => raw::Output::Null,
+            Out::Pipe(p) => raw::Output::Pipe(&p.0),
         }
     }
 }
@@ -184,7 +250,6 @@ impl Grants {
 }
 
 /// A child process to start.
-#[derive(Debug, Clone)]
 pub struct Command {
     program: String,
     args: Vec<String>,
@@ -192,7 +257,9 @@ pub struct Command {
     cwd: Option<String>,
     grants: Option<raw::Grants>,
     limits: raw::Limits,
-    stdio: [Stdio; 3],
+    stdin: In,
+    stdout: Out,
+    stderr: Out,
 }
 
 impl Command {
@@ -205,7 +272,9 @@ impl Command {
             cwd: None,
             grants: None,
             limits: raw::Limits { memory_bytes: None, cpu_ms: None, timeout_ms: None },
-            stdio: [Stdio::Inherit; 3],
+            stdin: In::Stdio(Stdio::Inherit),
+            stdout: Out::Stdio(Stdio::Inherit),
+            stderr: Out::Stdio(Stdio::Inherit),
         }
     }
 
@@ -259,7 +328,28 @@ impl Command {
 
     /// Sets where the child's stdin, stdout and stderr go.
     pub fn stdio(mut self, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Command {
-        self.stdio = [stdin, stdout, stderr];
+        self.stdin = In::Stdio(stdin);
+        self.stdout = Out::Stdio(stdout);
+        self.stderr = Out::Stdio(stderr);
+        self
+    }
+
+    /// Reads the child's stdin from a pipe. The command keeps this end until
+    /// it is dropped; the child holds its own.
+    pub fn stdin_pipe(mut self, reader: PipeReader) -> Command {
+        self.stdin = In::Pipe(reader);
+        self
+    }
+
+    /// Writes the child's stdout into a pipe (see [`Command::stdin_pipe`]).
+    pub fn stdout_pipe(mut self, writer: PipeWriter) -> Command {
+        self.stdout = Out::Pipe(writer);
+        self
+    }
+
+    /// Writes the child's stderr into a pipe (see [`Command::stdin_pipe`]).
+    pub fn stderr_pipe(mut self, writer: PipeWriter) -> Command {
+        self.stderr = Out::Pipe(writer);
         self
     }
 
@@ -271,9 +361,9 @@ impl Command {
             cwd: self.cwd.clone(),
             grants: self.grants.clone(),
             limits: self.limits,
-            stdin: self.stdio[0].into(),
-            stdout: self.stdio[1].into(),
-            stderr: self.stdio[2].into(),
+            stdin: self.stdin.raw(),
+            stdout: self.stdout.raw(),
+            stderr: self.stderr.raw(),
         };
         let pid = raw::spawn(&self.program, &options)?;
         Ok(Child { pid: Pid(pid) })

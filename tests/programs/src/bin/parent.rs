@@ -2,7 +2,7 @@
 //! probes the rules of attenuation, printing one line per probe.
 //!
 //! usage: parent CHILD_PATH [ARGS…]
-use agentos_sdk::process::{Command, Grants, Pid};
+use agentos_sdk::process::{Command, Grants, Pid, pipe};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -15,6 +15,19 @@ fn main() {
     println!("spawned child {}", child.id());
     let status = child.wait().expect("wait for child");
     println!("child {status}");
+
+    // A child between two pipes: we feed its stdin and read its stdout.
+    let (stdin_r, stdin_w) = pipe();
+    let (stdout_r, stdout_w) = pipe();
+    let piped = Command::new(&child_path)
+        .arg("piped")
+        .stdin_pipe(stdin_r)
+        .stdout_pipe(stdout_w)
+        .spawn()
+        .expect("spawn piped child");
+    stdin_w.write_all(b"through a pipe\n").expect("write to the child");
+    let output = stdout_r.read_to_end();
+    println!("piped {} -> {:?}", piped.wait().expect("wait"), String::from_utf8_lossy(&output));
 
     // More memory than the parent has.
     let too_big = Command::new(&child_path).memory_limit(u64::MAX).spawn();
