@@ -5,6 +5,7 @@
 //! All integration tests live in this one binary.
 
 mod cli;
+mod coreutils;
 mod durability;
 mod fs;
 mod kernel;

@@ -13,6 +13,16 @@
 
 pub mod process;
 
+/// Changes to the working directory the kernel started this process in.
+///
+/// wasi-libc (as of Rust 1.95) starts every program in `/` and ignores
+/// `wasi:cli/environment.initial-cwd`; call this first thing in `main`.
+pub fn init_cwd() {
+    if let Some(cwd) = wit::wasi::cli::environment::initial_cwd() {
+        let _ = std::env::set_current_dir(cwd);
+    }
+}
+
 /// Ends the process with `code`, after flushing stdout and stderr.
 ///
 /// Unlike [`std::process::exit`], which on `wasm32-wasip2` reports every

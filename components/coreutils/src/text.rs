@@ -1,0 +1,385 @@
+//! Text tools: they read their files (or stdin) and write lines.
+
+use crate::{Opts, describe};
+use std::fs;
+use std::io::{self, BufWriter, Read, Write};
+
+/// The contents of each operand (stdin for none or `-`), with its name; a
+/// file that cannot be read is reported and skipped (status 1).
+fn inputs(tool: &str, operands: &[String], status: &mut i32) -> Vec<(String, Vec<u8>)> {
+    let operands = if operands.is_empty() { vec!["-".to_string()] } else { operands.to_vec() };
+    let mut out = Vec::new();
+    for name in operands {
+        let data = if name == "-" {
+            let mut buf = Vec::new();
+            io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
+        } else {
+            fs::read(&name)
+        };
+        match data {
+            Ok(d) => out.push((name, d)),
+            Err(e) => {
+                let why =
+                    if std::path::Path::new(&name).is_dir() { "Is a directory".to_string() } else { describe(&e) };
+                eprintln!("{tool}: {name}: {why}");
+                *status = 1;
+            }
+        }
+    }
+    out
+}
+
+/// Lines without their newline; a final line without one still counts.
+fn lines(data: &[u8]) -> Vec<&[u8]> {
+    let mut lines: Vec<&[u8]> = data.split(|b| *b == b'\n').collect();
+    if data.ends_with(b"\n") || data.is_empty() {
+        lines.pop();
+    }
+    lines
+}
+
+fn count(tool: &str, value: &str) -> Result<usize, i32> {
+    value.trim_start_matches('+').parse().map_err(|_| {
+        eprintln!("{tool}: invalid number of lines: '{value}'");
+        1
+    })
+}
+
+pub fn head(tool: &str, args: Vec<String>) -> i32 {
+    let opts = match Opts::parse(tool, args, "", "nc") {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let mut status = 0;
+    let files = inputs(tool, &opts.operands, &mut status);
+    let many = files.len() > 1;
+    let mut o = BufWriter::new(io::stdout().lock());
+    for (i, (name, data)) in files.iter().enumerate() {
+        if many {
+            let _ = writeln!(o, "{}==> {name} <==", if i > 0 { "\n" } else { "" });
+        }
+        if let Some(c) = opts.value('c') {
+            let n = match count(tool, c) {
+                Ok(n) => n,
+                Err(code) => return code,
+            };
+            let _ = o.write_all(&data[..n.min(data.len())]);
+        } else {
+            let n = match count(tool, opts.value('n').unwrap_or("10")) {
+                Ok(n) => n,
+                Err(code) => return code,
+            };
+            let mut taken = 0;
+            for chunk in data.split_inclusive(|b| *b == b'\n').take(n) {
+                taken += chunk.len();
+            }
+            let _ = o.write_all(&data[..taken]);
+        }
+    }
+    status
+}
+
+pub fn tail(tool: &str, args: Vec<String>) -> i32 {
+    let opts = match Opts::parse(tool, args, "", "n") {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let mut status = 0;
+    let files = inputs(tool, &opts.operands, &mut status);
+    let many = files.len() > 1;
+    let spec = opts.value('n').unwrap_or("10").to_string();
+    let n = match count(tool, &spec) {
+        Ok(n) => n,
+        Err(code) => return code,
+    };
+    let mut o = BufWriter::new(io::stdout().lock());
+    for (i, (name, data)) in files.iter().enumerate() {
+        if many {
+            let _ = writeln!(o, "{}==> {name} <==", if i > 0 { "\n" } else { "" });
+        }
+        let chunks: Vec<&[u8]> = data.split_inclusive(|b| *b == b'\n').collect();
+        let start = if spec.starts_with('+') { n.saturating_sub(1) } else { chunks.len().saturating_sub(n) };
+        for chunk in chunks.iter().skip(start) {
+            let _ = o.write_all(chunk);
+        }
+    }
+    status
+}
+
+pub fn wc(tool: &str, args: Vec<String>) -> i32 {
+    let opts = match Opts::parse(tool, args, "lwc", "") {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let mut status = 0;
+    let files = inputs(tool, &opts.operands, &mut status);
+    let all = !opts.has('l') && !opts.has('w') && !opts.has('c');
+    let shown: Vec<char> = ['l', 'w', 'c'].into_iter().filter(|c| all || opts.has(*c)).collect();
+    let counts: Vec<(String, [usize; 3])> = files
+        .iter()
+        .map(|(name, d)| {
+            let l = d.iter().filter(|b| **b == b'\n').count();
+            let w = d.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).count();
+            (name.clone(), [l, w, d.len()])
+        })
+        .collect();
+    let mut total = [0; 3];
+    for (_, c) in &counts {
+        for i in 0..3 {
+            total[i] += c[i];
+        }
+    }
+    // GNU pads every column to the width of the largest number when there is
+    // more than one column or more than one file; from stdin alone it uses 7.
+    let from_stdin = opts.operands.is_empty();
+    let width = if shown.len() == 1 && counts.len() == 1 {
+        0
+    } else if from_stdin {
+        7
+    } else {
+        total.iter().max().unwrap().to_string().len()
+    };
+    let mut o = io::stdout().lock();
+    let mut print = |name: &str, c: &[usize; 3]| {
+        let cols: Vec<String> = shown
+            .iter()
+            .map(|k| {
+                let v = c[match k {
+                    'l' => 0,
+                    'w' => 1,
+                    _ => 2,
+                }];
+                format!("{v:>width$}")
+            })
+            .collect();
+        let name = if name == "-" && from_stdin { String::new() } else { format!(" {name}") };
+        let _ = writeln!(o, "{}{name}", cols.join(" "));
+    };
+    for (name, c) in &counts {
+        print(name, c);
+    }
+    if counts.len() > 1 {
+        print("total", &total);
+    }
+    status
+}
+
+pub fn grep(tool: &str, args: Vec<String>) -> i32 {
+    let opts = match Opts::parse(tool, args, "ivncE", "e") {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let mut operands = opts.operands.clone();
+    let pattern = match opts.value('e') {
+        Some(p) => p.to_string(),
+        None if !operands.is_empty() => operands.remove(0),
+        None => {
+            eprintln!("Usage: grep [OPTION]... PATTERNS [FILE]...\nTry 'grep --help' for more information.");
+            return 2;
+        }
+    };
+    let ignore = opts.has('i');
+    let needle = if ignore { pattern.to_lowercase() } else { pattern.clone() };
+    let mut status = 0;
+    let files = inputs(tool, &operands, &mut status);
+    if status != 0 {
+        status = 2;
+    }
+    let many = files.len() > 1;
+    let mut found = false;
+    let mut o = BufWriter::new(io::stdout().lock());
+    for (name, data) in &files {
+        let mut n = 0;
+        for (i, line) in lines(data).into_iter().enumerate() {
+            let text = String::from_utf8_lossy(line);
+            let hit = if ignore { text.to_lowercase().contains(&needle) } else { text.contains(needle.as_str()) };
+            if hit == opts.has('v') {
+                continue;
+            }
+            n += 1;
+            found = true;
+            if opts.has('c') {
+                continue;
+            }
+            let prefix = if many { format!("{name}:") } else { String::new() };
+            let number = if opts.has('n') { format!("{}:", i + 1) } else { String::new() };
+            let _ = writeln!(o, "{prefix}{number}{text}");
+        }
+        if opts.has('c') {
+            let prefix = if many { format!("{name}:") } else { String::new() };
+            let _ = writeln!(o, "{prefix}{n}");
+        }
+    }
+    if status == 2 {
+        2
+    } else if found {
+        0
+    } else {
+        1
+    }
+}
+
+pub fn sort(tool: &str, args: Vec<String>) -> i32 {
+    let opts = match Opts::parse(tool, args, "nru", "") {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let mut status = 0;
+    let files = inputs(tool, &opts.operands, &mut status);
+    let mut all: Vec<&[u8]> = files.iter().flat_map(|(_, d)| lines(d)).collect();
+    if opts.has('n') {
+        let key = |l: &[u8]| -> f64 {
+            let s = String::from_utf8_lossy(l);
+            let t = s.trim_start();
+            let end = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-')).unwrap_or(t.len());
+            t[..end].parse().unwrap_or(0.0)
+        };
+        all.sort_by(|a, b| key(a).partial_cmp(&key(b)).unwrap().then_with(|| a.cmp(b)));
+    } else {
+        all.sort();
+    }
+    if opts.has('r') {
+        all.reverse();
+    }
+    if opts.has('u') {
+        all.dedup();
+    }
+    let mut o = BufWriter::new(io::stdout().lock());
+    for line in all {
+        let _ = o.write_all(line);
+        let _ = o.write_all(b"\n");
+    }
+    status
+}
+
+pub fn uniq(tool: &str, args: Vec<String>) -> i32 {
+    let opts = match Opts::parse(tool, args, "c", "") {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let mut status = 0;
+    let files = inputs(tool, &opts.operands[..opts.operands.len().min(1)], &mut status);
+    let mut o = BufWriter::new(io::stdout().lock());
+    for (_, data) in &files {
+        let mut run: Option<(&[u8], usize)> = None;
+        let emit = |line: &[u8], n: usize, o: &mut BufWriter<io::StdoutLock>| {
+            if opts.has('c') {
+                let _ = write!(o, "{n:>7} ");
+            }
+            let _ = o.write_all(line);
+            let _ = o.write_all(b"\n");
+        };
+        for line in lines(data) {
+            run = match run {
+                Some((prev, n)) if prev == line => Some((prev, n + 1)),
+                Some((prev, n)) => {
+                    emit(prev, n, &mut o);
+                    Some((line, 1))
+                }
+                None => Some((line, 1)),
+            };
+        }
+        if let Some((prev, n)) = run {
+            emit(prev, n, &mut o);
+        }
+    }
+    status
+}
+
+/// `a-z` style ranges expanded; `\n` and `\t` understood.
+fn char_set(spec: &str) -> Vec<char> {
+    let raw: Vec<char> = spec.replace("\\n", "\n").replace("\\t", "\t").chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < raw.len() {
+        if i + 2 < raw.len() && raw[i + 1] == '-' {
+            out.extend(raw[i]..=raw[i + 2]);
+            i += 3;
+        } else {
+            out.push(raw[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+pub fn tr(tool: &str, args: Vec<String>) -> i32 {
+    let opts = match Opts::parse(tool, args, "d", "") {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let needed = if opts.has('d') { 1 } else { 2 };
+    if opts.operands.len() < needed {
+        eprintln!("tr: missing operand\nTry 'tr --help' for more information.");
+        return 1;
+    }
+    let from = char_set(&opts.operands[0]);
+    let to = if opts.has('d') { Vec::new() } else { char_set(&opts.operands[1]) };
+    let mut input = String::new();
+    let _ = io::stdin().lock().read_to_string(&mut input);
+    let out: String = input
+        .chars()
+        .filter_map(|c| match from.iter().position(|f| *f == c) {
+            Some(_) if opts.has('d') => None,
+            Some(i) => Some(*to.get(i).or(to.last()).unwrap_or(&c)),
+            None => Some(c),
+        })
+        .collect();
+    let _ = io::stdout().lock().write_all(out.as_bytes());
+    0
+}
+
+pub fn cut(tool: &str, args: Vec<String>) -> i32 {
+    let opts = match Opts::parse(tool, args, "", "dfc") {
+        Ok(o) => o,
+        Err(code) => return code,
+    };
+    let (spec, by_char) = match (opts.value('f'), opts.value('c')) {
+        (Some(f), _) => (f.to_string(), false),
+        (None, Some(c)) => (c.to_string(), true),
+        _ => {
+            eprintln!(
+                "cut: you must specify a list of bytes, characters, or fields\nTry 'cut --help' for more information."
+            );
+            return 1;
+        }
+    };
+    let mut ranges = Vec::new();
+    for part in spec.split(',') {
+        let (a, b) = match part.split_once('-') {
+            Some((a, b)) => (a.parse().unwrap_or(1), b.parse().unwrap_or(usize::MAX)),
+            None => match part.parse::<usize>() {
+                Ok(n) => (n, n),
+                Err(_) => {
+                    eprintln!("cut: invalid field value '{part}'\nTry 'cut --help' for more information.");
+                    return 1;
+                }
+            },
+        };
+        ranges.push((a, b));
+    }
+    let wanted = |i: usize| ranges.iter().any(|(a, b)| *a <= i && i <= *b);
+    let delim = opts.value('d').and_then(|d| d.chars().next()).unwrap_or('\t');
+    let mut status = 0;
+    let files = inputs(tool, &opts.operands, &mut status);
+    let mut o = BufWriter::new(io::stdout().lock());
+    for (_, data) in &files {
+        for line in lines(data) {
+            let text = String::from_utf8_lossy(line);
+            let picked: String = if by_char {
+                text.chars().enumerate().filter(|(i, _)| wanted(i + 1)).map(|(_, c)| c).collect()
+            } else if !text.contains(delim) {
+                text.to_string()
+            } else {
+                text.split(delim)
+                    .enumerate()
+                    .filter(|(i, _)| wanted(i + 1))
+                    .map(|(_, f)| f)
+                    .collect::<Vec<_>>()
+                    .join(&delim.to_string())
+            };
+            let _ = writeln!(o, "{picked}");
+        }
+    }
+    status
+}
