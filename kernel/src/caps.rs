@@ -129,6 +129,10 @@ impl fmt::Display for DirRights {
 pub struct Preopen {
     path: String,
     rights: DirRights,
+    /// The directory's inode once a kernel resolved it inside the granter's
+    /// own directory (for grants a process passes on): then the path is only
+    /// its name, and a symlink can no longer lead it elsewhere.
+    ino: Option<u64>,
 }
 
 impl Preopen {
@@ -139,7 +143,17 @@ impl Preopen {
             path: path.clone(),
             reason: "a directory must be an absolute path without `..`".into(),
         })?;
-        Ok(Preopen { path: normalized, rights })
+        Ok(Preopen { path: normalized, rights, ino: None })
+    }
+
+    /// The inode it was pinned to, if any.
+    pub(crate) fn ino(&self) -> Option<u64> {
+        self.ino
+    }
+
+    /// Pins it to the inode it resolved to.
+    pub(crate) fn pin(&mut self, ino: u64) {
+        self.ino = Some(ino);
     }
 
     /// The directory's path (absolute, normalized).
@@ -229,6 +243,10 @@ impl Grants {
         &self.preopens
     }
 
+    pub(crate) fn preopens_mut(&mut self) -> &mut [Preopen] {
+        &mut self.preopens
+    }
+
     /// The preopen a path lies in (with at least `rights`), and the path
     /// relative to it. The longest matching preopen wins.
     pub fn resolve(&self, guest_path: &str, rights: DirRights) -> Option<(&Preopen, String)> {
@@ -257,7 +275,7 @@ impl Grants {
             }
             let path = normalize_guest(path).ok_or_else(|| GrantError::DirNotHeld(path.clone()))?;
             self.resolve(&path, *rights).ok_or_else(|| GrantError::DirNotHeld(path.clone()))?;
-            child = child.preopen(Preopen { path, rights: *rights });
+            child = child.preopen(Preopen { path, rights: *rights, ino: None });
         }
         Ok(child)
     }

@@ -88,6 +88,12 @@ pub enum KillReason {
         /// The limit.
         limit: Duration,
     },
+    /// Its parent ended, and with it every child's budget.
+    #[error("its parent (pid {parent}) ended")]
+    ParentEnded {
+        /// The parent's pid.
+        parent: u32,
+    },
     /// Killed on request.
     #[error("killed by {by}")]
     Signal {

@@ -384,8 +384,10 @@ impl Kernel {
         };
         let kernel = self.clone();
         runtime.spawn(async move {
+            // Should the task panic, the guard still records the end.
+            let mut guard = Finish { kernel: kernel.clone(), pid, exit_tx: Some(exit_tx) };
             let status = run(&kernel, &program, ctx, limits, meter, kill_rx).await;
-            kernel.finish(pid, status, exit_tx);
+            guard.finish(status);
         });
         Ok(pid)
     }
@@ -418,6 +420,27 @@ impl Kernel {
         drop(table);
         // Waiters may be gone; nothing is lost then.
         let _ = exit_tx.send(Some(status));
+    }
+
+    /// Kills the running children of `pid` (which has just ended): a process
+    /// cannot outlive its budget by handing its work to children.
+    fn kill_children(&self, pid: Pid) {
+        let children: Vec<Pid> = {
+            let table = self.inner.table.lock().unwrap();
+            table
+                .entries
+                .values()
+                .filter(|e| e.info.parent == Some(pid) && e.kill.is_some())
+                .map(|e| e.info.pid)
+                .collect()
+        };
+        for child in children {
+            let mut table = self.inner.table.lock().unwrap();
+            if let Some(kill) = table.entries.get_mut(&child).and_then(|e| e.kill.take()) {
+                tracing::info!(pid = child.get(), parent = pid.get(), "kill: parent ended");
+                let _ = kill.send(KillReason::ParentEnded { parent: pid.get() });
+            }
+        }
     }
 
     /// Waits for a process to end, then reaps it (removes it from the table).
@@ -491,6 +514,28 @@ fn build_wasi(argv: &[String], env: &[(String, String)], cwd: &str, stdio: &Stdi
         Output::Pipe(writer) => builder.stderr(writer.clone()),
     };
     builder.build()
+}
+
+/// Records a process's end exactly once, even if its task panics.
+struct Finish {
+    kernel: Kernel,
+    pid: Pid,
+    exit_tx: Option<watch::Sender<Option<ExitStatus>>>,
+}
+
+impl Finish {
+    fn finish(&mut self, status: ExitStatus) {
+        if let Some(exit_tx) = self.exit_tx.take() {
+            self.kernel.kill_children(self.pid);
+            self.kernel.finish(self.pid, status, exit_tx);
+        }
+    }
+}
+
+impl Drop for Finish {
+    fn drop(&mut self) {
+        self.finish(ExitStatus::Trapped("the kernel failed while running this process (see the log)".into()));
+    }
 }
 
 /// Runs a process to its end and says how it ended.

@@ -248,3 +248,19 @@ async fn watching_a_directory_sees_its_changes_in_order() {
         ]
     );
 }
+
+/// Regression (review F): restoring the oldest of the 64 kept versions used to
+/// evict it in the same commit, leaving the file empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restoring_the_oldest_kept_version_keeps_its_contents() {
+    let (_dir, kernel) = workspace().await;
+    for i in 0..70 {
+        kernel.write_file("/data/log.txt", format!("version {i}").as_bytes()).await.unwrap();
+    }
+    let history = kernel.history("/data/log.txt").await.unwrap();
+    assert_eq!(history.len(), 64, "at most 64 versions are kept");
+    let oldest = history[0].number;
+    kernel.restore("/data/log.txt", oldest).await.unwrap();
+    // Version n holds what the n-th write replaced: "version {n-1}".
+    assert_eq!(kernel.read_file("/data/log.txt").await.unwrap(), format!("version {}", oldest - 1).as_bytes());
+}

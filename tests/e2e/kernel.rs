@@ -259,3 +259,31 @@ async fn bad_files_are_refused_with_their_name() {
     let err = kernel.load_file(dir.path().join("missing.wasm")).unwrap_err().to_string();
     assert!(err.ends_with("missing.wasm: no such file"), "{err}");
 }
+
+/// Regression (review C): a process killed for its budget used to leave its
+/// children running, so a budget could be escaped by spawning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_die_with_their_parent() {
+    let (_workspace, kernel) = crate::fs::workspace().await;
+    kernel.write_file("/bin/echo.wasm", &std::fs::read(programs::ECHO).unwrap()).await.unwrap();
+    let grants =
+        command_grants().grant(Capability::Process).preopen(Preopen::new("/bin", DirRights::READ_ONLY).unwrap());
+    let limit = Duration::from_millis(300);
+    // The child (echo) reads stdin until EOF, which never comes: it would run forever.
+    let (stdin_w, stdin_r) = agentos_kernel::pipe(16);
+    let spawn = command(&kernel, programs::PARENT)
+        .args(["/bin/echo.wasm"])
+        .grants(grants)
+        .limits(Limits { timeout: Some(limit), ..Limits::none() })
+        .stdio(agentos_kernel::Stdio { stdin: agentos_kernel::Input::Pipe(stdin_r), ..Default::default() });
+    let parent = kernel.spawn(spawn).unwrap();
+    assert_eq!(kernel.wait(parent).await.unwrap(), ExitStatus::Killed(KillReason::Timeout { limit }));
+    for _ in 0..100 {
+        if kernel.list().iter().all(|p| p.state != ProcessState::Running) {
+            drop(stdin_w);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("a child outlived its parent: {:?}", kernel.list());
+}

@@ -193,6 +193,10 @@ impl Namespace {
         if path.is_empty() {
             return Err(Errno::NoEntry);
         }
+        if base != root && !self.is_below(base, root)? {
+            // The base directory was moved out of the root it was opened in.
+            return Err(Errno::NotPermitted);
+        }
         let mut trailing_slash = path.ends_with('/');
         let mut pending: VecDeque<String> = components(path);
         let mut dir = base;
@@ -207,7 +211,7 @@ impl Namespace {
                 return Err(Errno::NotDirectory);
             }
             if name == ".." {
-                if dir == root {
+                if dir == root || dir == ROOT {
                     return Err(Errno::NotPermitted);
                 }
                 dir = dir_inode.parent;
@@ -253,6 +257,21 @@ impl Namespace {
         // The path named `base` itself (".", "a/..", a symlink to ".").
         let inode = self.inode(dir)?;
         Ok(Walk { parent: inode.parent, name: ".".into(), target: Some((dir, inode)), trailing_slash })
+    }
+
+    /// Whether `ino` lies (strictly) below the directory `ancestor`.
+    fn is_below(&mut self, ino: Ino, ancestor: Ino) -> Result<bool, Errno> {
+        let mut up = ino;
+        for _ in 0..4096 {
+            if up == ROOT {
+                return Ok(false);
+            }
+            up = self.inode(up)?.parent;
+            if up == ancestor {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     fn stat_of(&mut self, ino: Ino, inode: &Inode) -> Result<Stat, Errno> {
@@ -489,13 +508,17 @@ impl Namespace {
             return;
         }
         batch.delete_inode(ino);
-        batch.writes.push(Write::DeleteRange(vrange(ino)));
         // The kernel frees an orphaned blob once no descriptor has it open;
         // frozen blobs belong to snapshots and are never freed.
-        if inode.kind == Kind::File && inode.blob >= self.counters.frozen_below {
-            let mut orphan = vec![b'o'];
-            orphan.extend(inode.blob.to_be_bytes());
-            batch.writes.push(Write::Put((orphan, Vec::new())));
+        let mut blobs = vec![inode.blob];
+        if let Ok(versions) = kv::scan(&vrange(ino), u32::MAX) {
+            blobs.extend(versions.iter().map(|(_, value)| be64(&value[..8])));
+        }
+        batch.writes.push(Write::DeleteRange(vrange(ino)));
+        if inode.kind == Kind::File {
+            for blob in blobs.into_iter().filter(|b| *b >= self.counters.frozen_below) {
+                batch.writes.push(Write::Put((okey(blob), Vec::new())));
+            }
         }
     }
 
@@ -667,7 +690,8 @@ impl Namespace {
             batch.writes.push(Write::Delete(key.clone()));
             let old_blob = be64(&value[..8]);
             if old_blob >= self.counters.frozen_below {
-                batch.writes.push(Write::DeleteRange(brange(old_blob)));
+                // A reader may still hold it: the kernel frees it when none does.
+                batch.writes.push(Write::Put((okey(old_blob), Vec::new())));
             }
         }
         let mut value = Vec::with_capacity(24);
@@ -733,12 +757,14 @@ impl Namespace {
         let copy = counters.next_blob;
         counters.next_blob += 1;
         let mut batch = Batch::default();
-        self.keep_version(&mut batch, ino, inode.blob, size, now)?;
+        // Copy first: keeping the current contents may evict the oldest
+        // version, which may be the very one being restored.
         batch.writes.push(Write::CopyRange(CopyRange {
             range: brange(old),
             old_prefix: blob_prefix(old),
             new_prefix: blob_prefix(copy),
         }));
+        self.keep_version(&mut batch, ino, inode.blob, size, now)?;
         batch.writes.push(Write::Put((bkey(copy, b't'), now.to_be_bytes().to_vec())));
         inode.blob = copy;
         inode.ctime = now;
@@ -751,6 +777,10 @@ impl Namespace {
 
     pub fn snapshot(&mut self, name: &str, now: u64) -> Result<(), Errno> {
         check_snapshot_name(name)?;
+        // An open writer writes its blob in place: it would change the snapshot.
+        if !self.writing.is_empty() {
+            return Err(Errno::Busy);
+        }
         if get(&skey(name))?.is_some() {
             return Err(Errno::Exists);
         }
@@ -773,6 +803,11 @@ impl Namespace {
 
     pub fn rollback(&mut self, name: &str, _now: u64) -> Result<(), Errno> {
         check_snapshot_name(name)?;
+        // Open writers would keep writing blobs the rolled-back namespace no
+        // longer (or differently) refers to.
+        if !self.writing.is_empty() {
+            return Err(Errno::Busy);
+        }
         if get(&skey(name))?.is_none() {
             return Err(Errno::NoEntry);
         }
@@ -790,7 +825,6 @@ impl Namespace {
         }
         self.apply(batch)?;
         self.inodes.clear();
-        self.writing.clear();
         Ok(())
     }
 
@@ -868,6 +902,12 @@ fn bkey(blob: Blob, tag: u8) -> Vec<u8> {
 
 fn brange(blob: Blob) -> KeyRange {
     KeyRange { start: blob_prefix(blob), end: blob_prefix(blob + 1) }
+}
+
+fn okey(blob: Blob) -> Vec<u8> {
+    let mut key = vec![b'o'];
+    key.extend(blob.to_be_bytes());
+    key
 }
 
 fn vkey(ino: Ino, n: u32) -> Vec<u8> {

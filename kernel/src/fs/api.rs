@@ -110,13 +110,11 @@ impl Kernel {
             .begin_write_held(stat.ino, now)
             .await
             .map_err(|e| err(e.to_string()))?
-            .map_err(|e| err(describe(e).into()));
-        let result = blob.and_then(|blob| {
-            data::set_size(&*fs.store, blob.blob, 0, now).map_err(|e| err(e.to_string()))?;
-            data::write(&*fs.store, blob.blob, Some(0), bytes, now).map_err(|e| err(e.to_string()))
-        });
+            .map_err(|e| err(describe(e).into()))?;
+        // One commit: a reader never sees the file emptied but not yet written.
+        let result = data::replace(&*fs.store, blob.blob, bytes, now).map_err(|e| err(e.to_string()));
         fs.vfs.end_write_later(stat.ino);
-        result.map(|_| ())
+        result
     }
 
     /// Reads a whole file.

@@ -84,7 +84,11 @@ pub(crate) fn write(
     if data.is_empty() {
         return Ok(offset);
     }
-    let end = offset + data.len() as u64;
+    let end =
+        offset.checked_add(data.len() as u64).filter(|end| *end <= MAX_FILE_SIZE).ok_or_else(|| StoreError::Io {
+            path: format!("blob {blob}"),
+            reason: format!("a write at offset {offset} would pass the largest file size ({MAX_FILE_SIZE} bytes)"),
+        })?;
     let mut writes = Vec::new();
     let first = offset / CHUNK;
     let last = (end - 1) / CHUNK;
@@ -110,8 +114,17 @@ pub(crate) fn write(
     Ok(offset)
 }
 
+/// The largest file: 1 TiB (chunk indexes and offsets stay far from overflow).
+pub(crate) const MAX_FILE_SIZE: u64 = 1 << 40;
+
 /// Truncates or extends (with zeros) the blob to `new_size`.
 pub(crate) fn set_size(store: &dyn Store, blob: u64, new_size: u64, now_ns: u64) -> Result<(), StoreError> {
+    if new_size > MAX_FILE_SIZE {
+        return Err(StoreError::Io {
+            path: format!("blob {blob}"),
+            reason: format!("{new_size} bytes is past the largest file size ({MAX_FILE_SIZE} bytes)"),
+        });
+    }
     let _guard = WRITE_LOCK.lock().unwrap();
     let size = size(store, blob)?;
     let mut writes = Vec::new();
@@ -133,9 +146,32 @@ pub(crate) fn set_size(store: &dyn Store, blob: u64, new_size: u64, now_ns: u64)
     store.commit(&writes)
 }
 
-/// Every byte of a blob.
+/// The largest file read whole into the kernel's memory (a program to load,
+/// a host `cat`).
+pub(crate) const MAX_WHOLE_FILE: u64 = 256 << 20;
+
+/// Every byte of a blob, if it is no larger than [`MAX_WHOLE_FILE`].
 pub(crate) fn read_all(store: &dyn Store, blob: u64) -> Result<Vec<u8>, StoreError> {
-    read(store, blob, 0, u64::MAX)
+    let size = size(store, blob)?;
+    if size > MAX_WHOLE_FILE {
+        return Err(StoreError::Io {
+            path: format!("blob {blob}"),
+            reason: format!("the file is too large to read whole ({size} bytes, at most {MAX_WHOLE_FILE})"),
+        });
+    }
+    read(store, blob, 0, size)
+}
+
+/// Replaces a blob's contents with `data`, in one commit.
+pub(crate) fn replace(store: &dyn Store, blob: u64, data: &[u8], now_ns: u64) -> Result<(), StoreError> {
+    let _guard = WRITE_LOCK.lock().unwrap();
+    let mut writes = vec![Write::DeleteRange(chunk_key(blob, 0), key(blob, b'c' + 1))];
+    for (index, chunk) in data.chunks(CHUNK as usize).enumerate() {
+        writes.push(Write::Put(chunk_key(blob, index as u64), chunk.to_vec()));
+    }
+    writes.push(Write::Put(key(blob, b'm'), (data.len() as u64).to_be_bytes().to_vec()));
+    writes.push(Write::Put(key(blob, b't'), now_ns.to_be_bytes().to_vec()));
+    store.commit(&writes)
 }
 
 #[cfg(test)]

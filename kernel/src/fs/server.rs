@@ -172,7 +172,7 @@ impl VfsClient {
         now: u64,
     ) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), Errno>, VfsDown> {
         let client = self.clone();
-        self.call(move |store, vfs| {
+        self.call(flags.create, move |store, vfs| {
             Box::pin(async move {
                 let stat = vfs.call_open_at(&mut *store, root, base, &path, flags, now).await?;
                 Ok(stat.map(|stat| {
@@ -193,7 +193,7 @@ impl VfsClient {
         follow: bool,
     ) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), Errno>, VfsDown> {
         let client = self.clone();
-        self.call(move |store, vfs| {
+        self.call(false, move |store, vfs| {
             Box::pin(async move {
                 let stat = vfs.call_stat_at(&mut *store, root, base, &path, follow).await?;
                 Ok(stat.map(|stat| {
@@ -208,7 +208,7 @@ impl VfsClient {
     /// Starts writing a file and holds the blob to write into.
     pub(crate) async fn begin_write_held(&self, ino: u64, now: u64) -> Result<Result<Arc<OpenBlob>, Errno>, VfsDown> {
         let client = self.clone();
-        self.call(move |store, vfs| {
+        self.call(true, move |store, vfs| {
             Box::pin(
                 async move { Ok(vfs.call_begin_write(&mut *store, ino, now).await?.map(|blob| client.hold(blob))) },
             )
@@ -219,7 +219,7 @@ impl VfsClient {
 
 /// Deletes every orphaned blob that is not open, with its orphan mark.
 fn collect_orphans(store: &dyn DurableStore, open: &Mutex<HashMap<u64, usize>>) -> Result<(), StoreError> {
-    let orphans = store.scan(b"o", b"p", 1024)?;
+    let orphans = store.scan(b"o", b"p", usize::MAX)?;
     let open = open.lock().unwrap();
     let mut writes = Vec::new();
     for (key, _) in orphans {
@@ -268,7 +268,11 @@ impl VfsClient {
         Ok(client)
     }
 
-    async fn call<R, F>(&self, f: F) -> Result<R, VfsDown>
+    /// Runs `f` on the vfs, after the deferred work. It runs in a task of its
+    /// own, so that a caller killed mid-call cannot leave the vfs instance
+    /// half-way through a call (which would poison it for every process).
+    /// `notify`: the call may change the namespace, so wake the watchers.
+    async fn call<R, F>(&self, notify: bool, f: F) -> Result<R, VfsDown>
     where
         R: Send + 'static,
         F: for<'a> FnOnce(
@@ -278,22 +282,28 @@ impl VfsClient {
             + Send
             + 'static,
     {
-        let mut guard = self.server.lock().await;
-        self.run_deferred(&mut guard).await;
-        let server = &mut *guard;
-        if let Some(why) = &server.dead {
-            return Err(VfsDown(why.clone()));
-        }
-        let result = f(&mut server.store, server.instance.agentos_fs_vfs()).await;
-        self.changed.notify_waiters();
-        match result {
-            Ok(value) => Ok(value),
-            Err(trap) => {
-                tracing::error!("vfs trapped: {trap:?}");
-                server.dead = Some(format!("{trap:#}"));
-                Err(VfsDown(format!("{trap:#}")))
+        let client = self.clone();
+        let task = tokio::spawn(async move {
+            let mut guard = client.server.lock().await;
+            client.run_deferred(&mut guard).await;
+            let server = &mut *guard;
+            if let Some(why) = &server.dead {
+                return Err(VfsDown(why.clone()));
             }
-        }
+            let result = f(&mut server.store, server.instance.agentos_fs_vfs()).await;
+            if notify {
+                client.changed.notify_waiters();
+            }
+            match result {
+                Ok(value) => Ok(value),
+                Err(trap) => {
+                    tracing::error!("vfs trapped: {trap:?}");
+                    server.dead = Some(format!("{trap:#}"));
+                    Err(VfsDown(format!("{trap:#}")))
+                }
+            }
+        });
+        task.await.map_err(|e| VfsDown(format!("the vfs call failed: {e}")))?
     }
 }
 
@@ -331,39 +341,42 @@ by_value!(u64, u32, bool, OpenFlags, Option<u64>);
 
 /// One async method per vfs function: `name(args…) -> Result<T, VfsDown>`.
 macro_rules! vfs_calls {
-    ($( $name:ident => $call:ident ( $( $arg:ident : $ty:ty ),* ) -> $ret:ty ; )*) => {
+    ($( $access:ident $name:ident => $call:ident ( $( $arg:ident : $ty:ty ),* ) -> $ret:ty ; )*) => {
         impl VfsClient {
             $(
                 #[allow(clippy::too_many_arguments)]
                 pub(crate) async fn $name(&self, $( $arg: $ty ),*) -> Result<$ret, VfsDown> {
-                    self.call(move |store, vfs| Box::pin(async move { vfs.$call(store, $( Arg::arg(&$arg) ),*).await })).await
+                    let notify = vfs_calls!(@changes $access);
+                    self.call(notify, move |store, vfs| Box::pin(async move { vfs.$call(store, $( Arg::arg(&$arg) ),*).await })).await
                 }
             )*
         }
     };
+    (@changes read) => { false };
+    (@changes write) => { true };
 }
 
 vfs_calls! {
-    root => call_root() -> u64;
-    stat_at => call_stat_at(root: u64, base: u64, path: String, follow: bool) -> Result<Stat, Errno>;
-    stat_inode => call_stat_inode(ino: u64) -> Result<Stat, Errno>;
-    open_at => call_open_at(root: u64, base: u64, path: String, flags: OpenFlags, now: u64) -> Result<Stat, Errno>;
-    create_directory_at => call_create_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
-    symlink_at => call_symlink_at(root: u64, target: String, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
-    mount_at => call_mount_at(root: u64, base: u64, path: String, name: String) -> Result<Stat, Errno>;
-    locate_mount => call_locate_mount(root: u64, base: u64, path: String) -> Result<(String, u64, String), Errno>;
-    create_device_at => call_create_device_at(root: u64, base: u64, path: String, device: String, now: u64) -> Result<Stat, Errno>;
-    readlink_at => call_readlink_at(root: u64, base: u64, path: String) -> Result<String, Errno>;
-    link_at => call_link_at(root: u64, old_base: u64, old_path: String, follow: bool, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
-    unlink_file_at => call_unlink_file_at(root: u64, base: u64, path: String, now: u64) -> Result<(), Errno>;
-    remove_directory_at => call_remove_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<(), Errno>;
-    rename_at => call_rename_at(root: u64, old_base: u64, old_path: String, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
-    read_directory => call_read_directory(dir: u64, after: Option<String>, limit: u32) -> Result<Vec<Dirent>, Errno>;
-    set_times => call_set_times(ino: u64, atime: Option<u64>, mtime: Option<u64>, now: u64) -> Result<(), Errno>;
-    changes => call_changes(after: u64, limit: u32) -> (Vec<Change>, u64);
-    history => call_history(ino: u64) -> Result<Vec<Version>, Errno>;
-    restore => call_restore(ino: u64, number: u32, now: u64) -> Result<(), Errno>;
-    snapshot => call_snapshot(name: String, now: u64) -> Result<(), Errno>;
-    rollback => call_rollback(name: String, now: u64) -> Result<(), Errno>;
-    snapshots => call_snapshots() -> Result<Vec<(String, u64)>, Errno>;
+    read root => call_root() -> u64;
+    read stat_at => call_stat_at(root: u64, base: u64, path: String, follow: bool) -> Result<Stat, Errno>;
+    read stat_inode => call_stat_inode(ino: u64) -> Result<Stat, Errno>;
+    write open_at => call_open_at(root: u64, base: u64, path: String, flags: OpenFlags, now: u64) -> Result<Stat, Errno>;
+    write create_directory_at => call_create_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
+    write symlink_at => call_symlink_at(root: u64, target: String, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
+    write mount_at => call_mount_at(root: u64, base: u64, path: String, name: String) -> Result<Stat, Errno>;
+    read locate_mount => call_locate_mount(root: u64, base: u64, path: String) -> Result<(String, u64, String), Errno>;
+    write create_device_at => call_create_device_at(root: u64, base: u64, path: String, device: String, now: u64) -> Result<Stat, Errno>;
+    read readlink_at => call_readlink_at(root: u64, base: u64, path: String) -> Result<String, Errno>;
+    write link_at => call_link_at(root: u64, old_base: u64, old_path: String, follow: bool, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
+    write unlink_file_at => call_unlink_file_at(root: u64, base: u64, path: String, now: u64) -> Result<(), Errno>;
+    write remove_directory_at => call_remove_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<(), Errno>;
+    write rename_at => call_rename_at(root: u64, old_base: u64, old_path: String, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
+    read read_directory => call_read_directory(dir: u64, after: Option<String>, limit: u32) -> Result<Vec<Dirent>, Errno>;
+    write set_times => call_set_times(ino: u64, atime: Option<u64>, mtime: Option<u64>, now: u64) -> Result<(), Errno>;
+    read changes => call_changes(after: u64, limit: u32) -> (Vec<Change>, u64);
+    read history => call_history(ino: u64) -> Result<Vec<Version>, Errno>;
+    write restore => call_restore(ino: u64, number: u32, now: u64) -> Result<(), Errno>;
+    write snapshot => call_snapshot(name: String, now: u64) -> Result<(), Errno>;
+    write rollback => call_rollback(name: String, now: u64) -> Result<(), Errno>;
+    read snapshots => call_snapshots() -> Result<Vec<(String, u64)>, Errno>;
 }

@@ -78,9 +78,14 @@ impl ProcessCtx {
         if let Some(session) = &d.session {
             return Ok(Some(session.clone()));
         }
-        let ino = d.ino;
+        let (ino, held) = (d.ino, d.blob.clone());
         let vfs = self.filesystem()?.vfs.clone();
-        let blob = vfs.begin_write_held(ino, now_ns()).await??;
+        let blob = match (vfs.begin_write_held(ino, now_ns()).await?, held) {
+            (Ok(blob), _) => blob,
+            // Unlinked while open: keep writing the blob this descriptor holds.
+            (Err(Errno::NoEntry), Some(held)) => held,
+            (Err(e), _) => return Err(e.into()),
+        };
         let session = Arc::new(WriteSession::new(ino, blob.clone(), vfs));
         let d = self.table.get_mut(fd)?;
         d.blob = Some(blob);
@@ -207,10 +212,12 @@ impl preopens::Host for ProcessCtx {
         };
         let mut out = Vec::new();
         for preopen in self.grants.preopens().to_vec() {
-            let stat = if preopen.relative().is_empty() {
-                fs.vfs.stat_inode(fs.root).await?
-            } else {
-                fs.vfs.stat_at(fs.root, fs.root, preopen.relative().to_string(), true).await?
+            let stat = match preopen.ino() {
+                // Passed on by a parent, resolved inside the parent's directory.
+                Some(ino) => fs.vfs.stat_inode(ino).await?,
+                // Granted by the kernel's user: a path of the namespace.
+                None if preopen.relative().is_empty() => fs.vfs.stat_inode(fs.root).await?,
+                None => fs.vfs.stat_at(fs.root, fs.root, preopen.relative().to_string(), true).await?,
             };
             match stat {
                 Ok(stat) if stat.kind == Kind::Directory => {
@@ -416,8 +423,23 @@ impl types::HostDescriptor for ProcessCtx {
         if let Some(node) = d.proc {
             return Ok(proc_stat(node, d.proc_data.as_deref().map(Vec::as_slice), &self.kernel));
         }
-        let (ino, session) = (d.ino, d.session.is_some());
-        let mut stat = self.filesystem()?.vfs.stat_inode(ino).await??;
+        let (ino, session, held) = (d.ino, d.session.is_some(), d.blob.as_ref().map(|b| b.blob));
+        let mut stat = match (self.filesystem()?.vfs.stat_inode(ino).await?, held) {
+            (Ok(stat), _) => stat,
+            // Unlinked while open: the inode is gone, its contents are not.
+            (Err(Errno::NoEntry), Some(blob)) => Stat {
+                ino,
+                kind: Kind::File,
+                nlink: 0,
+                size: data::size(&*self.store()?, blob)?,
+                blob,
+                device: None,
+                atime_ns: 0,
+                mtime_ns: 0,
+                ctime_ns: 0,
+            },
+            (Err(e), _) => return Err(e.into()),
+        };
         if session {
             // A writer sees its own blob even while the vfs reports another.
             let blob = self.descriptor(&fd)?.blob.as_ref().map_or(0, |b| b.blob);
@@ -533,7 +555,7 @@ impl types::HostDescriptor for ProcessCtx {
         }
         match stat.kind {
             Kind::Symlink => return Err(ErrorCode::Loop.into()),
-            Kind::Directory if write || truncate => return Err(ErrorCode::IsDirectory.into()),
+            Kind::Directory if write || truncate || create => return Err(ErrorCode::IsDirectory.into()),
             _ => {}
         }
         let descriptor = Descriptor {
@@ -606,7 +628,8 @@ impl types::HostDescriptor for ProcessCtx {
     }
 
     async fn is_same_object(&mut self, a: Resource<Descriptor>, b: Resource<Descriptor>) -> wasmtime::Result<bool> {
-        Ok(self.table.get(&a)?.ino == self.table.get(&b)?.ino)
+        let (a, b) = (self.table.get(&a)?, self.table.get(&b)?);
+        Ok(a.ino == b.ino && a.proc == b.proc)
     }
 
     async fn metadata_hash(&mut self, fd: Resource<Descriptor>) -> FsResult<MetadataHashValue> {

@@ -86,22 +86,37 @@ impl wit::HostPipeWriter for ProcessCtx {
     }
 }
 
+/// The directory inode at `path` from `base`, confined to `root` (or `pinned`).
+async fn resolve_dir(
+    fs: &crate::fs::Filesystem,
+    pinned: Option<u64>,
+    path: &str,
+    root: u64,
+    base: u64,
+) -> Result<u64, String> {
+    if let Some(ino) = pinned {
+        return Ok(ino);
+    }
+    if path.is_empty() {
+        return Ok(base);
+    }
+    match fs.vfs.stat_at(root, base, path.to_string(), true).await.map_err(|e| e.to_string())? {
+        Ok(stat) if stat.kind == Kind::Directory => Ok(stat.ino),
+        Ok(_) => Err("not a directory".into()),
+        Err(e) => Err(format!("{e:?}")),
+    }
+}
+
 /// The bytes of the program file at `rest` below the preopen at `preopen`.
 async fn read_program(
     fs: crate::fs::Filesystem,
     path: &str,
+    pinned: Option<u64>,
     preopen: &str,
     rest: String,
 ) -> Result<Vec<u8>, wit::Error> {
     let io = |e: String| wit::Error::NotFound(format!("{path}: {e}"));
-    let root = if preopen.is_empty() {
-        fs.root
-    } else {
-        match fs.vfs.stat_at(fs.root, fs.root, preopen.to_string(), true).await.map_err(|e| io(e.to_string()))? {
-            Ok(stat) => stat.ino,
-            Err(e) => return Err(io(format!("{e:?}"))),
-        }
-    };
+    let root = resolve_dir(&fs, pinned, preopen, fs.root, fs.root).await.map_err(io)?;
     let stat = fs.vfs.stat_at_held(root, root, rest, true).await.map_err(|e| io(e.to_string()))?;
     match stat {
         Ok((stat, Some(blob))) if stat.kind == Kind::File => {
@@ -146,20 +161,45 @@ impl ProcessCtx {
             tracing::warn!(target: "agentos::audit", pid = self.pid.get(), program = path, "denied: spawn of a program outside the process's directories");
             wit::Error::NotFound(format!("{path}: not in any directory this process holds"))
         })?;
-        let (preopen_path, rest) = (preopen.relative().to_string(), rest);
+        let (preopen_path, pinned, rest) = (preopen.relative().to_string(), preopen.ino(), rest);
         let fs =
             self.fs.clone().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
-        let bytes = read_program(fs, &path, &preopen_path, rest).await?;
+        let bytes = read_program(fs, &path, pinned, &preopen_path, rest).await?;
 
         let pid = self.pid.get();
         let denied = |e: String| {
             tracing::warn!(target: "agentos::audit", pid, program = path, reason = e, "denied: spawn asks for more than the parent holds");
             wit::Error::Denied(e)
         };
-        let grants = match &options.grants {
+        let mut grants = match &options.grants {
             None => self.grants.clone(),
             Some(asked) => self.grants.attenuate(&child_grants(asked)).map_err(|e| denied(e.to_string()))?,
         };
+        // Pin each directory passed on to its inode, resolved inside the
+        // parent's own directory: a symlink cannot widen it.
+        let fs = self.fs.clone();
+        for i in 0..grants.preopens().len() {
+            let child = grants.preopens()[i].clone();
+            if child.ino().is_some() {
+                continue;
+            }
+            let Some(fs) = &fs else { break };
+            let (parent, rest) = self
+                .grants
+                .resolve(child.path(), child.rights())
+                .ok_or_else(|| denied(format!("directory `{}` is not held", child.path())))?;
+            let parent_root = resolve_dir(fs, parent.ino(), parent.relative(), fs.root, fs.root)
+                .await
+                .map_err(|e| denied(format!("directory `{}`: {e}", parent.path())))?;
+            let ino = if rest.is_empty() {
+                parent_root
+            } else {
+                resolve_dir(fs, None, &rest, parent_root, parent_root)
+                    .await
+                    .map_err(|e| denied(format!("directory `{}`: {e}", child.path())))?
+            };
+            grants.preopens_mut()[i].pin(ino);
+        }
         let asked = Limits {
             memory: options.limits.memory_bytes,
             cpu: options.limits.cpu_ms.map(Duration::from_millis),
