@@ -287,3 +287,18 @@ async fn children_die_with_their_parent() {
     }
     panic!("a child outlived its parent: {:?}", kernel.list());
 }
+
+/// Regression (review A): a directory passed to a child was resolved from the
+/// workspace root, so a symlink `dir/esc -> ..` widened it beyond the parent's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn grant_escape() {
+    let (_workspace, kernel) = crate::fs::workspace().await;
+    kernel.create_dir_all("/data/box").await.unwrap();
+    kernel.write_file("/data/box/echo.wasm", &std::fs::read(programs::ECHO).unwrap()).await.unwrap();
+    let grants =
+        command_grants().grant(Capability::Process).preopen(Preopen::new("/data/box", DirRights::ALL).unwrap());
+    let spawn = command(&kernel, programs::GRANT_ESCAPE).args(["/data/box", "/data/box/echo.wasm"]).grants(grants);
+    let out = run_captured(&kernel, spawn, b"").await;
+    assert_eq!(out.status, ExitStatus::Exited(0), "{}", out.stderr);
+    assert!(out.stdout.starts_with("refused: denied: directory `/data/box/esc`"), "{}", out.stdout);
+}
