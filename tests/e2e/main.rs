@@ -9,6 +9,7 @@ mod coreutils;
 mod durability;
 mod fs;
 mod kernel;
+mod shell;
 
 use agentos_kernel::{Capability, ExitStatus, Grants, Input, Kernel, KernelConfig, Limits, Output, Spawn, Stdio, pipe};
 use std::path::PathBuf;

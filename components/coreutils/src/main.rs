@@ -49,6 +49,12 @@ fn main() {
     let argv0 = if args.is_empty() { String::new() } else { args.remove(0) };
     let mut name = argv0.rsplit('/').next().unwrap_or("").trim_end_matches(".wasm").to_string();
     if name == "coreutils" {
+        if args.first().is_some_and(|a| a == "--list") {
+            for (tool, _) in TOOLS {
+                println!("{tool}");
+            }
+            agentos_sdk::exit(0);
+        }
         if args.is_empty() {
             eprintln!(
                 "usage: coreutils TOOL [ARGS…]\ntools: {}",

@@ -45,8 +45,18 @@ fn count(tool: &str, value: &str) -> Result<usize, i32> {
     })
 }
 
+/// `-5` means `-n 5` (the old syntax GNU still takes).
+fn old_count(args: Vec<String>) -> Vec<String> {
+    args.into_iter()
+        .flat_map(|a| match a.strip_prefix('-') {
+            Some(n) if !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()) => vec!["-n".to_string(), n.to_string()],
+            _ => vec![a],
+        })
+        .collect()
+}
+
 pub fn head(tool: &str, args: Vec<String>) -> i32 {
-    let opts = match Opts::parse(tool, args, "", "nc") {
+    let opts = match Opts::parse(tool, old_count(args), "", "nc") {
         Ok(o) => o,
         Err(code) => return code,
     };
@@ -80,7 +90,7 @@ pub fn head(tool: &str, args: Vec<String>) -> i32 {
 }
 
 pub fn tail(tool: &str, args: Vec<String>) -> i32 {
-    let opts = match Opts::parse(tool, args, "", "n") {
+    let opts = match Opts::parse(tool, old_count(args), "", "n") {
         Ok(o) => o,
         Err(code) => return code,
     };

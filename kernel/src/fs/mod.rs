@@ -41,6 +41,13 @@ const STANDARD_TREE: &[&str] = &[
     "dev",
 ];
 
+/// The tools of the coreutils component, each a hard link to `/bin/coreutils`
+/// (the e2e tests check this list against `coreutils --list`).
+pub const COREUTILS_TOOLS: &[&str] = &[
+    "basename", "cat", "cp", "cut", "date", "dirname", "echo", "env", "false", "grep", "head", "ls", "mkdir", "mv",
+    "pwd", "rm", "rmdir", "seq", "sleep", "sort", "stat", "tail", "tee", "touch", "tr", "true", "uniq", "wc", "yes",
+];
+
 /// The filesystem of one workspace.
 #[derive(Clone)]
 pub(crate) struct Filesystem {
@@ -112,6 +119,20 @@ impl Filesystem {
                 Err(e) => return Err(format!("cannot create /{path}: {e:?}")),
             }
         }
+        self.install("bin/coreutils", agentos_artifacts::components::COREUTILS).await?;
+        self.install("bin/sh", agentos_artifacts::components::SH).await?;
+        for tool in COREUTILS_TOOLS {
+            let path = format!("bin/{tool}");
+            match self
+                .vfs
+                .link_at(self.root, self.root, "bin/coreutils".into(), false, self.root, path.clone(), now)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Ok(()) | Err(Errno::Exists) => {}
+                Err(e) => return Err(format!("cannot link /{path}: {e:?}")),
+            }
+        }
         for device in ["null", "zero"] {
             match self
                 .vfs
@@ -124,6 +145,36 @@ impl Filesystem {
             }
         }
         Ok(())
+    }
+}
+
+impl Filesystem {
+    /// Writes a system file unless it already holds exactly `bytes`.
+    async fn install(&self, path: &str, bytes: &[u8]) -> Result<(), String> {
+        let now = now_ns();
+        let flags = OpenFlags { create: true, exclusive: false, directory: false, follow: false };
+        let (stat, held) = self
+            .vfs
+            .open_at_held(self.root, self.root, path.into(), flags, now)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot create /{path}: {e:?}"))?;
+        let current = held
+            .map(|b| data::read(&*self.store, b.blob, 0, bytes.len() as u64 + 1))
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        if current.as_deref() == Some(bytes) {
+            return Ok(());
+        }
+        let blob = self
+            .vfs
+            .begin_write_held(stat.ino, now)
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("cannot write /{path}: {e:?}"))?;
+        let result = data::replace(&*self.store, blob.blob, bytes, now).map_err(|e| e.to_string());
+        self.vfs.end_write_later(stat.ino);
+        result
     }
 }
 

@@ -28,8 +28,13 @@ struct Cli {
     #[arg(long, global = true, env = "AGENTOS_WORKSPACE", value_name = "DIR")]
     workspace: Option<PathBuf>,
 
+    /// Run one shell line and exit with its status.
+    #[arg(short = 'c', value_name = "LINE", conflicts_with = "command")]
+    line: Option<String>,
+
+    /// With no command: open the shell on the terminal.
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -43,6 +48,14 @@ enum Command {
     Run(RunArgs),
     /// Run the built-in demo component, the way `agentos run` runs any component.
     Demo,
+    /// Run a shell script from the workspace (or the host, if it is not in the workspace).
+    Sh {
+        /// The script.
+        file: String,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Copy a host file or directory (recursively) into the workspace.
     Import {
         /// The host file or directory.
@@ -162,7 +175,17 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let kernel = Kernel::new(KernelConfig { cache_dir: Some(cache_dir(cli.cache_dir)?), ..KernelConfig::default() })?;
     let workspace = workspace_dir(cli.workspace)?;
     kernel.open_workspace(&workspace, &user()).await?;
-    match cli.command {
+    let command = match (cli.command, cli.line) {
+        (Some(command), _) => command,
+        (None, Some(line)) => return shell(&kernel, vec!["-c".into(), line]).await,
+        (None, None) => return shell(&kernel, Vec::new()).await,
+    };
+    match command {
+        Command::Sh { file, args } => {
+            let mut argv = vec![file];
+            argv.extend(args);
+            shell(&kernel, argv).await
+        }
         Command::Run(args) => {
             let program = match kernel.load_file(&args.file) {
                 Ok(program) => program,
@@ -214,6 +237,34 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Runs the workspace's shell (`/bin/sh`) on the terminal with `args`.
+async fn shell(kernel: &Kernel, args: Vec<String>) -> anyhow::Result<ExitCode> {
+    let program = kernel.load("/bin/sh", agentos_artifacts::components::SH)?;
+    let user = user();
+    let home = format!("/home/{user}");
+    let grants = Grants::none()
+        .grant(Capability::Cli)
+        .grant(Capability::Clocks)
+        .grant(Capability::Random)
+        .grant(Capability::Process)
+        .preopen(Preopen::new("/", DirRights::ALL)?);
+    let spawn = Spawn::new(&program)
+        .arg0("sh")
+        .args(args)
+        .cwd(home.clone())
+        .env("HOME", home)
+        .env("USER", user)
+        .env("PATH", "/bin")
+        .stdio(Stdio::inherit())
+        .grants(grants);
+    let pid = kernel.spawn(spawn)?;
+    Ok(match kernel.wait(pid).await? {
+        ExitStatus::Exited(code) => ExitCode::from(code.min(255) as u8),
+        ExitStatus::Killed(reason) => fail(&format!("the shell was killed: {reason}"), 137),
+        ExitStatus::Trapped(message) => fail(&format!("the shell trapped: {message}"), 134),
+    })
 }
 
 /// `2026-11-25 14:03:07 UTC`.

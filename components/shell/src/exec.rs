@@ -1,0 +1,246 @@
+//! Running parsed lists: builtins in the shell, everything else as processes.
+
+use crate::lex::lex;
+use crate::parse::{Pipeline, parse};
+use agentos_sdk::process::{Command, ExitStatus, pipe};
+use std::collections::BTreeMap;
+
+pub struct Shell {
+    pub argv0: String,
+    pub positional: Vec<String>,
+    pub vars: BTreeMap<String, String>,
+    pub exported: Vec<String>,
+    pub status: i32,
+    /// Set by `exit`.
+    pub exit: Option<i32>,
+}
+
+impl Shell {
+    pub fn new(argv0: String) -> Shell {
+        let vars: BTreeMap<String, String> = std::env::vars().collect();
+        let exported = vars.keys().cloned().collect();
+        let mut shell = Shell { argv0, positional: Vec::new(), vars, exported, status: 0, exit: None };
+        shell.vars.entry("PATH".into()).or_insert_with(|| "/bin".into());
+        if let Ok(cwd) = std::env::current_dir() {
+            shell.vars.insert("PWD".into(), cwd.display().to_string());
+        }
+        shell
+    }
+
+    /// Runs a source text; returns the last status.
+    pub fn run_source(&mut self, text: &str) -> i32 {
+        let tokens = match lex(text) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("sh: {e}");
+                self.status = 2;
+                return 2;
+            }
+        };
+        let lists = match parse(tokens) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("sh: {e}");
+                self.status = 2;
+                return 2;
+            }
+        };
+        for list in lists {
+            self.status = self.pipeline(&list.first);
+            for (op, next) in &list.rest {
+                if self.exit.is_some() {
+                    break;
+                }
+                if (*op == "&&") == (self.status == 0) {
+                    self.status = self.pipeline(next);
+                }
+            }
+            if self.exit.is_some() {
+                break;
+            }
+        }
+        self.status
+    }
+
+    /// The output of `text` run in this shell's environment (for `$(…)`).
+    pub fn capture(&mut self, text: &str) -> String {
+        let self_exe = "/bin/sh".to_string();
+        let (reader, writer) = pipe();
+        let command = self.command(&self_exe, vec!["-c".into(), text.into()]).stdout_pipe(writer);
+        match command.spawn() {
+            Ok(child) => {
+                drop(command);
+                let out = reader.read_to_end();
+                self.status = code(child.wait());
+                String::from_utf8_lossy(&out).into_owned()
+            }
+            Err(e) => {
+                eprintln!("sh: {e}");
+                String::new()
+            }
+        }
+    }
+
+    fn pipeline(&mut self, p: &Pipeline) -> i32 {
+        let mut argvs = Vec::new();
+        for words in &p.commands {
+            let argv: Vec<String> = words.iter().flat_map(|w| self.expand(w)).collect();
+            argvs.push(argv);
+        }
+        let status = if argvs.len() == 1 && argvs[0].first().is_some_and(|c| is_builtin(c)) {
+            let argv = argvs.remove(0);
+            self.builtin(&argv)
+        } else {
+            self.spawn_all(argvs)
+        };
+        if p.negated { i32::from(status == 0) } else { status }
+    }
+
+    fn spawn_all(&mut self, argvs: Vec<Vec<String>>) -> i32 {
+        let mut children = Vec::new();
+        let mut next_stdin = None;
+        let count = argvs.len();
+        for (i, argv) in argvs.into_iter().enumerate() {
+            let Some(name) = argv.first() else {
+                continue;
+            };
+            let path = match self.find(name) {
+                Some(path) => path,
+                None => {
+                    eprintln!("sh: {name}: command not found");
+                    next_stdin = None;
+                    children.push(None);
+                    continue;
+                }
+            };
+            let mut command = self.command(&path, argv[1..].to_vec());
+            if let Some(reader) = next_stdin.take() {
+                command = command.stdin_pipe(reader);
+            }
+            if i + 1 < count {
+                let (reader, writer) = pipe();
+                command = command.stdout_pipe(writer);
+                next_stdin = Some(reader);
+            }
+            match command.spawn() {
+                Ok(child) => children.push(Some(child)),
+                Err(e) => {
+                    eprintln!("sh: {name}: {e}");
+                    children.push(None);
+                }
+            }
+        }
+        let mut status = 127;
+        for child in children {
+            status = match child {
+                Some(child) => code(child.wait()),
+                None => 127,
+            };
+        }
+        status
+    }
+
+    fn command(&self, path: &str, args: Vec<String>) -> Command {
+        let mut command = Command::new(path).args(args);
+        if let Some(pwd) = self.vars.get("PWD") {
+            command = command.current_dir(pwd.clone());
+        }
+        for name in &self.exported {
+            if let Some(value) = self.vars.get(name) {
+                command = command.env(name.clone(), value.clone());
+            }
+        }
+        command
+    }
+
+    /// A command name to the path of the program to run.
+    fn find(&self, name: &str) -> Option<String> {
+        if name.contains('/') {
+            return Some(name.to_string());
+        }
+        let path = self.vars.get("PATH").cloned().unwrap_or_else(|| "/bin".into());
+        path.split(':')
+            .map(|dir| format!("{}/{name}", dir.trim_end_matches('/')))
+            .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
+    }
+
+    fn builtin(&mut self, argv: &[String]) -> i32 {
+        match argv[0].as_str() {
+            ":" => 0,
+            "exit" => {
+                let code = argv.get(1).and_then(|c| c.parse().ok()).unwrap_or(self.status);
+                self.exit = Some(code);
+                code
+            }
+            "cd" => {
+                let home = self.vars.get("HOME").cloned().unwrap_or_else(|| "/".into());
+                let target = argv.get(1).cloned().unwrap_or(home);
+                match std::env::set_current_dir(&target) {
+                    Ok(()) => {
+                        let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or(target);
+                        self.vars.insert("PWD".into(), cwd);
+                        0
+                    }
+                    Err(e) => {
+                        eprintln!("sh: cd: {target}: {}", e.to_string().split(" (os error").next().unwrap_or(""));
+                        1
+                    }
+                }
+            }
+            "export" => {
+                for arg in &argv[1..] {
+                    let name = match arg.split_once('=') {
+                        Some((name, value)) => {
+                            self.vars.insert(name.into(), value.into());
+                            name.to_string()
+                        }
+                        None => arg.clone(),
+                    };
+                    if !self.exported.contains(&name) {
+                        self.exported.push(name);
+                    }
+                }
+                0
+            }
+            "unset" => {
+                for name in &argv[1..] {
+                    self.vars.remove(name);
+                    self.exported.retain(|n| n != name);
+                }
+                0
+            }
+            assignment => {
+                // NAME=value with no command.
+                let (name, value) = assignment.split_once('=').unwrap();
+                self.vars.insert(name.into(), value.into());
+                0
+            }
+        }
+    }
+}
+
+fn is_builtin(word: &str) -> bool {
+    matches!(word, ":" | "exit" | "cd" | "export" | "unset")
+        || word
+            .split_once('=')
+            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+}
+
+/// The shell status of a child: its code, or 128 + 9 when killed, 134 when trapped.
+fn code(status: Result<ExitStatus, agentos_sdk::process::Error>) -> i32 {
+    match status {
+        Ok(ExitStatus::Exited(code)) => code as i32,
+        Ok(ExitStatus::Killed(reason)) => {
+            eprintln!("sh: killed: {reason}");
+            137
+        }
+        Ok(ExitStatus::Trapped(message)) => {
+            eprintln!("sh: trapped: {message}");
+            134
+        }
+        Err(e) => {
+            eprintln!("sh: {e}");
+            1
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! Word expansion: parameters, command substitution, field splitting and
+//! globbing, in POSIX order.
+
+use crate::exec::Shell;
+use crate::lex::Part;
+
+impl Shell {
+    /// The fields a word expands to (none for an unquoted empty expansion).
+    pub fn expand(&mut self, parts: &[Part]) -> Vec<String> {
+        // (text, quoted) pieces of the word after parameter expansion.
+        let mut fields: Vec<String> = Vec::new();
+        let mut current = String::new();
+        let mut has_field = false;
+        let mut globbable = false;
+        for part in parts {
+            match part {
+                Part::Literal(text) => {
+                    current.push_str(text);
+                    has_field = true;
+                }
+                Part::Double(text) => {
+                    let value = self.substitute(text, true);
+                    current.push_str(&value);
+                    has_field = true;
+                }
+                Part::Bare(text) => {
+                    let value = self.substitute(text, false);
+                    if text.contains('*') || text.contains('?') {
+                        globbable = true;
+                    }
+                    // Unquoted expansions split on blanks.
+                    let expanded_from_param = text.contains('$');
+                    if expanded_from_param {
+                        let mut pieces = value.split([' ', '\t', '\n']).peekable();
+                        let starts_blank = value.starts_with([' ', '\t', '\n']);
+                        if starts_blank && (has_field || !current.is_empty()) {
+                            fields.push(std::mem::take(&mut current));
+                            has_field = false;
+                        }
+                        while let Some(piece) = pieces.next() {
+                            if piece.is_empty() {
+                                continue;
+                            }
+                            current.push_str(piece);
+                            has_field = true;
+                            if pieces.peek().is_some() {
+                                fields.push(std::mem::take(&mut current));
+                                has_field = false;
+                            }
+                        }
+                        if value.ends_with([' ', '\t', '\n']) && has_field {
+                            fields.push(std::mem::take(&mut current));
+                            has_field = false;
+                        }
+                    } else {
+                        current.push_str(&value);
+                        has_field = true;
+                    }
+                }
+            }
+        }
+        if has_field || !current.is_empty() {
+            fields.push(current);
+        }
+        if globbable {
+            fields = fields.into_iter().flat_map(|f| glob(&f).unwrap_or_else(|| vec![f])).collect();
+        }
+        fields
+    }
+
+    /// `$NAME`, `${NAME}`, `$?`, `$$`, `$#`, `$0`–`$9`, `$@`, `$*`, `$(…)` in `text`.
+    fn substitute(&mut self, text: &str, quoted: bool) -> String {
+        let chars: Vec<char> = text.chars().collect();
+        let mut out = String::new();
+        let mut i = 0;
+        while i < chars.len() {
+            match chars[i] {
+                '\\' if quoted && i + 1 < chars.len() => {
+                    out.push(chars[i + 1]);
+                    i += 2;
+                }
+                '$' if i + 1 < chars.len() => {
+                    let next = chars[i + 1];
+                    if next == '(' {
+                        let mut depth = 0;
+                        let mut j = i + 1;
+                        while j < chars.len() {
+                            match chars[j] {
+                                '(' => depth += 1,
+                                ')' => {
+                                    depth -= 1;
+                                    if depth == 0 {
+                                        break;
+                                    }
+                                }
+                                _ => {}
+                            }
+                            j += 1;
+                        }
+                        let inner: String = chars[i + 2..j.min(chars.len())].iter().collect();
+                        let output = self.capture(&inner);
+                        out.push_str(output.trim_end_matches('\n'));
+                        i = j + 1;
+                    } else if next == '{' {
+                        let end = chars[i..].iter().position(|c| *c == '}').map_or(chars.len(), |p| i + p);
+                        let name: String = chars[i + 2..end].iter().collect();
+                        out.push_str(&self.param(&name));
+                        i = end + 1;
+                    } else if "?$#@*0123456789".contains(next) {
+                        out.push_str(&self.param(&next.to_string()));
+                        i += 2;
+                    } else if next.is_ascii_alphabetic() || next == '_' {
+                        let end = chars[i + 1..]
+                            .iter()
+                            .position(|c| !(c.is_ascii_alphanumeric() || *c == '_'))
+                            .map_or(chars.len(), |p| i + 1 + p);
+                        let name: String = chars[i + 1..end].iter().collect();
+                        out.push_str(&self.param(&name));
+                        i = end;
+                    } else {
+                        out.push('$');
+                        i += 1;
+                    }
+                }
+                c => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        out
+    }
+
+    fn param(&self, name: &str) -> String {
+        match name {
+            "?" => self.status.to_string(),
+            "$" => agentos_sdk::process::id().to_string(),
+            "#" => self.positional.len().to_string(),
+            "@" | "*" => self.positional.join(" "),
+            "0" => self.argv0.clone(),
+            n if n.chars().all(|c| c.is_ascii_digit()) => {
+                n.parse::<usize>().ok().and_then(|k| self.positional.get(k - 1).cloned()).unwrap_or_default()
+            }
+            n => self.vars.get(n).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// The sorted paths matching a pattern with `*` and `?`, or `None` if none match.
+fn glob(pattern: &str) -> Option<Vec<String>> {
+    let absolute = pattern.starts_with('/');
+    let mut bases: Vec<String> = vec![if absolute { "/".into() } else { String::new() }];
+    for component in pattern.split('/').filter(|c| !c.is_empty()) {
+        let mut next = Vec::new();
+        for base in &bases {
+            if component.contains(['*', '?']) {
+                let dir = if base.is_empty() { "." } else { base.as_str() };
+                let Ok(entries) = std::fs::read_dir(dir) else { continue };
+                let mut names: Vec<String> =
+                    entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+                names.sort();
+                for name in names {
+                    if (!name.starts_with('.') || component.starts_with('.'))
+                        && matches(component.as_bytes(), name.as_bytes())
+                    {
+                        next.push(format!(
+                            "{base}{}{name}",
+                            if base.is_empty() || base.ends_with('/') { "" } else { "/" }
+                        ));
+                    }
+                }
+            } else {
+                next.push(format!(
+                    "{base}{}{component}",
+                    if base.is_empty() || base.ends_with('/') { "" } else { "/" }
+                ));
+            }
+        }
+        bases = next;
+    }
+    let found: Vec<String> = bases.into_iter().filter(|p| std::fs::symlink_metadata(p).is_ok()).collect();
+    (!found.is_empty()).then_some(found)
+}
+
+fn matches(pattern: &[u8], name: &[u8]) -> bool {
+    match (pattern.first(), name.first()) {
+        (None, None) => true,
+        (Some(b'*'), _) => matches(&pattern[1..], name) || (!name.is_empty() && matches(pattern, &name[1..])),
+        (Some(b'?'), Some(_)) => matches(&pattern[1..], &name[1..]),
+        (Some(p), Some(n)) if p == n => matches(&pattern[1..], &name[1..]),
+        _ => false,
+    }
+}

@@ -1,0 +1,69 @@
+//! The shell, through `agentos -c`, in a fresh workspace per line.
+//!
+//! The expected outputs are what bash with GNU coreutils prints for the same
+//! lines (the side-by-side run against bash comes with the rest of the shell).
+
+use std::process::Command;
+
+/// (line, stdout, exit status).
+const LINES: &[(&str, &str, i32)] = &[
+    ("echo hello world", "hello world\n", 0),
+    ("echo 'single $X' \"double $HOME\" back\\ slash", "single $X double /home/tester back slash\n", 0),
+    ("X=1; echo $X ${X}2", "1 12\n", 0),
+    ("true && echo yes || echo no", "yes\n", 0),
+    ("false && echo yes || echo no", "no\n", 0),
+    ("false; echo $?", "1\n", 0),
+    ("! false; echo $?", "0\n", 0),
+    ("seq 5 | sort -r | head -2", "5\n4\n", 0),
+    ("seq 3 | wc -l", "3\n", 0),
+    ("echo $(echo inner) outer", "inner outer\n", 0),
+    ("cd /tmp && pwd", "/tmp\n", 0),
+    ("mkdir -p /tmp/g && touch /tmp/g/a.txt /tmp/g/b.txt /tmp/g/c.md && cd /tmp/g && echo *.txt", "a.txt b.txt\n", 0),
+    ("exit 3", "", 3),
+    ("nosuchcommand", "", 127),
+    ("echo a # a comment", "a\n", 0),
+    ("export GREETING=hi; env | grep GREETING", "GREETING=hi\n", 0),
+];
+
+#[test]
+fn shell_lines() {
+    let mut failures = Vec::new();
+    for (line, stdout, status) in LINES {
+        let workspace = tempfile::tempdir().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_agentos"))
+            .args(["-c", line])
+            .env("AGENTOS_CACHE_DIR", crate::cache_dir())
+            .env("AGENTOS_WORKSPACE", workspace.path())
+            .env("USER", "tester")
+            .output()
+            .unwrap();
+        let got = String::from_utf8_lossy(&out.stdout);
+        if got != *stdout || out.status.code() != Some(*status) {
+            failures.push(format!(
+                "{line:?}: {:?} {got:?} (stderr {:?})",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Every tool the kernel links into /bin is one coreutils knows, and back.
+#[test]
+fn bin_holds_every_coreutils_tool() {
+    let workspace = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_agentos"))
+        .args(["-c", "/bin/coreutils --list; echo ---; ls /bin"])
+        .env("AGENTOS_CACHE_DIR", crate::cache_dir())
+        .env("AGENTOS_WORKSPACE", workspace.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let (listed, bin) = text.split_once("---\n").expect("both lists");
+    let listed: Vec<&str> = listed.lines().collect();
+    assert_eq!(listed, agentos_kernel::COREUTILS_TOOLS);
+    let mut expected: Vec<&str> = listed.iter().copied().chain(["coreutils", "sh"]).collect();
+    expected.sort();
+    assert_eq!(bin.lines().collect::<Vec<_>>(), expected);
+}
