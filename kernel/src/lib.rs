@@ -43,7 +43,9 @@ mod store;
 mod ticker;
 
 pub use caps::{Capability, ChildGrants, DirRights, GrantError, Grants, Preopen};
-pub use fs::{COREUTILS_TOOLS, ChangeEvent, ChangeKind, FileVersion, FsOpError, Watch, WorkspaceError};
+pub use fs::{
+    COREUTILS_TOOLS, ChangeEvent, ChangeKind, FileStdin, FileStdout, FileVersion, FsOpError, Watch, WorkspaceError,
+};
 pub use kernel::{Kernel, KernelConfig, KernelError, LoadError, Program};
 pub use limits::{KillReason, LimitError, Limits, format_bytes};
 pub use pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};

@@ -58,6 +58,8 @@ pub enum Input {
     Inherit,
     /// A kernel pipe.
     Pipe(PipeReader),
+    /// A file of the workspace, read from its start.
+    File(crate::fs::FileStdin),
 }
 
 /// Where a process's stdout or stderr goes.
@@ -70,6 +72,8 @@ pub enum Output {
     Inherit,
     /// A kernel pipe.
     Pipe(PipeWriter),
+    /// A file of the workspace.
+    File(crate::fs::FileStdout),
 }
 
 /// The three standard streams of a process. Default: all null.
@@ -502,16 +506,19 @@ fn build_wasi(argv: &[String], env: &[(String, String)], cwd: &str, stdio: &Stdi
         Input::Null => builder.stdin(tokio::io::empty()),
         Input::Inherit => builder.stdin(wasmtime_wasi::cli::stdin()),
         Input::Pipe(reader) => builder.stdin(reader.clone()),
+        Input::File(file) => builder.stdin(file.clone()),
     };
     match &stdio.stdout {
         Output::Null => builder.stdout(SinkOutputStream),
         Output::Inherit => builder.stdout(wasmtime_wasi::cli::stdout()),
         Output::Pipe(writer) => builder.stdout(writer.clone()),
+        Output::File(file) => builder.stdout(file.clone()),
     };
     match &stdio.stderr {
         Output::Null => builder.stderr(SinkOutputStream),
         Output::Inherit => builder.stderr(wasmtime_wasi::cli::stderr()),
         Output::Pipe(writer) => builder.stderr(writer.clone()),
+        Output::File(file) => builder.stderr(file.clone()),
     };
     builder.build()
 }

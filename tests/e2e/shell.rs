@@ -23,6 +23,10 @@ const LINES: &[(&str, &str, i32)] = &[
     ("nosuchcommand", "", 127),
     ("echo a # a comment", "a\n", 0),
     ("export GREETING=hi; env | grep GREETING", "GREETING=hi\n", 0),
+    ("cd /tmp; seq 3 > n.txt; echo four >> n.txt; wc -l < n.txt", "4\n", 0),
+    ("cat /missing 2> /tmp/err; cat /tmp/err", "cat: /missing: No such file or directory\n", 0),
+    ("cat /missing 2>&1 | tr a-z A-Z", "CAT: /MISSING: NO SUCH FILE OR DIRECTORY\n", 0),
+    ("echo > ", "", 2),
 ];
 
 #[test]

@@ -83,12 +83,23 @@ impl Shell {
 
     fn pipeline(&mut self, p: &Pipeline) -> i32 {
         let mut argvs = Vec::new();
-        for words in &p.commands {
-            let argv: Vec<String> = words.iter().flat_map(|w| self.expand(w)).collect();
-            argvs.push(argv);
+        for simple in &p.commands {
+            let argv: Vec<String> = simple.words.iter().flat_map(|w| self.expand(w)).collect();
+            let mut redirects = Vec::new();
+            for (op, target) in &simple.redirects {
+                let target = match target {
+                    Some(t) => {
+                        let expanded = self.expand(t).join(" ");
+                        Some(self.absolute(&expanded))
+                    }
+                    None => None,
+                };
+                redirects.push((*op, target));
+            }
+            argvs.push((argv, redirects));
         }
-        let status = if argvs.len() == 1 && argvs[0].first().is_some_and(|c| is_builtin(c)) {
-            let argv = argvs.remove(0);
+        let status = if argvs.len() == 1 && argvs[0].0.first().is_some_and(|c| is_builtin(c)) {
+            let (argv, _) = argvs.remove(0);
             self.builtin(&argv)
         } else {
             self.spawn_all(argvs)
@@ -96,11 +107,21 @@ impl Shell {
         if p.negated { i32::from(status == 0) } else { status }
     }
 
-    fn spawn_all(&mut self, argvs: Vec<Vec<String>>) -> i32 {
+    /// A path made absolute against the shell's working directory (the kernel
+    /// resolves a redirection against the shell's first one).
+    fn absolute(&self, path: &str) -> String {
+        if path.starts_with('/') {
+            return path.to_string();
+        }
+        let pwd = self.vars.get("PWD").cloned().unwrap_or_else(|| "/".into());
+        format!("{}/{path}", pwd.trim_end_matches('/'))
+    }
+
+    fn spawn_all(&mut self, argvs: Vec<(Vec<String>, Vec<(&'static str, Option<String>)>)>) -> i32 {
         let mut children = Vec::new();
         let mut next_stdin = None;
         let count = argvs.len();
-        for (i, argv) in argvs.into_iter().enumerate() {
+        for (i, (argv, redirects)) in argvs.into_iter().enumerate() {
             let Some(name) = argv.first() else {
                 continue;
             };
@@ -121,6 +142,21 @@ impl Shell {
                 let (reader, writer) = pipe();
                 command = command.stdout_pipe(writer);
                 next_stdin = Some(reader);
+            }
+            for (op, target) in redirects {
+                let target = target.unwrap_or_default();
+                command = match op {
+                    "<" => command.stdin_file(target),
+                    ">" => command.stdout_file(target, false),
+                    ">>" => command.stdout_file(target, true),
+                    "2>" => command.stderr_file(target, false),
+                    "2>>" => command.stderr_file(target, true),
+                    "2>&1" => command.stderr_to_stdout(),
+                    _ => {
+                        eprintln!("sh: {op}: not supported yet");
+                        command
+                    }
+                };
             }
             match command.spawn() {
                 Ok(child) => children.push(Some(child)),

@@ -17,7 +17,8 @@ pub enum Part {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Token {
     Word(Vec<Part>),
-    /// `|`, `||`, `&&`, `;`, `&`, `\n`.
+    /// `|`, `||`, `&&`, `;`, `&`, `\n`, and the redirections `<`, `>`,
+    /// `>>`, `2>`, `2>>`, `2>&1`, `>&2`.
     Op(&'static str),
 }
 
@@ -101,6 +102,30 @@ pub fn lex(line: &str) -> Result<Vec<Token>, String> {
                 bare.extend(&chars[i..=end]);
                 in_word = true;
                 i = end + 1;
+            }
+            '<' | '>' => {
+                // `2>`, `2>>` and `2>&1` name stderr; a plain `>` stdout.
+                let stderr = in_word && parts.is_empty() && bare == "2";
+                if stderr {
+                    bare.clear();
+                    in_word = false;
+                } else if in_word {
+                    flush_bare(&mut bare, &mut parts);
+                    tokens.push(Token::Word(std::mem::take(&mut parts)));
+                    in_word = false;
+                }
+                let rest: String = chars[i..chars.len().min(i + 3)].iter().collect();
+                let (op, len) = match (stderr, c) {
+                    (true, _) if rest.starts_with(">&1") => ("2>&1", 3),
+                    (true, _) if rest.starts_with(">>") => ("2>>", 2),
+                    (true, _) => ("2>", 1),
+                    (false, '<') => ("<", 1),
+                    (false, _) if rest.starts_with(">>") => (">>", 2),
+                    (false, _) if rest.starts_with(">&2") => (">&2", 3),
+                    (false, _) => (">", 1),
+                };
+                tokens.push(Token::Op(op));
+                i += len;
             }
             '|' | '&' | ';' | '\n' => {
                 if in_word {

@@ -5,7 +5,8 @@
 //! (`;`, `&&`, `||`, newlines), comments, single and double quotes and
 //! backslashes, variables (`$NAME`, `${NAME}`, `$?`, `$$`, `$#`, `$1`…),
 //! command substitution (`$(…)`), globbing (`*`, `?`), and the builtins `cd`,
-//! `export`, `unset`, `exit`, `:`. Redirections, control flow and jobs come next.
+//! `export`, `unset`, `exit`, `:`, and redirections (`<`, `>`, `>>`, `2>`,
+//! `2>>`, `2>&1`). Control flow, functions and jobs come next.
 //!
 //! usage: sh [-c LINE | FILE [ARGS…]]; with neither it reads lines from stdin.
 

@@ -2,11 +2,19 @@
 
 use crate::lex::{Part, Token};
 
+/// A simple command: its words and its redirections in order (the operator,
+/// and the target word where it takes one).
+#[derive(Debug, Default)]
+pub struct Simple {
+    pub words: Vec<Vec<Part>>,
+    pub redirects: Vec<(&'static str, Option<Vec<Part>>)>,
+}
+
 /// `a | b | c`, possibly negated with `!`.
 #[derive(Debug)]
 pub struct Pipeline {
     pub negated: bool,
-    pub commands: Vec<Vec<Vec<Part>>>,
+    pub commands: Vec<Simple>,
 }
 
 /// Pipelines joined by `&&` and `||` (the operator before each one after the first).
@@ -63,27 +71,43 @@ fn pipeline(iter: &mut std::iter::Peekable<std::vec::IntoIter<Token>>) -> Result
         negated = true;
         iter.next();
     }
-    let mut commands = vec![Vec::new()];
+    let mut commands = vec![Simple::default()];
     loop {
         match iter.peek() {
             Some(Token::Word(_)) => {
                 let Some(Token::Word(parts)) = iter.next() else { unreachable!() };
-                commands.last_mut().unwrap().push(parts);
+                commands.last_mut().unwrap().words.push(parts);
+            }
+            Some(Token::Op(op @ ("2>&1" | ">&2"))) => {
+                let op = *op;
+                iter.next();
+                commands.last_mut().unwrap().redirects.push((op, None));
+            }
+            Some(Token::Op(op @ ("<" | ">" | ">>" | "2>" | "2>>"))) => {
+                let op = *op;
+                iter.next();
+                match iter.next() {
+                    Some(Token::Word(target)) => commands.last_mut().unwrap().redirects.push((op, Some(target))),
+                    other => {
+                        let near = other.as_ref().map_or_else(|| "newline".to_string(), show);
+                        return Err(format!("syntax error near unexpected token `{near}'"));
+                    }
+                }
             }
             Some(Token::Op("|")) => {
                 iter.next();
-                if commands.last().unwrap().is_empty() {
+                if commands.last().unwrap().words.is_empty() {
                     return Err("syntax error near unexpected token `|'".into());
                 }
                 while matches!(iter.peek(), Some(Token::Op("\n"))) {
                     iter.next();
                 }
-                commands.push(Vec::new());
+                commands.push(Simple::default());
             }
             _ => break,
         }
     }
-    if commands.last().unwrap().is_empty() {
+    if commands.last().unwrap().words.is_empty() {
         let near = iter.peek().map_or_else(|| "newline".to_string(), show);
         return Err(format!("syntax error near unexpected token `{near}'"));
     }

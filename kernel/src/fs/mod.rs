@@ -10,6 +10,9 @@ mod api;
 pub(crate) mod data;
 pub(crate) mod proc;
 mod server;
+mod stdio;
+
+pub use stdio::{FileStdin, FileStdout};
 
 pub use api::{ChangeEvent, ChangeKind, FileVersion, FsOpError, Watch};
 

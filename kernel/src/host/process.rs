@@ -133,12 +133,65 @@ impl ProcessCtx {
         self.table.get(end).cloned().map_err(|e| wit::Error::Denied(format!("not a pipe end of this process: {e}")))
     }
 
-    fn output(&self, asked: &wit::Output, mine: &Output) -> Result<Output, wit::Error> {
-        Ok(match asked {
-            wit::Output::Inherit => mine.clone(),
+    /// The output a child asked for; `None` for "inherit mine".
+    async fn output(&mut self, asked: &wit::Output) -> Result<Option<Output>, wit::Error> {
+        Ok(Some(match asked {
+            wit::Output::Inherit | wit::Output::SameAsStdout => return Ok(None),
             wit::Output::Null => Output::Null,
             wit::Output::Pipe(end) => Output::Pipe(self.pipe_end(end)?),
-        })
+            wit::Output::File(file) => {
+                Output::File(self.open_stdio_file(&file.path, Some(file.append)).await?.1.expect("an output file"))
+            }
+        }))
+    }
+
+    /// Opens a file of this process's directories as a child's stdin
+    /// (`append: None`) or stdout/stderr, checking the rights that needs.
+    async fn open_stdio_file(
+        &mut self,
+        path: &str,
+        append: Option<bool>,
+    ) -> Result<(Option<crate::fs::FileStdin>, Option<crate::fs::FileStdout>), wit::Error> {
+        let fs =
+            self.fs.clone().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
+        let absolute = caps::absolute_guest_path(&self.cwd, path)
+            .ok_or_else(|| wit::Error::NotFound(format!("{path}: not a valid path")))?;
+        let rights = if append.is_some() { DirRights::WRITE.union(DirRights::CREATE) } else { DirRights::READ };
+        let (preopen, rest) = self.grants.resolve(&absolute, rights).ok_or_else(|| {
+            tracing::warn!(target: "agentos::audit", pid = self.pid.get(), path, needed = %rights, "denied: redirection outside the process's directories");
+            wit::Error::Denied(format!("{path}: not in a directory this process may {}", if append.is_some() { "write" } else { "read" }))
+        })?;
+        let io = |e: String| wit::Error::NotFound(format!("{path}: {e}"));
+        let root = resolve_dir(&fs, preopen.ino(), preopen.relative(), fs.root, fs.root).await.map_err(io)?;
+        let flags = crate::fs::OpenFlags { create: append.is_some(), exclusive: false, directory: false, follow: true };
+        let (stat, held) = match fs
+            .vfs
+            .open_at_held(root, root, rest, flags, crate::fs::now_ns())
+            .await
+            .map_err(|e| io(e.to_string()))?
+        {
+            Ok(opened) => opened,
+            Err(Errno::NoEntry) => return Err(wit::Error::NotFound(path.to_string())),
+            Err(e) => return Err(io(format!("{e:?}"))),
+        };
+        let Some(blob) = held.filter(|_| stat.kind == Kind::File) else {
+            return Err(io("not a regular file".into()));
+        };
+        let Some(append) = append else {
+            return Ok((Some(crate::fs::FileStdin::new(fs.store.clone(), blob)), None));
+        };
+        drop(blob);
+        let blob = fs
+            .vfs
+            .begin_write_held(stat.ino, crate::fs::now_ns())
+            .await
+            .map_err(|e| io(e.to_string()))?
+            .map_err(|e| io(format!("{e:?}")))?;
+        let session = std::sync::Arc::new(crate::fs::WriteSession::new(stat.ino, blob, fs.vfs.clone()));
+        if !append {
+            data::set_size(&*fs.store, session.blob.blob, 0, crate::fs::now_ns()).map_err(|e| io(e.to_string()))?;
+        }
+        Ok((None, Some(crate::fs::FileStdout::new(fs.store.clone(), session, append))))
     }
 
     /// `pid` if it is a child of this process.
@@ -211,15 +264,21 @@ impl ProcessCtx {
             Some(cwd) => caps::absolute_guest_path(&self.cwd, cwd)
                 .ok_or_else(|| wit::Error::NotFound(format!("{cwd}: not a valid path")))?,
         };
-        let stdio = Stdio {
-            stdin: match &options.stdin {
-                wit::Input::Inherit => self.stdio.stdin.clone(),
-                wit::Input::Null => Input::Null,
-                wit::Input::Pipe(end) => Input::Pipe(self.pipe_end(end)?),
-            },
-            stdout: self.output(&options.stdout, &self.stdio.stdout)?,
-            stderr: self.output(&options.stderr, &self.stdio.stderr)?,
+        let stdin = match &options.stdin {
+            wit::Input::Inherit => self.stdio.stdin.clone(),
+            wit::Input::Null => Input::Null,
+            wit::Input::Pipe(end) => Input::Pipe(self.pipe_end(end)?),
+            wit::Input::File(file) => Input::File(self.open_stdio_file(file, None).await?.0.expect("an input file")),
         };
+        let stdout = match &options.stdout {
+            wit::Output::SameAsStdout => return Err(wit::Error::Denied("same-as-stdout is for stderr only".into())),
+            other => self.output(other).await?.unwrap_or_else(|| self.stdio.stdout.clone()),
+        };
+        let stderr = match &options.stderr {
+            wit::Output::SameAsStdout => stdout.clone(),
+            other => self.output(other).await?.unwrap_or_else(|| self.stdio.stderr.clone()),
+        };
+        let stdio = Stdio { stdin, stdout, stderr };
 
         // Compiling can take milliseconds: keep it off the async workers.
         let kernel = self.kernel.clone();

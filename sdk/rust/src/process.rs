@@ -166,11 +166,14 @@ impl PipeWriter {
 enum In {
     Stdio(Stdio),
     Pipe(PipeReader),
+    File(String),
 }
 
 enum Out {
     Stdio(Stdio),
     Pipe(PipeWriter),
+    File(raw::FileOutput),
+    SameAsStdout,
 }
 
 impl In {
@@ -179,6 +182,7 @@ impl In {
             In::Stdio(Stdio::Inherit) => raw::Input::Inherit,
             In::Stdio(Stdio::Null) => raw::Input::Null,
             In::Pipe(p) => raw::Input::Pipe(&p.0),
+            In::File(path) => raw::Input::File(path.clone()),
         }
     }
 }
@@ -189,6 +193,8 @@ impl Out {
             Out::Stdio(Stdio::Inherit) => raw::Output::Inherit,
             Out::Stdio(Stdio::Null) => raw::Output::Null,
             Out::Pipe(p) => raw::Output::Pipe(&p.0),
+            Out::File(file) => raw::Output::File(file.clone()),
+            Out::SameAsStdout => raw::Output::SameAsStdout,
         }
     }
 }
@@ -344,6 +350,31 @@ impl Command {
     /// Writes the child's stdout into a pipe (see [`Command::stdin_pipe`]).
     pub fn stdout_pipe(mut self, writer: PipeWriter) -> Command {
         self.stdout = Out::Pipe(writer);
+        self
+    }
+
+    /// Reads the child's stdin from a file of the caller's directories (`< file`).
+    pub fn stdin_file(mut self, path: impl Into<String>) -> Command {
+        self.stdin = In::File(path.into());
+        self
+    }
+
+    /// Writes the child's stdout to a file, emptied first or appended to
+    /// (`> file`, `>> file`).
+    pub fn stdout_file(mut self, path: impl Into<String>, append: bool) -> Command {
+        self.stdout = Out::File(raw::FileOutput { path: path.into(), append });
+        self
+    }
+
+    /// Writes the child's stderr to a file (`2> file`, `2>> file`).
+    pub fn stderr_file(mut self, path: impl Into<String>, append: bool) -> Command {
+        self.stderr = Out::File(raw::FileOutput { path: path.into(), append });
+        self
+    }
+
+    /// Sends the child's stderr wherever its stdout goes (`2>&1`).
+    pub fn stderr_to_stdout(mut self) -> Command {
+        self.stderr = Out::SameAsStdout;
         self
     }
 
