@@ -27,6 +27,15 @@ const LINES: &[(&str, &str, i32)] = &[
     ("cat /missing 2> /tmp/err; cat /tmp/err", "cat: /missing: No such file or directory\n", 0),
     ("cat /missing 2>&1 | tr a-z A-Z", "CAT: /MISSING: NO SUCH FILE OR DIRECTORY\n", 0),
     ("echo > ", "", 2),
+    ("for x in a b c; do echo $x; done", "a\nb\nc\n", 0),
+    ("if [ -d /tmp ]; then echo dir; elif true; then echo elif; else echo no; fi", "dir\n", 0),
+    ("if test 2 -lt 1; then echo yes; else echo no; fi", "no\n", 0),
+    ("i=0; while [ $i -lt 3 ]; do echo $i; i=$((i + 1)); done", "0\n1\n2\n", 0),
+    ("until true; do echo never; done; echo after", "after\n", 0),
+    ("{ echo one; echo two; } && echo three", "one\ntwo\nthree\n", 0),
+    ("echo $(( (2 + 3) * 4 % 7 )) $((10 / 3)) $((-5 + 1))", "6 3 -4\n", 0),
+    ("[ a = b ]; echo $?", "1\n", 0),
+    ("if true; then", "", 2),
 ];
 
 #[test]

@@ -1,7 +1,7 @@
 //! Running parsed lists: builtins in the shell, everything else as processes.
 
 use crate::lex::lex;
-use crate::parse::{Pipeline, parse};
+use crate::parse::{AndOr, Command as Cmd, Pipeline, Simple, parse};
 use agentos_sdk::process::{Command, ExitStatus, pipe};
 use std::collections::BTreeMap;
 
@@ -45,6 +45,11 @@ impl Shell {
                 return 2;
             }
         };
+        self.run_list(&lists)
+    }
+
+    /// Runs and-or lists in order; returns the last status.
+    fn run_list(&mut self, lists: &[AndOr]) -> i32 {
         for list in lists {
             self.status = self.pipeline(&list.first);
             for (op, next) in &list.rest {
@@ -60,6 +65,56 @@ impl Shell {
             }
         }
         self.status
+    }
+
+    fn compound(&mut self, command: &Cmd) -> i32 {
+        match command {
+            Cmd::Simple(simple) => self.simples(&[simple]),
+            Cmd::If { arms, otherwise } => {
+                for (cond, body) in arms {
+                    if self.run_list(cond) == 0 {
+                        return self.run_list(body);
+                    }
+                    if self.exit.is_some() {
+                        return self.status;
+                    }
+                }
+                match otherwise {
+                    Some(body) => self.run_list(body),
+                    None => 0,
+                }
+            }
+            Cmd::Loop { until, cond, body } => {
+                let mut status = 0;
+                loop {
+                    let c = self.run_list(cond);
+                    if self.exit.is_some() || (c == 0) == *until {
+                        break;
+                    }
+                    status = self.run_list(body);
+                    if self.exit.is_some() {
+                        break;
+                    }
+                }
+                status
+            }
+            Cmd::For { name, words, body } => {
+                let values: Vec<String> = match words {
+                    Some(words) => words.iter().flat_map(|w| self.expand(w)).collect(),
+                    None => self.positional.clone(),
+                };
+                let mut status = 0;
+                for value in values {
+                    self.vars.insert(name.clone(), value);
+                    status = self.run_list(body);
+                    if self.exit.is_some() {
+                        break;
+                    }
+                }
+                status
+            }
+            Cmd::Group(body) => self.run_list(body),
+        }
     }
 
     /// The output of `text` run in this shell's environment (for `$(…)`).
@@ -82,8 +137,28 @@ impl Shell {
     }
 
     fn pipeline(&mut self, p: &Pipeline) -> i32 {
+        let status = if let [command] = p.commands.as_slice() {
+            self.compound(command)
+        } else {
+            let mut simples = Vec::new();
+            for command in &p.commands {
+                match command {
+                    Cmd::Simple(simple) => simples.push(simple),
+                    _ => {
+                        eprintln!("sh: a compound command inside a pipeline is not supported yet");
+                        return 2;
+                    }
+                }
+            }
+            self.simples(&simples)
+        };
+        if p.negated { i32::from(status == 0) } else { status }
+    }
+
+    /// Runs simple commands as one pipeline.
+    fn simples(&mut self, commands: &[&Simple]) -> i32 {
         let mut argvs = Vec::new();
-        for simple in &p.commands {
+        for simple in commands {
             let argv: Vec<String> = simple.words.iter().flat_map(|w| self.expand(w)).collect();
             let mut redirects = Vec::new();
             for (op, target) in &simple.redirects {
@@ -98,13 +173,12 @@ impl Shell {
             }
             argvs.push((argv, redirects));
         }
-        let status = if argvs.len() == 1 && argvs[0].0.first().is_some_and(|c| is_builtin(c)) {
+        if argvs.len() == 1 && argvs[0].0.first().is_some_and(|c| is_builtin(c)) {
             let (argv, _) = argvs.remove(0);
             self.builtin(&argv)
         } else {
             self.spawn_all(argvs)
-        };
-        if p.negated { i32::from(status == 0) } else { status }
+        }
     }
 
     /// A path made absolute against the shell's working directory (the kernel
@@ -238,6 +312,14 @@ impl Shell {
                 }
                 0
             }
+            "test" => test(&argv[1..]),
+            "[" => match argv.last().map(String::as_str) {
+                Some("]") => test(&argv[1..argv.len() - 1]),
+                _ => {
+                    eprintln!("sh: [: missing `]'");
+                    2
+                }
+            },
             "unset" => {
                 for name in &argv[1..] {
                     self.vars.remove(name);
@@ -255,8 +337,64 @@ impl Shell {
     }
 }
 
+/// `test` / `[`: 0 true, 1 false, 2 a malformed expression.
+fn test(args: &[String]) -> i32 {
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let truth = |b: bool| i32::from(!b);
+    match a.as_slice() {
+        [] => 1,
+        ["!", rest @ ..] => match test(&rest.iter().map(|s| s.to_string()).collect::<Vec<_>>()) {
+            2 => 2,
+            status => i32::from(status == 0),
+        },
+        [s] => truth(!s.is_empty()),
+        [op, path] => {
+            let meta = std::fs::metadata(path);
+            match *op {
+                "-n" => truth(!path.is_empty()),
+                "-z" => truth(path.is_empty()),
+                "-e" | "-r" | "-w" | "-x" => truth(meta.is_ok()),
+                "-f" => truth(meta.is_ok_and(|m| m.is_file())),
+                "-d" => truth(meta.is_ok_and(|m| m.is_dir())),
+                "-s" => truth(meta.is_ok_and(|m| m.len() > 0)),
+                "-L" | "-h" => truth(std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())),
+                _ => {
+                    eprintln!("sh: test: {op}: unary operator expected");
+                    2
+                }
+            }
+        }
+        [x, op, y] => match *op {
+            "=" | "==" => truth(x == y),
+            "!=" => truth(x != y),
+            "-eq" | "-ne" | "-lt" | "-le" | "-gt" | "-ge" => match (x.parse::<i64>(), y.parse::<i64>()) {
+                (Ok(x), Ok(y)) => truth(match *op {
+                    "-eq" => x == y,
+                    "-ne" => x != y,
+                    "-lt" => x < y,
+                    "-le" => x <= y,
+                    "-gt" => x > y,
+                    _ => x >= y,
+                }),
+                _ => {
+                    eprintln!("sh: test: integer expression expected");
+                    2
+                }
+            },
+            _ => {
+                eprintln!("sh: test: {op}: binary operator expected");
+                2
+            }
+        },
+        _ => {
+            eprintln!("sh: test: too many arguments");
+            2
+        }
+    }
+}
+
 fn is_builtin(word: &str) -> bool {
-    matches!(word, ":" | "exit" | "cd" | "export" | "unset")
+    matches!(word, ":" | "exit" | "cd" | "export" | "unset" | "test" | "[")
         || word
             .split_once('=')
             .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))

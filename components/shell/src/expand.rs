@@ -81,7 +81,34 @@ impl Shell {
                 }
                 '$' if i + 1 < chars.len() => {
                     let next = chars[i + 1];
-                    if next == '(' {
+                    if next == '(' && chars.get(i + 2) == Some(&'(') {
+                        // $(( … )): find the `))` that closes it.
+                        let mut depth = 0;
+                        let mut j = i + 1;
+                        while j < chars.len() {
+                            match chars[j] {
+                                '(' => depth += 1,
+                                ')' => {
+                                    depth -= 1;
+                                    if depth == 0 {
+                                        break;
+                                    }
+                                }
+                                _ => {}
+                            }
+                            j += 1;
+                        }
+                        let inner: String = chars[i + 3..j.saturating_sub(1).max(i + 3)].iter().collect();
+                        let expanded = self.substitute(&inner, true);
+                        match arithmetic(&expanded, self) {
+                            Ok(value) => out.push_str(&value.to_string()),
+                            Err(e) => {
+                                eprintln!("sh: arithmetic: {e}");
+                                self.status = 1;
+                            }
+                        }
+                        i = j + 1;
+                    } else if next == '(' {
                         let mut depth = 0;
                         let mut j = i + 1;
                         while j < chars.len() {
@@ -189,5 +216,112 @@ fn matches(pattern: &[u8], name: &[u8]) -> bool {
         (Some(b'?'), Some(_)) => matches(&pattern[1..], &name[1..]),
         (Some(p), Some(n)) if p == n => matches(&pattern[1..], &name[1..]),
         _ => false,
+    }
+}
+
+/// Integer arithmetic for `$((…))`: + - * / %, comparisons, parentheses,
+/// unary minus, numbers and variable names.
+fn arithmetic(text: &str, shell: &Shell) -> Result<i64, String> {
+    let tokens: Vec<String> = {
+        let mut tokens = Vec::new();
+        let chars: Vec<char> = text.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if c.is_whitespace() {
+                i += 1;
+            } else if c.is_ascii_alphanumeric() || c == '_' {
+                let start = i;
+                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                    i += 1;
+                }
+                tokens.push(chars[start..i].iter().collect());
+            } else {
+                let two: String = chars[i..chars.len().min(i + 2)].iter().collect();
+                if ["<=", ">=", "==", "!="].contains(&two.as_str()) {
+                    tokens.push(two);
+                    i += 2;
+                } else {
+                    tokens.push(c.to_string());
+                    i += 1;
+                }
+            }
+        }
+        tokens
+    };
+    let mut pos = 0;
+    let value = compare(&tokens, &mut pos, shell)?;
+    if pos != tokens.len() {
+        return Err(format!("syntax error near `{}'", tokens[pos]));
+    }
+    Ok(value)
+}
+
+fn compare(t: &[String], pos: &mut usize, shell: &Shell) -> Result<i64, String> {
+    let left = sum(t, pos, shell)?;
+    let Some(op) = t.get(*pos).filter(|op| ["<", ">", "<=", ">=", "==", "!="].contains(&op.as_str())).cloned() else {
+        return Ok(left);
+    };
+    *pos += 1;
+    let right = sum(t, pos, shell)?;
+    Ok(i64::from(match op.as_str() {
+        "<" => left < right,
+        ">" => left > right,
+        "<=" => left <= right,
+        ">=" => left >= right,
+        "==" => left == right,
+        _ => left != right,
+    }))
+}
+
+fn sum(t: &[String], pos: &mut usize, shell: &Shell) -> Result<i64, String> {
+    let mut value = product(t, pos, shell)?;
+    while let Some(op) = t.get(*pos).filter(|op| *op == "+" || *op == "-").cloned() {
+        *pos += 1;
+        let right = product(t, pos, shell)?;
+        value = if op == "+" { value.wrapping_add(right) } else { value.wrapping_sub(right) };
+    }
+    Ok(value)
+}
+
+fn product(t: &[String], pos: &mut usize, shell: &Shell) -> Result<i64, String> {
+    let mut value = atom(t, pos, shell)?;
+    while let Some(op) = t.get(*pos).filter(|op| ["*", "/", "%"].contains(&op.as_str())).cloned() {
+        *pos += 1;
+        let right = atom(t, pos, shell)?;
+        value = match op.as_str() {
+            "*" => value.wrapping_mul(right),
+            _ if right == 0 => return Err("division by 0".into()),
+            "/" => value / right,
+            _ => value % right,
+        };
+    }
+    Ok(value)
+}
+
+fn atom(t: &[String], pos: &mut usize, shell: &Shell) -> Result<i64, String> {
+    let token = t.get(*pos).ok_or("unexpected end of expression")?.clone();
+    *pos += 1;
+    match token.as_str() {
+        "(" => {
+            let value = compare(t, pos, shell)?;
+            if t.get(*pos).map(String::as_str) != Some(")") {
+                return Err("missing `)'".into());
+            }
+            *pos += 1;
+            Ok(value)
+        }
+        "-" => Ok(-atom(t, pos, shell)?),
+        "+" => atom(t, pos, shell),
+        n if n.chars().all(|c| c.is_ascii_digit()) => n.parse().map_err(|_| format!("{n}: number too large")),
+        name if name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') => {
+            let value = shell.vars.get(name).cloned().unwrap_or_default();
+            if value.is_empty() {
+                Ok(0)
+            } else {
+                value.trim().parse().map_err(|_| format!("{name}: not a number: {value}"))
+            }
+        }
+        other => Err(format!("syntax error near `{other}'")),
     }
 }

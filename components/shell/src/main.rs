@@ -4,9 +4,11 @@
 //! This first version understands simple commands, pipelines (`|`), lists
 //! (`;`, `&&`, `||`, newlines), comments, single and double quotes and
 //! backslashes, variables (`$NAME`, `${NAME}`, `$?`, `$$`, `$#`, `$1`…),
-//! command substitution (`$(…)`), globbing (`*`, `?`), and the builtins `cd`,
-//! `export`, `unset`, `exit`, `:`, and redirections (`<`, `>`, `>>`, `2>`,
-//! `2>>`, `2>&1`). Control flow, functions and jobs come next.
+//! command substitution (`$(…)`), arithmetic (`$((…))`), globbing (`*`, `?`),
+//! redirections (`<`, `>`, `>>`, `2>`, `2>>`, `2>&1`), `if`/`elif`/`else`,
+//! `while`, `until`, `for`, `{ …; }`, and the builtins `cd`, `export`,
+//! `unset`, `exit`, `:`, `test` and `[`. Functions, `case`, subshells, `read`
+//! and jobs come next.
 //!
 //! usage: sh [-c LINE | FILE [ARGS…]]; with neither it reads lines from stdin.
 
