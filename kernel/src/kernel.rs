@@ -48,7 +48,6 @@ pub(crate) struct Inner {
     pub(crate) ticker: Arc<Ticker>,
     pub(crate) table: Mutex<ProcessTable>,
     programs: Mutex<HashMap<[u8; 32], Arc<ProgramInner>>>,
-    vfs: Component,
     pub(crate) fs: OnceLock<Filesystem>,
     engine_tag: String,
     compiles: AtomicU64,
@@ -101,9 +100,6 @@ impl Kernel {
         let engine = Engine::new(&wasm).map_err(|e| KernelError::Engine(format!("{e:#}")))?;
 
         let linker = process_linker(&engine).map_err(|e| KernelError::Engine(format!("{e:#}")))?;
-        let vfs = Component::new(&engine, agentos_artifacts::components::VFS)
-            .map_err(|e| KernelError::Engine(format!("the vfs component: {e:#}")))?;
-
         if let Some(dir) = &config.cache_dir {
             std::fs::create_dir_all(dir)
                 .map_err(|e| KernelError::CacheDir { path: dir.clone(), reason: e.to_string() })?;
@@ -122,7 +118,6 @@ impl Kernel {
                 config,
                 ticker,
                 programs: Mutex::new(HashMap::new()),
-                vfs,
                 fs: OnceLock::new(),
                 engine_tag,
                 compiles: AtomicU64::new(0),
@@ -137,7 +132,11 @@ impl Kernel {
         if self.inner.fs.get().is_some() {
             return Err(WorkspaceError::Dir { path: dir.into(), reason: "this kernel has a workspace already".into() });
         }
-        let fs = Filesystem::open(&self.inner.engine, &self.inner.vfs, dir, user).await?;
+        // The vfs compiles once, into the same cache as every program.
+        let bytes = agentos_artifacts::components::VFS;
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let vfs = self.compile("vfs", bytes, &digest).map_err(|e| WorkspaceError::Vfs { path: dir.into(), reason: e.to_string() })?;
+        let fs = Filesystem::open(&self.inner.engine, &vfs, dir, user).await?;
         tracing::info!(workspace = %dir.display(), "workspace open");
         let _ = self.inner.fs.set(fs);
         Ok(())
