@@ -135,7 +135,9 @@ impl Kernel {
         // The vfs compiles once, into the same cache as every program.
         let bytes = agentos_artifacts::components::VFS;
         let digest: [u8; 32] = Sha256::digest(bytes).into();
-        let vfs = self.compile("vfs", bytes, &digest).map_err(|e| WorkspaceError::Vfs { path: dir.into(), reason: e.to_string() })?;
+        let vfs = self
+            .compile("vfs", bytes, &digest)
+            .map_err(|e| WorkspaceError::Vfs { path: dir.into(), reason: e.to_string() })?;
         let fs = Filesystem::open(&self.inner.engine, &vfs, dir, user).await?;
         tracing::info!(workspace = %dir.display(), "workspace open");
         let _ = self.inner.fs.set(fs);

@@ -36,6 +36,8 @@ const LINES: &[(&str, &str, i32)] = &[
     ("echo $(( (2 + 3) * 4 % 7 )) $((10 / 3)) $((-5 + 1))", "6 3 -4\n", 0),
     ("[ a = b ]; echo $?", "1\n", 0),
     ("if true; then", "", 2),
+    ("printf 'a=%s n=%d\\n' x 5 y 6", "a=x n=5\na=y n=6\n", 0),
+    ("echo one two three | sh -c 'read a rest; echo \"$rest/$a\"'", "two three/one\n", 0),
 ];
 
 #[test]

@@ -26,6 +26,7 @@ const TOOLS: &[(&str, Tool)] = &[
     ("ls", tools::ls),
     ("mkdir", tools::mkdir),
     ("mv", tools::mv),
+    ("printf", text::printf),
     ("pwd", tools::pwd),
     ("rm", tools::rm),
     ("rmdir", tools::rmdir),

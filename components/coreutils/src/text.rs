@@ -393,3 +393,59 @@ pub fn cut(tool: &str, args: Vec<String>) -> i32 {
     }
     status
 }
+
+/// `printf FORMAT [ARGS…]`: `%s`, `%d`, `%%`, and the escapes `\n`, `\t`,
+/// `\\`; the format is reused while arguments remain.
+pub fn printf(_: &str, args: Vec<String>) -> i32 {
+    let Some((format, mut rest)) = args.split_first().map(|(f, r)| (f.clone(), r.to_vec())) else {
+        eprintln!("printf: missing operand\nTry 'printf --help' for more information.");
+        return 1;
+    };
+    let mut out = String::new();
+    let mut status = 0;
+    loop {
+        let mut consumed = false;
+        let chars: Vec<char> = format.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            match (chars[i], chars.get(i + 1)) {
+                ('\\', Some('n')) => out.push('\n'),
+                ('\\', Some('t')) => out.push('\t'),
+                ('\\', Some('\\')) => out.push('\\'),
+                ('%', Some('%')) => out.push('%'),
+                ('%', Some(spec @ ('s' | 'd'))) => {
+                    let arg = if rest.is_empty() {
+                        String::new()
+                    } else {
+                        consumed = true;
+                        rest.remove(0)
+                    };
+                    if *spec == 'd' {
+                        match arg.trim().parse::<i64>() {
+                            Ok(n) => out.push_str(&n.to_string()),
+                            Err(_) if arg.is_empty() => out.push('0'),
+                            Err(_) => {
+                                eprintln!("printf: '{arg}': expected a numeric value");
+                                out.push('0');
+                                status = 1;
+                            }
+                        }
+                    } else {
+                        out.push_str(&arg);
+                    }
+                }
+                (c, _) => {
+                    out.push(c);
+                    i += 1;
+                    continue;
+                }
+            }
+            i += 2;
+        }
+        if rest.is_empty() || !consumed {
+            break;
+        }
+    }
+    let _ = io::stdout().lock().write_all(out.as_bytes());
+    status
+}

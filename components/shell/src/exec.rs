@@ -13,13 +13,16 @@ pub struct Shell {
     pub status: i32,
     /// Set by `exit`.
     pub exit: Option<i32>,
+    /// The variable `read` fills when given no name.
+    reply: String,
 }
 
 impl Shell {
     pub fn new(argv0: String) -> Shell {
         let vars: BTreeMap<String, String> = std::env::vars().collect();
         let exported = vars.keys().cloned().collect();
-        let mut shell = Shell { argv0, positional: Vec::new(), vars, exported, status: 0, exit: None };
+        let mut shell =
+            Shell { argv0, positional: Vec::new(), vars, exported, status: 0, exit: None, reply: "REPLY".into() };
         shell.vars.entry("PATH".into()).or_insert_with(|| "/bin".into());
         if let Ok(cwd) = std::env::current_dir() {
             shell.vars.insert("PWD".into(), cwd.display().to_string());
@@ -312,6 +315,31 @@ impl Shell {
                 }
                 0
             }
+            "read" => {
+                // One line of stdin, split on blanks into the names; the last takes the rest.
+                let mut line = String::new();
+                match std::io::stdin().read_line(&mut line) {
+                    Ok(0) | Err(_) => 1,
+                    Ok(_) => {
+                        let line = line.trim_end_matches('\n');
+                        let names: Vec<&String> = argv[1..].iter().collect();
+                        let names = if names.is_empty() { vec![&self.reply] } else { names };
+                        let mut rest = line.trim_start();
+                        for (k, name) in names.iter().enumerate() {
+                            let value = if k + 1 == names.len() {
+                                rest.trim_end().to_string()
+                            } else {
+                                let end = rest.find([' ', '\t']).unwrap_or(rest.len());
+                                let word = rest[..end].to_string();
+                                rest = rest[end..].trim_start();
+                                word
+                            };
+                            self.vars.insert((*name).clone(), value);
+                        }
+                        0
+                    }
+                }
+            }
             "test" => test(&argv[1..]),
             "[" => match argv.last().map(String::as_str) {
                 Some("]") => test(&argv[1..argv.len() - 1]),
@@ -394,7 +422,7 @@ fn test(args: &[String]) -> i32 {
 }
 
 fn is_builtin(word: &str) -> bool {
-    matches!(word, ":" | "exit" | "cd" | "export" | "unset" | "test" | "[")
+    matches!(word, ":" | "exit" | "cd" | "export" | "unset" | "test" | "[" | "read")
         || word
             .split_once('=')
             .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))

@@ -48,7 +48,8 @@ const STANDARD_TREE: &[&str] = &[
 /// (the e2e tests check this list against `coreutils --list`).
 pub const COREUTILS_TOOLS: &[&str] = &[
     "basename", "cat", "cp", "cut", "date", "dirname", "echo", "env", "false", "grep", "head", "ls", "mkdir", "mv",
-    "pwd", "rm", "rmdir", "seq", "sleep", "sort", "stat", "tail", "tee", "touch", "tr", "true", "uniq", "wc", "yes",
+    "printf", "pwd", "rm", "rmdir", "seq", "sleep", "sort", "stat", "tail", "tee", "touch", "tr", "true", "uniq", "wc",
+    "yes",
 ];
 
 /// The filesystem of one workspace.
