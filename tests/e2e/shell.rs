@@ -82,3 +82,101 @@ fn bin_holds_every_coreutils_tool() {
     expected.sort();
     assert_eq!(bin.lines().collect::<Vec<_>>(), expected);
 }
+
+/// Files both shells start from (relative paths: bash runs in a host temporary
+/// directory, `agentos -c` in the user's home of a fresh workspace).
+const SETUP: &str = "mkdir -p d/sub; printf 'banana\\napple\\ncherry\\napple\\n' > d/fruit.txt; printf 'x 1\\ny 22\\nz 333\\n' > d/cols.txt; touch d/sub/a.md d/sub/b.md";
+
+/// Lines run by `agentos -c` and by `bash -c` (with GNU coreutils, `LC_ALL=C`)
+/// on the same files: stdout and exit status must be identical.
+///
+/// Not here yet, because the shell cannot do them: a compound command inside a
+/// pipeline (`{ …; } | wc`), subshells, functions, `case`, background jobs.
+const SAME_AS_BASH: &[&str] = &[
+    "echo plain words",
+    "echo 'quoted  spaces' \"and $((1+1))\"",
+    "echo a\\ b c",
+    "X='one two'; echo $X; echo \"$X\"",
+    "echo ${UNSET}empty",
+    "true; echo $?; false; echo $?",
+    "false || echo recovered",
+    "true && false || echo chain",
+    "! true; echo $?",
+    "cat d/fruit.txt",
+    "cat d/fruit.txt | sort",
+    "sort d/fruit.txt | uniq -c",
+    "sort -r d/fruit.txt",
+    "sort -u d/fruit.txt",
+    "grep apple d/fruit.txt",
+    "grep -c apple d/fruit.txt",
+    "grep -n an d/fruit.txt",
+    "grep -v apple d/fruit.txt",
+    "grep -i APPLE d/fruit.txt",
+    "grep nothing d/fruit.txt; echo $?",
+    "head -n 2 d/fruit.txt",
+    "tail -n 2 d/fruit.txt",
+    "wc -l d/fruit.txt",
+    "wc -l < d/fruit.txt",
+    "cut -d ' ' -f 2 d/cols.txt",
+    "tr a-z A-Z < d/fruit.txt",
+    "seq 4",
+    "seq 2 5",
+    "seq 10 -3 1",
+    "ls d",
+    "ls d/sub",
+    "cd d && ls",
+    "echo d/sub/*.md",
+    "echo nomatch*",
+    "for f in d/sub/*; do echo \"file $f\"; done",
+    "for i in 1 2 3; do echo $((i * i)); done",
+    "i=0; while [ $i -lt 3 ]; do i=$((i + 1)); done; echo $i",
+    "if [ -f d/fruit.txt ]; then echo file; fi",
+    "if [ -d d/fruit.txt ]; then echo dir; else echo notdir; fi",
+    "[ abc = abc ] && echo equal",
+    "test 3 -gt 2; echo $?",
+    "echo $(echo nested $(echo deeper))",
+    "basename d/sub/a.md .md; dirname d/sub/a.md",
+    "echo out > d/new.txt; cat d/new.txt; echo more >> d/new.txt; cat d/new.txt",
+    "cat missing 2>/dev/null; echo $?",
+    "mkdir d/x && rmdir d/x && echo removed",
+    "cp d/fruit.txt d/copy.txt && cat d/copy.txt | wc -l",
+    "mv d/cols.txt d/moved.txt && ls d",
+    "printf '%s-%s\\n' a b c d",
+    "exit 7",
+];
+
+#[test]
+fn shell_matches_bash() {
+    let mut failures = Vec::new();
+    for line in SAME_AS_BASH {
+        let script = format!("{SETUP}; {line}");
+        let host = tempfile::tempdir().unwrap();
+        let bash =
+            Command::new("bash").args(["-c", &script]).current_dir(host.path()).env("LC_ALL", "C").output().unwrap();
+        let workspace = tempfile::tempdir().unwrap();
+        let ours = Command::new(env!("CARGO_BIN_EXE_agentos"))
+            .args(["-c", &format!("cd; {script}")])
+            .env("AGENTOS_CACHE_DIR", crate::cache_dir())
+            .env("AGENTOS_WORKSPACE", workspace.path())
+            .env("USER", "tester")
+            .output()
+            .unwrap();
+        if ours.stdout != bash.stdout || ours.status.code() != bash.status.code() {
+            failures.push(format!(
+                "{line:?}\n  bash:    {:?} {:?}\n  agentos: {:?} {:?} (stderr {:?})",
+                bash.status.code(),
+                String::from_utf8_lossy(&bash.stdout),
+                ours.status.code(),
+                String::from_utf8_lossy(&ours.stdout),
+                String::from_utf8_lossy(&ours.stderr)
+            ));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} lines differ from bash:\n{}",
+        failures.len(),
+        SAME_AS_BASH.len(),
+        failures.join("\n")
+    );
+}

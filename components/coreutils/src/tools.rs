@@ -337,10 +337,13 @@ pub fn sleep(tool: &str, args: Vec<String>) -> i32 {
 }
 
 pub fn seq(tool: &str, args: Vec<String>) -> i32 {
-    let opts = match Opts::parse(tool, args, "", "") {
-        Ok(o) => o,
-        Err(code) => return code,
-    };
+    // Negative numbers are operands, not options.
+    let (numbers, options): (Vec<String>, Vec<String>) =
+        args.into_iter().partition(|a| a.parse::<i64>().is_ok() || !a.starts_with('-'));
+    if let Err(code) = Opts::parse(tool, options, "", "") {
+        return code;
+    }
+    let opts = Opts { flags: Vec::new(), values: Vec::new(), operands: numbers };
     let nums: Result<Vec<i64>, _> = opts.operands.iter().map(|a| a.parse::<i64>()).collect();
     let Ok(nums) = nums else {
         let bad = opts.operands.iter().find(|a| a.parse::<i64>().is_err()).unwrap();

@@ -139,9 +139,7 @@ impl ProcessCtx {
             wit::Output::Inherit | wit::Output::SameAsStdout => return Ok(None),
             wit::Output::Null => Output::Null,
             wit::Output::Pipe(end) => Output::Pipe(self.pipe_end(end)?),
-            wit::Output::File(file) => {
-                Output::File(self.open_stdio_file(&file.path, Some(file.append)).await?.1.expect("an output file"))
-            }
+            wit::Output::File(file) => self.open_stdio_file(&file.path, Some(file.append)).await?.1.expect("an output"),
         }))
     }
 
@@ -151,7 +149,7 @@ impl ProcessCtx {
         &mut self,
         path: &str,
         append: Option<bool>,
-    ) -> Result<(Option<crate::fs::FileStdin>, Option<crate::fs::FileStdout>), wit::Error> {
+    ) -> Result<(Option<Input>, Option<Output>), wit::Error> {
         let fs =
             self.fs.clone().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
         let absolute = caps::absolute_guest_path(&self.cwd, path)
@@ -174,11 +172,17 @@ impl ProcessCtx {
             Err(Errno::NoEntry) => return Err(wit::Error::NotFound(path.to_string())),
             Err(e) => return Err(io(format!("{e:?}"))),
         };
+        if stat.kind == Kind::Device && stat.device.as_deref() == Some("null") {
+            return Ok(match append {
+                None => (Some(Input::Null), None),
+                Some(_) => (None, Some(Output::Null)),
+            });
+        }
         let Some(blob) = held.filter(|_| stat.kind == Kind::File) else {
             return Err(io("not a regular file".into()));
         };
         let Some(append) = append else {
-            return Ok((Some(crate::fs::FileStdin::new(fs.store.clone(), blob)), None));
+            return Ok((Some(Input::File(crate::fs::FileStdin::new(fs.store.clone(), blob))), None));
         };
         drop(blob);
         let blob = fs
@@ -191,7 +195,7 @@ impl ProcessCtx {
         if !append {
             data::set_size(&*fs.store, session.blob.blob, 0, crate::fs::now_ns()).map_err(|e| io(e.to_string()))?;
         }
-        Ok((None, Some(crate::fs::FileStdout::new(fs.store.clone(), session, append))))
+        Ok((None, Some(Output::File(crate::fs::FileStdout::new(fs.store.clone(), session, append)))))
     }
 
     /// `pid` if it is a child of this process.
@@ -268,7 +272,7 @@ impl ProcessCtx {
             wit::Input::Inherit => self.stdio.stdin.clone(),
             wit::Input::Null => Input::Null,
             wit::Input::Pipe(end) => Input::Pipe(self.pipe_end(end)?),
-            wit::Input::File(file) => Input::File(self.open_stdio_file(file, None).await?.0.expect("an input file")),
+            wit::Input::File(file) => self.open_stdio_file(file, None).await?.0.expect("an input"),
         };
         let stdout = match &options.stdout {
             wit::Output::SameAsStdout => return Err(wit::Error::Denied("same-as-stdout is for stderr only".into())),
