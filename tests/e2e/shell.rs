@@ -38,6 +38,8 @@ const LINES: &[(&str, &str, i32)] = &[
     ("if true; then", "", 2),
     ("printf 'a=%s n=%d\\n' x 5 y 6", "a=x n=5\na=y n=6\n", 0),
     ("echo one two three | sh -c 'read a rest; echo \"$rest/$a\"'", "two three/one\n", 0),
+    // An endless writer and a reader that stops: the writer gets a broken pipe.
+    ("yes | head -1", "y\n", 0),
 ];
 
 #[test]

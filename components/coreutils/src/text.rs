@@ -60,30 +60,55 @@ pub fn head(tool: &str, args: Vec<String>) -> i32 {
         Ok(o) => o,
         Err(code) => return code,
     };
+    let (bytes, spec) = match opts.value('c') {
+        Some(c) => (true, c.to_string()),
+        None => (false, opts.value('n').unwrap_or("10").to_string()),
+    };
+    let n = match count(tool, &spec) {
+        Ok(n) => n,
+        Err(code) => return code,
+    };
+    let operands = if opts.operands.is_empty() { vec!["-".to_string()] } else { opts.operands.clone() };
+    let many = operands.len() > 1;
     let mut status = 0;
-    let files = inputs(tool, &opts.operands, &mut status);
-    let many = files.len() > 1;
     let mut o = BufWriter::new(io::stdout().lock());
-    for (i, (name, data)) in files.iter().enumerate() {
+    for (i, name) in operands.iter().enumerate() {
+        // Stream: `yes | head -1` must end as soon as its line is out.
+        let input: Box<dyn Read> = if name == "-" {
+            Box::new(io::stdin())
+        } else {
+            match fs::File::open(name) {
+                Ok(f) if !std::path::Path::new(name).is_dir() => Box::new(f),
+                Ok(_) => {
+                    eprintln!("head: error reading '{name}': Is a directory");
+                    status = 1;
+                    continue;
+                }
+                Err(e) => {
+                    eprintln!("head: cannot open '{name}' for reading: {}", describe(&e));
+                    status = 1;
+                    continue;
+                }
+            }
+        };
         if many {
             let _ = writeln!(o, "{}==> {name} <==", if i > 0 { "\n" } else { "" });
         }
-        if let Some(c) = opts.value('c') {
-            let n = match count(tool, c) {
-                Ok(n) => n,
-                Err(code) => return code,
-            };
-            let _ = o.write_all(&data[..n.min(data.len())]);
+        let mut reader = io::BufReader::new(input);
+        if bytes {
+            let mut limited = reader.take(n as u64);
+            let _ = io::copy(&mut limited, &mut o);
         } else {
-            let n = match count(tool, opts.value('n').unwrap_or("10")) {
-                Ok(n) => n,
-                Err(code) => return code,
-            };
-            let mut taken = 0;
-            for chunk in data.split_inclusive(|b| *b == b'\n').take(n) {
-                taken += chunk.len();
+            let mut line = Vec::new();
+            for _ in 0..n {
+                line.clear();
+                match io::BufRead::read_until(&mut reader, b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let _ = o.write_all(&line);
+                    }
+                }
             }
-            let _ = o.write_all(&data[..taken]);
         }
     }
     status
