@@ -93,7 +93,7 @@ const SETUP: &str = "mkdir -p d/sub; printf 'banana\\napple\\ncherry\\napple\\n'
 /// on the same files: stdout and exit status must be identical.
 ///
 /// Not here yet, because the shell cannot do them: a compound command inside a
-/// pipeline (`{ …; } | wc`), subshells, functions, `case`, background jobs.
+/// pipeline (`{ …; } | wc`), subshells, `case`, `return`, background jobs.
 const SAME_AS_BASH: &[&str] = &[
     "echo plain words",
     "echo 'quoted  spaces' \"and $((1+1))\"",
@@ -144,6 +144,9 @@ const SAME_AS_BASH: &[&str] = &[
     "cp d/fruit.txt d/copy.txt && cat d/copy.txt | wc -l",
     "mv d/cols.txt d/moved.txt && ls d",
     "printf '%s-%s\\n' a b c d",
+    "greet() { echo \"hello $1\"; }; greet world; greet there",
+    "count () { echo $#; }; count a b c",
+    "f() { false; }; f || echo failed",
     "exit 7",
 ];
 

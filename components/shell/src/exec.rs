@@ -15,14 +15,24 @@ pub struct Shell {
     pub exit: Option<i32>,
     /// The variable `read` fills when given no name.
     reply: String,
+    /// Defined functions.
+    functions: std::collections::HashMap<String, std::rc::Rc<Cmd>>,
 }
 
 impl Shell {
     pub fn new(argv0: String) -> Shell {
         let vars: BTreeMap<String, String> = std::env::vars().collect();
         let exported = vars.keys().cloned().collect();
-        let mut shell =
-            Shell { argv0, positional: Vec::new(), vars, exported, status: 0, exit: None, reply: "REPLY".into() };
+        let mut shell = Shell {
+            argv0,
+            positional: Vec::new(),
+            vars,
+            exported,
+            status: 0,
+            exit: None,
+            reply: "REPLY".into(),
+            functions: Default::default(),
+        };
         shell.vars.entry("PATH".into()).or_insert_with(|| "/bin".into());
         if let Ok(cwd) = std::env::current_dir() {
             shell.vars.insert("PWD".into(), cwd.display().to_string());
@@ -117,6 +127,10 @@ impl Shell {
                 status
             }
             Cmd::Group(body) => self.run_list(body),
+            Cmd::Function { name, body } => {
+                self.functions.insert(name.clone(), body.clone());
+                0
+            }
         }
     }
 
@@ -175,6 +189,16 @@ impl Shell {
                 redirects.push((*op, target));
             }
             argvs.push((argv, redirects));
+        }
+        if argvs.len() == 1
+            && let Some(body) = argvs[0].0.first().and_then(|name| self.functions.get(name)).cloned()
+        {
+            // A function runs in this shell, with its arguments as $1….
+            let (argv, _) = argvs.remove(0);
+            let saved = std::mem::replace(&mut self.positional, argv[1..].to_vec());
+            let status = self.compound(&body);
+            self.positional = saved;
+            return status;
         }
         if argvs.len() == 1 && argvs[0].0.first().is_some_and(|c| is_builtin(c)) {
             let (argv, _) = argvs.remove(0);

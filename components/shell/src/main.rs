@@ -6,9 +6,9 @@
 //! backslashes, variables (`$NAME`, `${NAME}`, `$?`, `$$`, `$#`, `$1`…),
 //! command substitution (`$(…)`), arithmetic (`$((…))`), globbing (`*`, `?`),
 //! redirections (`<`, `>`, `>>`, `2>`, `2>>`, `2>&1`), `if`/`elif`/`else`,
-//! `while`, `until`, `for`, `{ …; }`, and the builtins `cd`, `export`,
-//! `unset`, `exit`, `:`, `test` and `[`. Functions, `case`, subshells, `read`
-//! and jobs come next.
+//! `while`, `until`, `for`, `{ …; }`, functions, and the builtins `cd`,
+//! `export`, `unset`, `exit`, `read`, `:`, `test` and `[`. `case`, subshells,
+//! `return` and jobs come next.
 //!
 //! usage: sh [-c LINE | FILE [ARGS…]]; with neither it reads lines from stdin.
 

@@ -33,6 +33,11 @@ pub enum Command {
     },
     /// `{ list; }`.
     Group(Vec<AndOr>),
+    /// `name() command`: defines a function.
+    Function {
+        name: String,
+        body: std::rc::Rc<Command>,
+    },
 }
 
 /// `a | b | c`, possibly negated with `!`.
@@ -176,7 +181,38 @@ fn command(iter: &mut Tokens) -> Result<Command, String> {
         expect(iter, "}")?;
         return Ok(Command::Group(body));
     }
+    if let Some(name) = function_name(iter) {
+        skip_separators(iter);
+        let body = command(iter)?;
+        return Ok(Command::Function { name, body: std::rc::Rc::new(body) });
+    }
     simple(iter).map(Command::Simple)
+}
+
+/// Takes `name()` or `name ()` (a function definition's head) if it is next.
+fn function_name(iter: &mut Tokens) -> Option<String> {
+    let Some(Token::Word(parts)) = iter.peek() else { return None };
+    let [Part::Bare(word)] = parts.as_slice() else { return None };
+    let word = word.clone();
+    let valid = |n: &str| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if let Some(name) = word.strip_suffix("()").filter(|n| valid(n)) {
+        let name = name.to_string();
+        iter.next();
+        return Some(name);
+    }
+    if !valid(&word) {
+        return None;
+    }
+    // `name ()`: look one token further without consuming.
+    let mut ahead = iter.clone();
+    let name = word;
+    ahead.next();
+    if is_word(ahead.peek(), "()") {
+        iter.next();
+        iter.next();
+        return Some(name);
+    }
+    None
 }
 
 fn simple(iter: &mut Tokens) -> Result<Simple, String> {
