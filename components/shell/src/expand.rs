@@ -2,7 +2,7 @@
 //! globbing, in POSIX order.
 
 use crate::exec::Shell;
-use crate::lex::Part;
+use crate::lex::{Part, matching};
 
 impl Shell {
     /// The fields a word expands to (none for an unquoted empty expansion).
@@ -82,22 +82,8 @@ impl Shell {
                 '$' if i + 1 < chars.len() => {
                     let next = chars[i + 1];
                     if next == '(' && chars.get(i + 2) == Some(&'(') {
-                        // $(( … )): find the `))` that closes it.
-                        let mut depth = 0;
-                        let mut j = i + 1;
-                        while j < chars.len() {
-                            match chars[j] {
-                                '(' => depth += 1,
-                                ')' => {
-                                    depth -= 1;
-                                    if depth == 0 {
-                                        break;
-                                    }
-                                }
-                                _ => {}
-                            }
-                            j += 1;
-                        }
+                        // $(( … )): the outer parenthesis closes it.
+                        let j = matching(&chars, i + 1).unwrap_or(chars.len());
                         let inner: String = chars[i + 3..j.saturating_sub(1).max(i + 3)].iter().collect();
                         let expanded = self.substitute(&inner, true);
                         match arithmetic(&expanded, self) {
@@ -109,21 +95,7 @@ impl Shell {
                         }
                         i = j + 1;
                     } else if next == '(' {
-                        let mut depth = 0;
-                        let mut j = i + 1;
-                        while j < chars.len() {
-                            match chars[j] {
-                                '(' => depth += 1,
-                                ')' => {
-                                    depth -= 1;
-                                    if depth == 0 {
-                                        break;
-                                    }
-                                }
-                                _ => {}
-                            }
-                            j += 1;
-                        }
+                        let j = matching(&chars, i + 1).unwrap_or(chars.len());
                         let inner: String = chars[i + 2..j.min(chars.len())].iter().collect();
                         let output = self.capture(&inner);
                         out.push_str(output.trim_end_matches('\n'));

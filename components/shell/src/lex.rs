@@ -162,7 +162,7 @@ pub fn lex(line: &str) -> Result<Vec<Token>, String> {
 }
 
 /// The index of the `)` matching the `(` at `open`.
-fn matching(chars: &[char], open: usize) -> Result<usize, String> {
+pub fn matching(chars: &[char], open: usize) -> Result<usize, String> {
     let mut depth = 0;
     for (j, c) in chars.iter().enumerate().skip(open) {
         match c {
