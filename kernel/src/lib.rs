@@ -40,6 +40,7 @@ mod limits;
 mod pipe;
 mod process;
 mod store;
+mod terminal;
 mod ticker;
 
 pub use caps::{Capability, ChildGrants, DirRights, GrantError, Grants, Preopen};
@@ -50,4 +51,5 @@ pub use kernel::{Kernel, KernelConfig, KernelError, LoadError, Program};
 pub use limits::{KillReason, LimitError, Limits, format_bytes};
 pub use pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};
 pub use process::{ExitStatus, Input, NoSuchProcess, Output, Pid, ProcessInfo, ProcessState, Spawn, SpawnError, Stdio};
+pub use terminal::{Line, LineEditor, Terminal, TerminalInput, TerminalOutput};
 pub use store::{Durability, SqliteStore, Store, StoreError, Write};

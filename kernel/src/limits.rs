@@ -94,6 +94,9 @@ pub enum KillReason {
         /// The parent's pid.
         parent: u32,
     },
+    /// Interrupted from the terminal (Ctrl-C) while its parent waited for it.
+    #[error("interrupted")]
+    Interrupted,
     /// Killed on request.
     #[error("killed by {by}")]
     Signal {

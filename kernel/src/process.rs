@@ -60,6 +60,8 @@ pub enum Input {
     Pipe(PipeReader),
     /// A file of the workspace, read from its start.
     File(crate::fs::FileStdin),
+    /// The terminal's line editor.
+    Terminal(crate::terminal::TerminalInput),
 }
 
 /// Where a process's stdout or stderr goes.
@@ -74,6 +76,8 @@ pub enum Output {
     Pipe(PipeWriter),
     /// A file of the workspace.
     File(crate::fs::FileStdout),
+    /// The terminal.
+    Terminal(crate::terminal::TerminalOutput),
 }
 
 /// The three standard streams of a process. Default: all null.
@@ -91,6 +95,15 @@ impl Stdio {
     /// The kernel's own terminal for all three.
     pub fn inherit() -> Stdio {
         Stdio { stdin: Input::Inherit, stdout: Output::Inherit, stderr: Output::Inherit }
+    }
+
+    /// A [`Terminal`](crate::Terminal) for all three: stdin through its line editor.
+    pub fn terminal(terminal: &crate::Terminal) -> Stdio {
+        Stdio {
+            stdin: Input::Terminal(terminal.stdin()),
+            stdout: Output::Terminal(terminal.output(false)),
+            stderr: Output::Terminal(terminal.output(true)),
+        }
     }
 }
 
@@ -148,6 +161,10 @@ pub struct ProcessInfo {
     pub started: SystemTime,
     /// Running or ended.
     pub state: ProcessState,
+    /// Its working directory, as it last told the kernel (`chdir`).
+    pub cwd: String,
+    /// The child it is waiting for, if it is blocked in `wait`.
+    pub waiting_for: Option<Pid>,
 }
 
 /// What to spawn: a program with its arguments, environment, streams,
@@ -363,6 +380,8 @@ impl Kernel {
                         cpu: Duration::ZERO,
                         started: SystemTime::now(),
                         state: ProcessState::Running,
+                        cwd: cwd.clone(),
+                        waiting_for: None,
                     },
                     meter: meter.clone(),
                     kill: Some(kill_tx),
@@ -461,18 +480,70 @@ impl Kernel {
         Ok(status)
     }
 
+    /// The status of a process that has ended, reaping it; `None` while it runs.
+    pub fn try_wait(&self, pid: Pid) -> Result<Option<ExitStatus>, NoSuchProcess> {
+        let mut table = self.inner.table.lock().unwrap();
+        let entry = table.entries.get(&pid).ok_or(NoSuchProcess(pid))?;
+        let status = entry.exit.borrow().clone();
+        if status.is_some() {
+            table.entries.remove(&pid);
+        }
+        Ok(status)
+    }
+
     /// Kills a running process; its `wait` reports [`ExitStatus::Killed`].
     /// Killing one that has already ended does nothing.
     pub fn kill(&self, pid: Pid, by: Option<Pid>) -> Result<(), NoSuchProcess> {
+        let by = by.map_or_else(|| "the kernel".to_string(), |p| format!("pid {p}"));
+        self.kill_for(pid, KillReason::Signal { by })
+    }
+
+    fn kill_for(&self, pid: Pid, reason: KillReason) -> Result<(), NoSuchProcess> {
         let mut table = self.inner.table.lock().unwrap();
         let entry = table.entries.get_mut(&pid).ok_or(NoSuchProcess(pid))?;
         if let Some(kill) = entry.kill.take() {
-            let by = by.map_or_else(|| "the kernel".to_string(), |p| format!("pid {p}"));
-            tracing::info!(pid = pid.get(), by, "kill");
+            tracing::info!(pid = pid.get(), %reason, "kill");
             // The process may be ending right now; then there is nothing to kill.
-            let _ = kill.send(KillReason::Signal { by });
+            let _ = kill.send(reason);
         }
         Ok(())
+    }
+
+    /// Interrupts what `pid` is waiting for (the terminal's Ctrl-C): kills the
+    /// child it is blocked on in `wait`, which then reports
+    /// [`KillReason::Interrupted`]. Returns the pid killed, if any; `pid`
+    /// itself is never touched.
+    pub fn interrupt(&self, pid: Pid) -> Option<Pid> {
+        let child = self.inner.table.lock().unwrap().entries.get(&pid)?.info.waiting_for?;
+        self.kill_for(child, KillReason::Interrupted).ok()?;
+        Some(child)
+    }
+
+    /// Records that `pid` waits for `child` (or no longer waits).
+    pub(crate) fn set_waiting(&self, pid: Pid, child: Option<Pid>) {
+        if let Some(entry) = self.inner.table.lock().unwrap().entries.get_mut(&pid) {
+            entry.info.waiting_for = child;
+        }
+    }
+
+    /// Records a process's working directory.
+    pub(crate) fn set_cwd(&self, pid: Pid, cwd: &str) {
+        if let Some(entry) = self.inner.table.lock().unwrap().entries.get_mut(&pid) {
+            entry.info.cwd = cwd.to_string();
+        }
+    }
+
+    /// Whether `ancestor` is `pid`'s parent, or its parent's parent, and so on.
+    pub(crate) fn is_descendant(&self, pid: Pid, ancestor: Pid) -> bool {
+        let table = self.inner.table.lock().unwrap();
+        let mut at = pid;
+        while let Some(parent) = table.entries.get(&at).and_then(|e| e.info.parent) {
+            if parent == ancestor {
+                return true;
+            }
+            at = parent;
+        }
+        false
     }
 
     /// The processes in the table (running, and ended but not reaped), by pid.
@@ -507,18 +578,21 @@ fn build_wasi(argv: &[String], env: &[(String, String)], cwd: &str, stdio: &Stdi
         Input::Inherit => builder.stdin(wasmtime_wasi::cli::stdin()),
         Input::Pipe(reader) => builder.stdin(reader.clone()),
         Input::File(file) => builder.stdin(file.clone()),
+        Input::Terminal(terminal) => builder.stdin(terminal.clone()),
     };
     match &stdio.stdout {
         Output::Null => builder.stdout(SinkOutputStream),
         Output::Inherit => builder.stdout(wasmtime_wasi::cli::stdout()),
         Output::Pipe(writer) => builder.stdout(writer.clone()),
         Output::File(file) => builder.stdout(file.clone()),
+        Output::Terminal(terminal) => builder.stdout(terminal.clone()),
     };
     match &stdio.stderr {
         Output::Null => builder.stderr(SinkOutputStream),
         Output::Inherit => builder.stderr(wasmtime_wasi::cli::stderr()),
         Output::Pipe(writer) => builder.stderr(writer.clone()),
         Output::File(file) => builder.stderr(file.clone()),
+        Output::Terminal(terminal) => builder.stderr(terminal.clone()),
     };
     builder.build()
 }

@@ -3,6 +3,7 @@
 //! the first argument. Output follows GNU coreutils for the options listed in
 //! each tool; an unknown option is a usage error, never silence.
 
+mod procs;
 mod text;
 mod tools;
 
@@ -21,12 +22,15 @@ const TOOLS: &[(&str, Tool)] = &[
     ("echo", tools::echo),
     ("env", tools::env),
     ("false", |_, _| 1),
+    ("find", procs::find),
     ("grep", text::grep),
     ("head", text::head),
+    ("kill", procs::kill),
     ("ls", tools::ls),
     ("mkdir", tools::mkdir),
     ("mv", tools::mv),
     ("printf", text::printf),
+    ("ps", procs::ps),
     ("pwd", tools::pwd),
     ("rm", tools::rm),
     ("rmdir", tools::rmdir),
@@ -41,6 +45,7 @@ const TOOLS: &[(&str, Tool)] = &[
     ("true", |_, _| 0),
     ("uniq", text::uniq),
     ("wc", text::wc),
+    ("xargs", procs::xargs),
     ("yes", tools::yes),
 ];
 

@@ -199,8 +199,11 @@ pub fn wc(tool: &str, args: Vec<String>) -> i32 {
     status
 }
 
+/// `grep [-ivncqlrwxEF] [-e PATTERN] PATTERN [FILE…]`: basic regular
+/// expressions as POSIX has them, extended ones with `-E`, fixed strings
+/// with `-F`. Exits 0 if a line matched, 1 if none, 2 on an error.
 pub fn grep(tool: &str, args: Vec<String>) -> i32 {
-    let opts = match Opts::parse(tool, args, "ivncE", "e") {
+    let opts = match Opts::parse(tool, args, "ivncqlrRwxEFs", "e") {
         Ok(o) => o,
         Err(code) => return code,
     };
@@ -213,45 +216,143 @@ pub fn grep(tool: &str, args: Vec<String>) -> i32 {
             return 2;
         }
     };
-    let ignore = opts.has('i');
-    let needle = if ignore { pattern.to_lowercase() } else { pattern.clone() };
+    let mut expression = if opts.has('F') {
+        regex::escape(&pattern)
+    } else if opts.has('E') {
+        pattern.clone()
+    } else {
+        basic_to_extended(&pattern)
+    };
+    if opts.has('w') {
+        expression = format!(r"(?:^|\W)(?:{expression})(?:\W|$)");
+    }
+    if opts.has('x') {
+        expression = format!("^(?:{expression})$");
+    }
+    let matcher = match regex::bytes::RegexBuilder::new(&expression).case_insensitive(opts.has('i')).build() {
+        Ok(m) => m,
+        Err(e) => {
+            let why = e.to_string();
+            let why = why.lines().last().unwrap_or("invalid pattern").trim_start_matches("error: ");
+            eprintln!("grep: {pattern}: {why}");
+            return 2;
+        }
+    };
+    let recursive = opts.has('r') || opts.has('R');
     let mut status = 0;
+    let operands = if recursive && operands.is_empty() { vec![".".to_string()] } else { operands };
+    let operands = if recursive { walk(&operands) } else { operands };
     let files = inputs(tool, &operands, &mut status);
     if status != 0 {
         status = 2;
     }
-    let many = files.len() > 1;
+    let many = files.len() > 1 || recursive;
     let mut found = false;
     let mut o = BufWriter::new(io::stdout().lock());
     for (name, data) in &files {
         let mut n = 0;
         for (i, line) in lines(data).into_iter().enumerate() {
-            let text = String::from_utf8_lossy(line);
-            let hit = if ignore { text.to_lowercase().contains(&needle) } else { text.contains(needle.as_str()) };
-            if hit == opts.has('v') {
+            if matcher.is_match(line) == opts.has('v') {
                 continue;
             }
             n += 1;
             found = true;
-            if opts.has('c') {
+            if opts.has('q') {
+                return 0;
+            }
+            if opts.has('c') || opts.has('l') {
                 continue;
             }
             let prefix = if many { format!("{name}:") } else { String::new() };
             let number = if opts.has('n') { format!("{}:", i + 1) } else { String::new() };
-            let _ = writeln!(o, "{prefix}{number}{text}");
+            let _ = write!(o, "{prefix}{number}");
+            let _ = o.write_all(line);
+            if o.write_all(b"\n").is_err() {
+                return 2;
+            }
         }
-        if opts.has('c') {
+        if opts.has('l') && n > 0 {
+            let _ = writeln!(o, "{name}");
+        } else if opts.has('c') {
             let prefix = if many { format!("{name}:") } else { String::new() };
             let _ = writeln!(o, "{prefix}{n}");
         }
     }
-    if status == 2 {
+    if status == 2 && !(opts.has('s') && found) {
         2
     } else if found {
         0
     } else {
         1
     }
+}
+
+/// The files under `paths` (directories walked in name order), for `grep -r`.
+fn walk(paths: &[String]) -> Vec<String> {
+    let mut files = Vec::new();
+    for path in paths {
+        if !std::path::Path::new(path).is_dir() {
+            files.push(path.clone());
+            continue;
+        }
+        let mut names: Vec<String> = fs::read_dir(path)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+            .unwrap_or_default();
+        names.sort();
+        let children: Vec<String> = names.iter().map(|n| format!("{}/{n}", path.trim_end_matches('/'))).collect();
+        files.extend(walk(&children));
+    }
+    files
+}
+
+/// A POSIX basic regular expression in the syntax of the `regex` crate:
+/// `\(`, `\)`, `\{`, `\}`, `\|`, `\+` and `\?` are the operators, and the
+/// same characters unescaped are literal (as GNU grep reads them).
+fn basic_to_extended(pattern: &str) -> String {
+    let mut out = String::new();
+    let mut chars = pattern.chars().peekable();
+    let mut in_bracket = false;
+    while let Some(c) = chars.next() {
+        if in_bracket {
+            if c == ']' {
+                in_bracket = false;
+            } else if c == '\\' {
+                out.push('\\');
+            }
+            out.push(c);
+            continue;
+        }
+        match c {
+            '[' => {
+                in_bracket = true;
+                out.push(c);
+                // `[]…]` and `[^]…]`: a leading `]` is a member.
+                if chars.peek() == Some(&'^') {
+                    out.push(chars.next().unwrap());
+                }
+                if chars.peek() == Some(&']') {
+                    chars.next();
+                    out.push_str("\\]");
+                }
+            }
+            '\\' => match chars.next() {
+                Some(op @ ('(' | ')' | '{' | '}' | '|' | '+' | '?')) => out.push(op),
+                Some(other) => {
+                    out.push('\\');
+                    out.push(other);
+                }
+                None => out.push_str("\\\\"),
+            },
+            '(' | ')' | '{' | '}' | '|' | '+' | '?' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // A `*` with nothing before it is literal.
+            '*' if out.is_empty() || out.ends_with('(') || out.ends_with('|') || out == "^" => out.push_str("\\*"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 pub fn sort(tool: &str, args: Vec<String>) -> i32 {

@@ -505,9 +505,8 @@ pub fn ls(tool: &str, args: Vec<String>) -> i32 {
     files.sort();
     dirs.sort();
     let mut o = io::BufWriter::new(out());
-    for f in &files {
-        print_entry(&mut o, &opts, f, f);
-    }
+    let files: Vec<(String, String)> = files.into_iter().map(|f| (f.clone(), f)).collect();
+    print_entries(&mut o, &opts, &files, false);
     let headers = operands.len() > 1 || opts.has('R');
     let mut first = files.is_empty();
     let mut queue: std::collections::VecDeque<String> = dirs.into();
@@ -535,13 +534,11 @@ pub fn ls(tool: &str, args: Vec<String>) -> i32 {
         }
         names.retain(|n| opts.has('a') || !n.starts_with('.'));
         names.sort();
-        if opts.has('l') {
-            let _ = writeln!(o, "total 0");
-        }
+        let entries: Vec<(String, String)> =
+            names.iter().map(|name| (format!("{}/{name}", dir.trim_end_matches('/')), name.clone())).collect();
+        print_entries(&mut o, &opts, &entries, true);
         let mut subdirs = Vec::new();
-        for name in &names {
-            let full = format!("{}/{name}", dir.trim_end_matches('/'));
-            print_entry(&mut o, &opts, &full, name);
+        for (full, name) in entries {
             if opts.has('R') && name != "." && name != ".." && fs::symlink_metadata(&full).is_ok_and(|m| m.is_dir()) {
                 subdirs.push(full);
             }
@@ -553,27 +550,74 @@ pub fn ls(tool: &str, args: Vec<String>) -> i32 {
     status
 }
 
-fn print_entry(o: &mut impl Write, opts: &Opts, full: &str, shown: &str) {
+/// Prints entries (full path, name shown): one name a line, or with `-l`
+/// GNU's long format, its columns as wide as the widest entry's.
+fn print_entries(o: &mut impl Write, opts: &Opts, entries: &[(String, String)], total: bool) {
     if !opts.has('l') {
-        let _ = writeln!(o, "{shown}");
+        for (_, shown) in entries {
+            let _ = writeln!(o, "{shown}");
+        }
         return;
     }
-    let Ok(m) = fs::symlink_metadata(full) else {
-        let _ = writeln!(o, "{shown}");
-        return;
-    };
-    let kind = if m.is_dir() {
-        'd'
-    } else if m.file_type().is_symlink() {
-        'l'
+    let owner = std::env::var("USER").ok().filter(|u| !u.is_empty()).unwrap_or_else(|| "agent".into());
+    let now = std::time::SystemTime::now();
+    let rows: Vec<[String; 5]> = entries
+        .iter()
+        .map(|(full, shown)| {
+            let Ok(m) = fs::symlink_metadata(full) else {
+                return ["?".into(), "?".into(), "?".into(), "?".into(), shown.clone()];
+            };
+            let (kind, perms) = if m.is_dir() {
+                ('d', "rwxr-xr-x")
+            } else if m.file_type().is_symlink() {
+                ('l', "rwxrwxrwx")
+            } else {
+                ('-', "rw-r--r--")
+            };
+            let links = if m.is_dir() {
+                let subdirs = fs::read_dir(full)
+                    .map(|d| d.filter_map(|e| e.ok()).filter(|e| e.file_type().is_ok_and(|t| t.is_dir())).count())
+                    .unwrap_or(0);
+                2 + subdirs
+            } else {
+                1
+            };
+            let target = if m.file_type().is_symlink() {
+                fs::read_link(full).map(|t| format!(" -> {}", t.display())).unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let modified = m.modified().unwrap_or(std::time::UNIX_EPOCH);
+            [format!("{kind}{perms}"), links.to_string(), m.len().to_string(), long_date(modified, now), format!("{shown}{target}")]
+        })
+        .collect();
+    if total {
+        let blocks: u64 = entries
+            .iter()
+            .filter_map(|(full, _)| fs::symlink_metadata(full).ok())
+            .filter(|m| !m.file_type().is_symlink())
+            .map(|m| m.len().div_ceil(4096) * 4)
+            .sum();
+        let _ = writeln!(o, "total {blocks}");
+    }
+    let links = rows.iter().map(|r| r[1].len()).max().unwrap_or(1);
+    let size = rows.iter().map(|r| r[2].len()).max().unwrap_or(1);
+    for [mode, n, len, date, name] in rows {
+        let _ = writeln!(o, "{mode} {n:>links$} {owner} {owner} {len:>size$} {date} {name}");
+    }
+}
+
+/// A time as `ls -l` shows it: `Nov 25 16:06` within six months, else
+/// `Nov 25  2025` (UTC).
+fn long_date(time: std::time::SystemTime, now: std::time::SystemTime) -> String {
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let secs = time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
+    let (y, m, d) = civil(secs.div_euclid(86_400));
+    let recent = now.duration_since(time).is_ok_and(|age| age.as_secs() < 15_778_476);
+    if recent {
+        let rest = secs.rem_euclid(86_400);
+        format!("{} {d:>2} {:02}:{:02}", MONTHS[(m - 1) as usize], rest / 3600, rest % 3600 / 60)
     } else {
-        '-'
-    };
-    let perms = if m.is_dir() { "rwxr-xr-x" } else { "rw-r--r--" };
-    let target = if m.file_type().is_symlink() {
-        fs::read_link(full).map(|t| format!(" -> {}", t.display())).unwrap_or_default()
-    } else {
-        String::new()
-    };
-    let _ = writeln!(o, "{kind}{perms} 1 agent agent {:>5} {shown}{target}", m.len());
+        format!("{} {d:>2}  {y}", MONTHS[(m - 1) as usize])
+    }
 }

@@ -1,9 +1,50 @@
-//! Running parsed lists: builtins in the shell, everything else as processes.
+//! Running parsed lists: builtins and compound commands in the shell,
+//! everything else as processes.
+//!
+//! What POSIX runs in a forked subshell runs here in a *child shell*: a
+//! `( … )`, a compound command or builtin inside a pipeline, a redirected
+//! compound command, and a background job are printed back to text and run
+//! by `/bin/sh -c`, after assignments that recreate this shell's variables
+//! and functions (see [`Shell::fork`]). A component cannot fork; this is the
+//! same thing at the price of one spawn.
 
-use crate::lex::lex;
-use crate::parse::{AndOr, Command as Cmd, Pipeline, Simple, parse};
-use agentos_sdk::process::{Command, ExitStatus, pipe};
-use std::collections::BTreeMap;
+use crate::lex::{Part, lex};
+use crate::parse::{AndOr, Command as Cmd, Pipeline, Redirect, Simple, parse, quote};
+use agentos_sdk::process::{Child, Command, Error, ExitStatus, Pid, Stdio, pipe};
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
+
+/// Something that stops the normal run of commands until it is handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// `exit`: leave the shell with this status.
+    Exit(i32),
+    /// `return`: leave the function with this status.
+    Return(i32),
+    /// `break n`: leave `n` loops.
+    Break(u32),
+    /// `continue n`: go on with the `n`th enclosing loop.
+    Continue(u32),
+    /// The foreground job was interrupted (Ctrl-C): drop the rest of the line.
+    Interrupt,
+}
+
+/// A background job.
+struct Job {
+    id: usize,
+    child: Child,
+    text: String,
+}
+
+/// A redirection with its target expanded (and made absolute).
+type Redirection = (&'static str, Option<String>);
+
+/// One process of a pipeline: a program, or a child shell running a text.
+enum Stage {
+    /// Its argv, and the assignments before it (its environment additions).
+    Program(Vec<String>, Vec<(String, String)>),
+    Fork(String),
+}
 
 pub struct Shell {
     pub argv0: String,
@@ -11,12 +52,18 @@ pub struct Shell {
     pub vars: BTreeMap<String, String>,
     pub exported: Vec<String>,
     pub status: i32,
-    /// Set by `exit`.
-    pub exit: Option<i32>,
+    pub flow: Option<Flow>,
+    /// Reading commands from a terminal: job numbers are shown.
+    pub interactive: bool,
     /// The variable `read` fills when given no name.
     reply: String,
-    /// Defined functions.
-    functions: std::collections::HashMap<String, std::rc::Rc<Cmd>>,
+    functions: HashMap<String, Rc<Cmd>>,
+    jobs: Vec<Job>,
+    last_background: Option<Pid>,
+    /// Messages of builtins are dropped (`2>/dev/null` on a builtin).
+    quiet: bool,
+    /// Command substitutions run so far (an assignment's status is the last one's).
+    captures: u64,
 }
 
 impl Shell {
@@ -29,9 +76,14 @@ impl Shell {
             vars,
             exported,
             status: 0,
-            exit: None,
+            flow: None,
+            interactive: false,
             reply: "REPLY".into(),
-            functions: Default::default(),
+            functions: HashMap::new(),
+            jobs: Vec::new(),
+            last_background: None,
+            quiet: false,
+            captures: 0,
         };
         shell.vars.entry("PATH".into()).or_insert_with(|| "/bin".into());
         if let Ok(cwd) = std::env::current_dir() {
@@ -40,55 +92,84 @@ impl Shell {
         shell
     }
 
+    /// The status `exit` asked for, if it was called.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.flow {
+            Some(Flow::Exit(code)) => Some(code),
+            _ => None,
+        }
+    }
+
     /// Runs a source text; returns the last status.
     pub fn run_source(&mut self, text: &str) -> i32 {
-        let tokens = match lex(text) {
-            Ok(t) => t,
+        let parsed = lex(text).and_then(parse);
+        match parsed {
+            Ok(lists) => self.run_list(&lists),
             Err(e) => {
                 eprintln!("sh: {e}");
                 self.status = 2;
-                return 2;
+                2
             }
-        };
-        let lists = match parse(tokens) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("sh: {e}");
-                self.status = 2;
-                return 2;
-            }
-        };
-        self.run_list(&lists)
+        }
     }
 
     /// Runs and-or lists in order; returns the last status.
     fn run_list(&mut self, lists: &[AndOr]) -> i32 {
         for list in lists {
-            self.status = self.pipeline(&list.first);
-            for (op, next) in &list.rest {
-                if self.exit.is_some() {
-                    break;
-                }
-                if (*op == "&&") == (self.status == 0) {
-                    self.status = self.pipeline(next);
-                }
+            if list.background {
+                self.background(list);
+            } else {
+                self.and_or(list);
             }
-            if self.exit.is_some() {
+            if self.flow.is_some() {
                 break;
             }
         }
         self.status
     }
 
+    fn and_or(&mut self, list: &AndOr) {
+        self.status = self.pipeline(&list.first);
+        for (op, next) in &list.rest {
+            if self.flow.is_some() {
+                return;
+            }
+            if (*op == "&&") == (self.status == 0) {
+                self.status = self.pipeline(next);
+            }
+        }
+    }
+
+    /// After a loop's body: whether the loop ends here (`break`, or an
+    /// `exit`, `return` or interrupt passing through).
+    fn loop_ends(&mut self) -> bool {
+        match self.flow {
+            None => false,
+            Some(Flow::Break(n)) => {
+                self.flow = (n > 1).then(|| Flow::Break(n - 1));
+                true
+            }
+            Some(Flow::Continue(n)) if n > 1 => {
+                self.flow = Some(Flow::Continue(n - 1));
+                true
+            }
+            Some(Flow::Continue(_)) => {
+                self.flow = None;
+                false
+            }
+            Some(_) => true,
+        }
+    }
+
     fn compound(&mut self, command: &Cmd) -> i32 {
         match command {
-            Cmd::Simple(simple) => self.simples(&[simple]),
+            Cmd::Simple(simple) => self.simple(simple),
             Cmd::If { arms, otherwise } => {
                 for (cond, body) in arms {
-                    if self.run_list(cond) == 0 {
+                    if self.run_list(cond) == 0 && self.flow.is_none() {
                         return self.run_list(body);
                     }
-                    if self.exit.is_some() {
+                    if self.flow.is_some() {
                         return self.status;
                     }
                 }
@@ -101,11 +182,11 @@ impl Shell {
                 let mut status = 0;
                 loop {
                     let c = self.run_list(cond);
-                    if self.exit.is_some() || (c == 0) == *until {
+                    if self.flow.is_some() || (c == 0) == *until {
                         break;
                     }
                     status = self.run_list(body);
-                    if self.exit.is_some() {
+                    if self.loop_ends() {
                         break;
                     }
                 }
@@ -113,37 +194,50 @@ impl Shell {
             }
             Cmd::For { name, words, body } => {
                 let values: Vec<String> = match words {
-                    Some(words) => words.iter().flat_map(|w| self.expand(w)).collect(),
+                    Some(words) => self.expand_words(words),
                     None => self.positional.clone(),
                 };
                 let mut status = 0;
                 for value in values {
                     self.vars.insert(name.clone(), value);
                     status = self.run_list(body);
-                    if self.exit.is_some() {
+                    if self.loop_ends() {
                         break;
                     }
                 }
                 status
+            }
+            Cmd::Case { word, arms } => {
+                let subject = self.expand_plain(word);
+                for (patterns, body) in arms {
+                    for pattern in patterns {
+                        let pattern = self.pattern(pattern);
+                        if agentos_sdk::pattern::fnmatch(&pattern, &subject) {
+                            return self.run_list(body);
+                        }
+                    }
+                }
+                0
             }
             Cmd::Group(body) => self.run_list(body),
             Cmd::Function { name, body } => {
                 self.functions.insert(name.clone(), body.clone());
                 0
             }
+            Cmd::Subshell(_) | Cmd::Redirected(..) => self.run_stages(std::slice::from_ref(command)),
         }
     }
 
-    /// The output of `text` run in this shell's environment (for `$(…)`).
+    /// The output of `text` run in a child shell (for `$(…)`).
     pub fn capture(&mut self, text: &str) -> String {
-        let self_exe = "/bin/sh".to_string();
+        self.captures += 1;
         let (reader, writer) = pipe();
-        let command = self.command(&self_exe, vec!["-c".into(), text.into()]).stdout_pipe(writer);
+        let command = self.fork(text).stdout_pipe(writer);
         match command.spawn() {
             Ok(child) => {
                 drop(command);
                 let out = reader.read_to_end();
-                self.status = code(child.wait());
+                self.status = self.reap(child.wait());
                 String::from_utf8_lossy(&out).into_owned()
             }
             Err(e) => {
@@ -154,62 +248,123 @@ impl Shell {
     }
 
     fn pipeline(&mut self, p: &Pipeline) -> i32 {
-        let status = if let [command] = p.commands.as_slice() {
-            self.compound(command)
-        } else {
-            let mut simples = Vec::new();
-            for command in &p.commands {
-                match command {
-                    Cmd::Simple(simple) => simples.push(simple),
-                    _ => {
-                        eprintln!("sh: a compound command inside a pipeline is not supported yet");
-                        return 2;
-                    }
-                }
-            }
-            self.simples(&simples)
+        let status = match p.commands.as_slice() {
+            [command] => self.compound(command),
+            commands => self.run_stages(commands),
         };
         if p.negated { i32::from(status == 0) } else { status }
     }
 
-    /// Runs simple commands as one pipeline.
-    fn simples(&mut self, commands: &[&Simple]) -> i32 {
-        let mut argvs = Vec::new();
-        for simple in commands {
-            let argv: Vec<String> = simple.words.iter().flat_map(|w| self.expand(w)).collect();
-            let mut redirects = Vec::new();
-            for (op, target) in &simple.redirects {
-                let target = match target {
-                    Some(t) => {
-                        let expanded = self.expand(t).join(" ");
-                        Some(self.absolute(&expanded))
-                    }
-                    None => None,
-                };
-                redirects.push((*op, target));
-            }
-            argvs.push((argv, redirects));
+    fn expand_words(&mut self, words: &[Vec<Part>]) -> Vec<String> {
+        words.iter().flat_map(|w| self.expand(w)).collect()
+    }
+
+    fn expand_redirects(&mut self, redirects: &[Redirect]) -> Vec<Redirection> {
+        let mut out = Vec::new();
+        for (op, target) in redirects {
+            let target = target.as_ref().map(|t| {
+                let expanded = self.expand(t).join(" ");
+                self.absolute(&expanded)
+            });
+            out.push((*op, target));
         }
-        if argvs.len() == 1
-            && let Some(body) = argvs[0].0.first().and_then(|name| self.functions.get(name)).cloned()
-        {
-            // A function runs in this shell, with its arguments as $1….
-            let (argv, _) = argvs.remove(0);
+        out
+    }
+
+    /// A simple command on its own: a function or builtin runs in this
+    /// shell, a program as a child.
+    fn simple(&mut self, simple: &Simple) -> i32 {
+        let captures = self.captures;
+        let (assignments, argv) = self.assignments_and_words(&simple.words);
+        let redirects = self.expand_redirects(&simple.redirects);
+        let Some(name) = argv.first() else {
+            // The status is that of the last command substitution, else 0.
+            let status = if self.captures > captures { self.status } else { 0 };
+            self.vars.extend(assignments);
+            if redirects.is_empty() {
+                return status;
+            }
+            // `> file` alone creates (or empties) the file.
+            return self.spawn_stages(vec![(Stage::Program(vec!["true".into()], Vec::new()), redirects)]);
+        };
+        if !assignments.is_empty() && (is_builtin(name) || self.functions.contains_key(name)) {
+            self.vars.extend(assignments.iter().cloned());
+        }
+        if let Some(body) = self.functions.get(name).cloned() {
+            if !redirects.is_empty() {
+                let text = argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
+                return self.spawn_stages(vec![(Stage::Fork(text), redirects)]);
+            }
             let saved = std::mem::replace(&mut self.positional, argv[1..].to_vec());
-            let status = self.compound(&body);
+            let mut status = self.compound(&body);
             self.positional = saved;
+            if let Some(Flow::Return(code)) = self.flow {
+                self.flow = None;
+                status = code;
+            }
             return status;
         }
-        if argvs.len() == 1 && argvs[0].0.first().is_some_and(|c| is_builtin(c)) {
-            let (argv, _) = argvs.remove(0);
-            self.builtin(&argv)
-        } else {
-            self.spawn_all(argvs)
+        if is_builtin(name) {
+            self.quiet = redirects.iter().any(|(op, t)| *op == "2>" && t.as_deref() == Some("/dev/null"));
+            let input = redirects.iter().rev().find(|(op, _)| *op == "<").and_then(|(_, t)| t.clone());
+            let status = self.builtin(&argv, input);
+            self.quiet = false;
+            return status;
+        }
+        self.spawn_stages(vec![(Stage::Program(argv, assignments), redirects)])
+    }
+
+    /// The leading `NAME=value` words of a command (expanded without field
+    /// splitting or globbing, as POSIX has it), and the rest expanded.
+    fn assignments_and_words(&mut self, words: &[Vec<Part>]) -> (Vec<(String, String)>, Vec<String>) {
+        let mut assignments = Vec::new();
+        let mut k = 0;
+        while let Some(word) = words.get(k) {
+            let Some(Part::Bare(first)) = word.first() else { break };
+            match first.split_once('=') {
+                Some((name, _)) if is_name(name) => {
+                    let text = self.expand_plain(word);
+                    let (name, value) = text.split_once('=').unwrap_or((&text, ""));
+                    assignments.push((name.to_string(), value.to_string()));
+                    k += 1;
+                }
+                _ => break,
+            }
+        }
+        (assignments, self.expand_words(&words[k..]))
+    }
+
+    /// How one command of a pipeline (or a subshell, or a redirected
+    /// compound command) runs: as a program, or in a child shell.
+    fn stage(&mut self, command: &Cmd) -> (Stage, Vec<Redirection>) {
+        match command {
+            Cmd::Simple(simple) => {
+                let (assignments, argv) = self.assignments_and_words(&simple.words);
+                let redirects = self.expand_redirects(&simple.redirects);
+                let internal = argv.first().is_none_or(|n| is_builtin(n) || self.functions.contains_key(n));
+                if internal {
+                    let words = assignments.iter().map(|(n, v)| format!("{n}={}", quote(v)));
+                    let text = words.chain(argv.iter().map(|a| quote(a))).collect::<Vec<_>>().join(" ");
+                    (Stage::Fork(text), redirects)
+                } else {
+                    (Stage::Program(argv, assignments), redirects)
+                }
+            }
+            Cmd::Redirected(inner, redirects) => {
+                let redirects = self.expand_redirects(redirects);
+                (Stage::Fork(inner.to_string()), redirects)
+            }
+            Cmd::Subshell(body) => (Stage::Fork(crate::parse::List(body).to_string()), Vec::new()),
+            other => (Stage::Fork(other.to_string()), Vec::new()),
         }
     }
 
-    /// A path made absolute against the shell's working directory (the kernel
-    /// resolves a redirection against the shell's first one).
+    fn run_stages(&mut self, commands: &[Cmd]) -> i32 {
+        let stages = commands.iter().map(|c| self.stage(c)).collect();
+        self.spawn_stages(stages)
+    }
+
+    /// A path made absolute against the shell's working directory.
     fn absolute(&self, path: &str) -> String {
         if path.starts_with('/') {
             return path.to_string();
@@ -218,24 +373,28 @@ impl Shell {
         format!("{}/{path}", pwd.trim_end_matches('/'))
     }
 
-    fn spawn_all(&mut self, argvs: Vec<(Vec<String>, Vec<(&'static str, Option<String>)>)>) -> i32 {
+    /// Starts the stages joined by pipes, waits for them all, and returns
+    /// the last one's status.
+    fn spawn_stages(&mut self, stages: Vec<(Stage, Vec<Redirection>)>) -> i32 {
         let mut children = Vec::new();
         let mut next_stdin = None;
-        let count = argvs.len();
-        for (i, (argv, redirects)) in argvs.into_iter().enumerate() {
-            let Some(name) = argv.first() else {
-                continue;
+        let count = stages.len();
+        for (i, (stage, redirects)) in stages.into_iter().enumerate() {
+            let (mut command, name) = match stage {
+                Stage::Program(argv, env) => match self.find(&argv[0]) {
+                    Some(path) => {
+                        let command = env.into_iter().fold(self.command(&path, argv[1..].to_vec()), |c, (k, v)| c.env(k, v));
+                        (command, argv[0].clone())
+                    }
+                    None => {
+                        eprintln!("sh: {}: command not found", argv[0]);
+                        next_stdin = None;
+                        children.push(None);
+                        continue;
+                    }
+                },
+                Stage::Fork(text) => (self.fork(&text), "sh".to_string()),
             };
-            let path = match self.find(name) {
-                Some(path) => path,
-                None => {
-                    eprintln!("sh: {name}: command not found");
-                    next_stdin = None;
-                    children.push(None);
-                    continue;
-                }
-            };
-            let mut command = self.command(&path, argv[1..].to_vec());
             if let Some(reader) = next_stdin.take() {
                 command = command.stdin_pipe(reader);
             }
@@ -254,13 +413,24 @@ impl Shell {
                     "2>>" => command.stderr_file(target, true),
                     "2>&1" => command.stderr_to_stdout(),
                     _ => {
-                        eprintln!("sh: {op}: not supported yet");
+                        eprintln!("sh: {op}: not supported");
                         command
                     }
                 };
             }
-            match command.spawn() {
+            let mut spawned = command.spawn();
+            if let Err(Error::InvalidComponent(_)) = spawned
+                && let Some(interpreter) = self.interpreter(&command)
+            {
+                command = command.interpreted_by(interpreter);
+                spawned = command.spawn();
+            }
+            match spawned {
                 Ok(child) => children.push(Some(child)),
+                Err(Error::NotFound(_)) => {
+                    eprintln!("sh: {name}: No such file or directory");
+                    children.push(None);
+                }
                 Err(e) => {
                     eprintln!("sh: {name}: {e}");
                     children.push(None);
@@ -270,11 +440,86 @@ impl Shell {
         let mut status = 127;
         for child in children {
             status = match child {
-                Some(child) => code(child.wait()),
+                Some(child) => self.reap(child.wait()),
                 None => 127,
             };
         }
         status
+    }
+
+    /// The interpreter of a script that is not a component: its `#!` line,
+    /// or `/bin/sh` for a text file without one.
+    fn interpreter(&self, command: &Command) -> Option<Vec<String>> {
+        use std::io::Read;
+        let mut head = Vec::new();
+        std::fs::File::open(command.program()).ok()?.take(256).read_to_end(&mut head).ok()?;
+        if head.contains(&0) {
+            return None;
+        }
+        let Some(line) = head.strip_prefix(b"#!") else {
+            return Some(vec!["/bin/sh".into()]);
+        };
+        let line = String::from_utf8_lossy(line);
+        let mut words = line.lines().next()?.split_whitespace().map(String::from);
+        let mut interpreter = vec![words.next()?];
+        interpreter.extend(words.next());
+        // `#!/usr/bin/env NAME`: the program is looked up on PATH.
+        if interpreter[0] == "/usr/bin/env" && interpreter.len() == 2 {
+            interpreter = vec![self.find(&interpreter[1])?];
+        }
+        Some(interpreter)
+    }
+
+    /// A child shell that runs `text` with this shell's variables, functions
+    /// and positional parameters.
+    fn fork(&self, text: &str) -> Command {
+        let mut script = String::new();
+        for (name, value) in &self.vars {
+            if !self.exported.contains(name) && is_name(name) {
+                script.push_str(&format!("{name}={}\n", quote(value)));
+            }
+        }
+        for (name, body) in &self.functions {
+            script.push_str(&format!("{name}() {body}\n"));
+        }
+        script.push_str(text);
+        let mut args = vec!["-c".to_string(), script, self.argv0.clone()];
+        args.extend(self.positional.iter().cloned());
+        self.command("/bin/sh", args)
+    }
+
+    /// Runs `list` in a child shell without waiting: a job.
+    fn background(&mut self, list: &AndOr) {
+        let text = list.to_string();
+        let text = text.strip_suffix(" &").unwrap_or(&text).to_string();
+        let command = self.fork(&text).stdio(Stdio::Null, Stdio::Inherit, Stdio::Inherit);
+        match command.spawn() {
+            Ok(child) => {
+                let id = self.jobs.last().map_or(1, |j| j.id + 1);
+                if self.interactive {
+                    eprintln!("[{id}] {}", child.id());
+                }
+                self.last_background = Some(child.id());
+                self.jobs.push(Job { id, child, text });
+                self.status = 0;
+            }
+            Err(e) => {
+                eprintln!("sh: {e}");
+                self.status = 1;
+            }
+        }
+    }
+
+    /// Reports the jobs that have ended (before an interactive prompt).
+    pub fn report_jobs(&mut self) {
+        let mut ended = Vec::new();
+        for job in &self.jobs {
+            if let Ok(Some(status)) = job.child.try_wait() {
+                eprintln!("[{}]+  {:<24}{}", job.id, describe(&status), job.text);
+                ended.push(job.id);
+            }
+        }
+        self.jobs.retain(|j| !ended.contains(&j.id));
     }
 
     fn command(&self, path: &str, args: Vec<String>) -> Command {
@@ -293,7 +538,7 @@ impl Shell {
     /// A command name to the path of the program to run.
     fn find(&self, name: &str) -> Option<String> {
         if name.contains('/') {
-            return Some(name.to_string());
+            return Some(self.absolute(name));
         }
         let path = self.vars.get("PATH").cloned().unwrap_or_else(|| "/bin".into());
         path.split(':')
@@ -301,25 +546,86 @@ impl Shell {
             .find(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
     }
 
-    fn builtin(&mut self, argv: &[String]) -> i32 {
+    /// The shell status of a waited-for child: its code, 128 + 9 when
+    /// killed, 134 when trapped, 130 when interrupted (which also stops the
+    /// rest of the line).
+    fn reap(&mut self, status: Result<ExitStatus, Error>) -> i32 {
+        match status {
+            Ok(ExitStatus::Exited(code)) => code as i32,
+            Ok(ExitStatus::Killed(reason)) if reason == "interrupted" => {
+                self.flow = Some(Flow::Interrupt);
+                130
+            }
+            Ok(ExitStatus::Killed(reason)) => {
+                eprintln!("sh: killed: {reason}");
+                137
+            }
+            Ok(ExitStatus::Trapped(message)) => {
+                eprintln!("sh: trapped: {message}");
+                134
+            }
+            Err(e) => {
+                eprintln!("sh: {e}");
+                1
+            }
+        }
+    }
+
+    fn warn(&self, message: std::fmt::Arguments<'_>) {
+        if !self.quiet {
+            eprintln!("sh: {message}");
+        }
+    }
+
+    /// A job named `%N` or by its pid.
+    fn job(&self, name: &str) -> Option<usize> {
+        match name.strip_prefix('%') {
+            Some(n) => self.jobs.iter().position(|j| n.parse() == Ok(j.id)),
+            None => self.jobs.iter().position(|j| name.parse() == Ok(j.child.id().get())),
+        }
+    }
+
+    fn builtin(&mut self, argv: &[String], input: Option<String>) -> i32 {
+        let count = |what: &str| -> Result<u32, ()> {
+            match argv.get(1) {
+                None => Ok(1),
+                Some(n) => n.parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    eprintln!("sh: {what}: {n}: loop count out of range");
+                }),
+            }
+        };
         match argv[0].as_str() {
             ":" => 0,
             "exit" => {
                 let code = argv.get(1).and_then(|c| c.parse().ok()).unwrap_or(self.status);
-                self.exit = Some(code);
+                self.flow = Some(Flow::Exit(code));
                 code
             }
+            "return" => {
+                let code = argv.get(1).and_then(|c| c.parse().ok()).unwrap_or(self.status);
+                self.flow = Some(Flow::Return(code));
+                code
+            }
+            "break" | "continue" => match count(&argv[0]) {
+                Ok(n) => {
+                    self.flow = Some(if argv[0] == "break" { Flow::Break(n) } else { Flow::Continue(n) });
+                    0
+                }
+                Err(()) => 1,
+            },
             "cd" => {
                 let home = self.vars.get("HOME").cloned().unwrap_or_else(|| "/".into());
                 let target = argv.get(1).cloned().unwrap_or(home);
                 match std::env::set_current_dir(&target) {
                     Ok(()) => {
                         let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or(target);
+                        // The kernel's record is for completion and /proc: not fatal if refused.
+                        let _ = agentos_sdk::process::chdir(&cwd);
                         self.vars.insert("PWD".into(), cwd);
                         0
                     }
                     Err(e) => {
-                        eprintln!("sh: cd: {target}: {}", e.to_string().split(" (os error").next().unwrap_or(""));
+                        self.warn(format_args!("cd: {target}: {}", io_message(&e)));
                         1
                     }
                 }
@@ -339,36 +645,12 @@ impl Shell {
                 }
                 0
             }
-            "read" => {
-                // One line of stdin, split on blanks into the names; the last takes the rest.
-                let mut line = String::new();
-                match std::io::stdin().read_line(&mut line) {
-                    Ok(0) | Err(_) => 1,
-                    Ok(_) => {
-                        let line = line.trim_end_matches('\n');
-                        let names: Vec<&String> = argv[1..].iter().collect();
-                        let names = if names.is_empty() { vec![&self.reply] } else { names };
-                        let mut rest = line.trim_start();
-                        for (k, name) in names.iter().enumerate() {
-                            let value = if k + 1 == names.len() {
-                                rest.trim_end().to_string()
-                            } else {
-                                let end = rest.find([' ', '\t']).unwrap_or(rest.len());
-                                let word = rest[..end].to_string();
-                                rest = rest[end..].trim_start();
-                                word
-                            };
-                            self.vars.insert((*name).clone(), value);
-                        }
-                        0
-                    }
-                }
-            }
+            "read" => self.read(&argv[1..], input),
             "test" => test(&argv[1..]),
             "[" => match argv.last().map(String::as_str) {
                 Some("]") => test(&argv[1..argv.len() - 1]),
                 _ => {
-                    eprintln!("sh: [: missing `]'");
+                    self.warn(format_args!("[: missing `]'"));
                     2
                 }
             },
@@ -376,8 +658,70 @@ impl Shell {
                 for name in &argv[1..] {
                     self.vars.remove(name);
                     self.exported.retain(|n| n != name);
+                    self.functions.remove(name);
                 }
                 0
+            }
+            "jobs" => {
+                let mut ended = Vec::new();
+                let last = self.jobs.len();
+                for (k, job) in self.jobs.iter().enumerate() {
+                    let mark = if k + 1 == last { '+' } else if k + 2 == last { '-' } else { ' ' };
+                    match job.child.try_wait() {
+                        Ok(None) => println!("[{}]{mark}  {:<24}{} &", job.id, "Running", job.text),
+                        Ok(Some(status)) => {
+                            println!("[{}]{mark}  {:<24}{}", job.id, describe(&status), job.text);
+                            ended.push(job.id);
+                        }
+                        Err(_) => ended.push(job.id),
+                    }
+                }
+                self.jobs.retain(|j| !ended.contains(&j.id));
+                0
+            }
+            "wait" => {
+                if argv.len() == 1 {
+                    for job in std::mem::take(&mut self.jobs) {
+                        self.reap(job.child.wait());
+                    }
+                    return 0;
+                }
+                let mut status = 0;
+                for name in &argv[1..] {
+                    status = match self.job(name) {
+                        Some(k) => {
+                            let job = self.jobs.remove(k);
+                            self.reap(job.child.wait())
+                        }
+                        None => {
+                            self.warn(format_args!("wait: pid {name} is not a child of this shell"));
+                            127
+                        }
+                    };
+                }
+                status
+            }
+            "kill" => {
+                let mut status = 0;
+                let targets = argv[1..].iter().filter(|a| !a.starts_with('-') || a.parse::<i64>().is_ok());
+                let mut any = false;
+                for name in targets {
+                    any = true;
+                    let pid = match self.job(name) {
+                        Some(k) => Some(self.jobs[k].child.id()),
+                        None => name.parse().ok().map(Pid::from_raw),
+                    };
+                    let killed = pid.is_some_and(|pid| agentos_sdk::process::kill(pid).is_ok());
+                    if !killed {
+                        self.warn(format_args!("kill: ({name}) - No such process"));
+                        status = 1;
+                    }
+                }
+                if !any {
+                    self.warn(format_args!("kill: usage: kill [-s sigspec | -signum] pid | %job ..."));
+                    return 2;
+                }
+                status
             }
             assignment => {
                 // NAME=value with no command.
@@ -387,6 +731,62 @@ impl Shell {
             }
         }
     }
+
+    /// `read [NAME…]`: one line of stdin (or of `input`), split on blanks
+    /// into the names; the last takes the rest.
+    fn read(&mut self, names: &[String], input: Option<String>) -> i32 {
+        use std::io::BufRead;
+        let mut line = String::new();
+        let got = match input {
+            Some(path) => match std::fs::File::open(&path) {
+                Ok(file) => std::io::BufReader::new(file).read_line(&mut line),
+                Err(e) => {
+                    self.warn(format_args!("{path}: {}", io_message(&e)));
+                    return 1;
+                }
+            },
+            None => std::io::stdin().read_line(&mut line),
+        };
+        if matches!(got, Ok(0) | Err(_)) {
+            return 1;
+        }
+        let line = line.trim_end_matches('\n');
+        let reply = [self.reply.clone()];
+        let names = if names.is_empty() { &reply[..] } else { names };
+        let mut rest = line.trim_start();
+        for (k, name) in names.iter().enumerate() {
+            let value = if k + 1 == names.len() {
+                rest.trim_end().to_string()
+            } else {
+                let end = rest.find([' ', '\t']).unwrap_or(rest.len());
+                let word = rest[..end].to_string();
+                rest = rest[end..].trim_start();
+                word
+            };
+            self.vars.insert(name.clone(), value);
+        }
+        0
+    }
+
+    /// `$!`: the pid of the last background job.
+    pub fn last_background(&self) -> Option<Pid> {
+        self.last_background
+    }
+}
+
+/// A job's end, as `jobs` shows it.
+fn describe(status: &ExitStatus) -> String {
+    match status {
+        ExitStatus::Exited(0) => "Done".into(),
+        ExitStatus::Exited(code) => format!("Exit {code}"),
+        ExitStatus::Killed(_) => "Killed".into(),
+        ExitStatus::Trapped(_) => "Trapped".into(),
+    }
+}
+
+/// An I/O error as the shell prints it: the message without "(os error N)".
+fn io_message(e: &std::io::Error) -> String {
+    e.to_string().split(" (os error").next().unwrap_or("").to_string()
 }
 
 /// `test` / `[`: 0 true, 1 false, 2 a malformed expression.
@@ -445,28 +845,27 @@ fn test(args: &[String]) -> i32 {
     }
 }
 
-fn is_builtin(word: &str) -> bool {
-    matches!(word, ":" | "exit" | "cd" | "export" | "unset" | "test" | "[" | "read")
-        || word
-            .split_once('=')
-            .is_some_and(|(n, _)| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+/// Whether `word` is a valid variable name.
+fn is_name(word: &str) -> bool {
+    word.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// The shell status of a child: its code, or 128 + 9 when killed, 134 when trapped.
-fn code(status: Result<ExitStatus, agentos_sdk::process::Error>) -> i32 {
-    match status {
-        Ok(ExitStatus::Exited(code)) => code as i32,
-        Ok(ExitStatus::Killed(reason)) => {
-            eprintln!("sh: killed: {reason}");
-            137
-        }
-        Ok(ExitStatus::Trapped(message)) => {
-            eprintln!("sh: trapped: {message}");
-            134
-        }
-        Err(e) => {
-            eprintln!("sh: {e}");
-            1
-        }
-    }
+fn is_builtin(word: &str) -> bool {
+    matches!(
+        word,
+        ":" | "exit"
+            | "return"
+            | "break"
+            | "continue"
+            | "cd"
+            | "export"
+            | "unset"
+            | "test"
+            | "["
+            | "read"
+            | "jobs"
+            | "wait"
+            | "kill"
+    ) || word.split_once('=').is_some_and(|(n, _)| is_name(n))
 }

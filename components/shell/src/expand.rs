@@ -3,6 +3,7 @@
 
 use crate::exec::Shell;
 use crate::lex::{Part, matching};
+use agentos_sdk::pattern::fnmatch;
 
 impl Shell {
     /// The fields a word expands to (none for an unquoted empty expansion).
@@ -25,7 +26,7 @@ impl Shell {
                 }
                 Part::Bare(text) => {
                     let value = self.substitute(text, false);
-                    if text.contains('*') || text.contains('?') {
+                    if text.contains(['*', '?', '[']) {
                         globbable = true;
                     }
                     // Unquoted expansions split on blanks.
@@ -68,6 +69,51 @@ impl Shell {
         fields
     }
 
+    /// The prompt: `ps1` with its parameters expanded.
+    pub fn prompt(&mut self, ps1: &str) -> String {
+        self.substitute(ps1, true)
+    }
+
+    /// A word expanded to one string, without field splitting or globbing
+    /// (a `case` subject).
+    pub fn expand_plain(&mut self, parts: &[Part]) -> String {
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Double(text) => out.push_str(&self.substitute(text, true)),
+                Part::Bare(text) => out.push_str(&self.substitute(text, false)),
+            }
+        }
+        out
+    }
+
+    /// A word expanded into a pattern for `fnmatch`: quoted characters
+    /// match themselves.
+    pub fn pattern(&mut self, parts: &[Part]) -> String {
+        let escape = |text: &str| {
+            text.chars().fold(String::new(), |mut out, c| {
+                if matches!(c, '*' | '?' | '[' | '\\') {
+                    out.push('\\');
+                }
+                out.push(c);
+                out
+            })
+        };
+        let mut out = String::new();
+        for part in parts {
+            match part {
+                Part::Literal(text) => out.push_str(&escape(text)),
+                Part::Double(text) => {
+                    let value = self.substitute(text, true);
+                    out.push_str(&escape(&value));
+                }
+                Part::Bare(text) => out.push_str(&self.substitute(text, false)),
+            }
+        }
+        out
+    }
+
     /// `$NAME`, `${NAME}`, `$?`, `$$`, `$#`, `$0`–`$9`, `$@`, `$*`, `$(…)` in `text`.
     fn substitute(&mut self, text: &str, quoted: bool) -> String {
         let chars: Vec<char> = text.chars().collect();
@@ -75,7 +121,7 @@ impl Shell {
         let mut i = 0;
         while i < chars.len() {
             match chars[i] {
-                '\\' if quoted && i + 1 < chars.len() => {
+                '\\' if quoted && matches!(chars.get(i + 1), Some('$' | '`' | '"' | '\\' | '\n')) => {
                     out.push(chars[i + 1]);
                     i += 2;
                 }
@@ -102,10 +148,11 @@ impl Shell {
                         i = j + 1;
                     } else if next == '{' {
                         let end = chars[i..].iter().position(|c| *c == '}').map_or(chars.len(), |p| i + p);
-                        let name: String = chars[i + 2..end].iter().collect();
-                        out.push_str(&self.param(&name));
+                        let inner: String = chars[i + 2..end].iter().collect();
+                        let value = self.braced(&inner);
+                        out.push_str(&value);
                         i = end + 1;
-                    } else if "?$#@*0123456789".contains(next) {
+                    } else if "?$#@*!0123456789".contains(next) {
                         out.push_str(&self.param(&next.to_string()));
                         i += 2;
                     } else if next.is_ascii_alphabetic() || next == '_' {
@@ -130,10 +177,58 @@ impl Shell {
         out
     }
 
+    /// `${…}`: `NAME`, `#NAME` (length), `NAME:-word`, `NAME-word`,
+    /// `NAME:=word`, `NAME:+word`, `NAME%pattern`, `NAME%%pattern`,
+    /// `NAME#pattern`, `NAME##pattern`.
+    fn braced(&mut self, inner: &str) -> String {
+        if let Some(name) = inner.strip_prefix('#').filter(|n| !n.is_empty()) {
+            return self.param(name).chars().count().to_string();
+        }
+        let end = inner
+            .char_indices()
+            .find(|(k, c)| !(c.is_ascii_alphanumeric() || *c == '_' || (*k == 0 && "?$#@*!".contains(*c))))
+            .map_or(inner.len(), |(k, _)| k);
+        let (name, op) = inner.split_at(end);
+        let value = self.param(name);
+        let set = !value.is_empty() || (self.vars.contains_key(name) && !op.starts_with(':'));
+        let word = |this: &mut Self, w: &str| this.substitute(w, true);
+        if let Some(w) = op.strip_prefix(":-").or_else(|| op.strip_prefix('-')) {
+            return if set { value } else { word(self, w) };
+        }
+        if let Some(w) = op.strip_prefix(":=").or_else(|| op.strip_prefix('=')) {
+            if set {
+                return value;
+            }
+            let w = word(self, w);
+            self.vars.insert(name.to_string(), w.clone());
+            return w;
+        }
+        if let Some(w) = op.strip_prefix(":+").or_else(|| op.strip_prefix('+')) {
+            return if set { word(self, w) } else { String::new() };
+        }
+        for (prefix, longest, suffix) in [("%%", true, true), ("%", false, true), ("##", true, false), ("#", false, false)] {
+            let Some(pattern) = op.strip_prefix(prefix) else { continue };
+            let pattern = word(self, pattern);
+            let cuts: Vec<usize> = value.char_indices().map(|(k, _)| k).chain([value.len()]).collect();
+            // A suffix is tried shortest first from the end, longest first
+            // from the start; a prefix the other way round.
+            let order: Vec<usize> = if suffix != longest { cuts.into_iter().rev().collect() } else { cuts };
+            for k in order {
+                let (kept, matched) = if suffix { (&value[..k], &value[k..]) } else { (&value[k..], &value[..k]) };
+                if fnmatch(&pattern, matched) {
+                    return kept.to_string();
+                }
+            }
+            return value;
+        }
+        value
+    }
+
     fn param(&self, name: &str) -> String {
         match name {
             "?" => self.status.to_string(),
             "$" => agentos_sdk::process::id().to_string(),
+            "!" => self.last_background().map(|p| p.to_string()).unwrap_or_default(),
             "#" => self.positional.len().to_string(),
             "@" | "*" => self.positional.join(" "),
             "0" => self.argv0.clone(),
@@ -152,7 +247,7 @@ fn glob(pattern: &str) -> Option<Vec<String>> {
     for component in pattern.split('/').filter(|c| !c.is_empty()) {
         let mut next = Vec::new();
         for base in &bases {
-            if component.contains(['*', '?']) {
+            if component.contains(['*', '?', '[']) {
                 let dir = if base.is_empty() { "." } else { base.as_str() };
                 let Ok(entries) = std::fs::read_dir(dir) else { continue };
                 let mut names: Vec<String> =
@@ -160,7 +255,7 @@ fn glob(pattern: &str) -> Option<Vec<String>> {
                 names.sort();
                 for name in names {
                     if (!name.starts_with('.') || component.starts_with('.'))
-                        && matches(component.as_bytes(), name.as_bytes())
+                        && fnmatch(component, &name)
                     {
                         next.push(format!(
                             "{base}{}{name}",
@@ -179,16 +274,6 @@ fn glob(pattern: &str) -> Option<Vec<String>> {
     }
     let found: Vec<String> = bases.into_iter().filter(|p| std::fs::symlink_metadata(p).is_ok()).collect();
     (!found.is_empty()).then_some(found)
-}
-
-fn matches(pattern: &[u8], name: &[u8]) -> bool {
-    match (pattern.first(), name.first()) {
-        (None, None) => true,
-        (Some(b'*'), _) => matches(&pattern[1..], name) || (!name.is_empty() && matches(pattern, &name[1..])),
-        (Some(b'?'), Some(_)) => matches(&pattern[1..], &name[1..]),
-        (Some(p), Some(n)) if p == n => matches(&pattern[1..], &name[1..]),
-        _ => false,
-    }
 }
 
 /// Integer arithmetic for `$((…))`: + - * / %, comparisons, parentheses,

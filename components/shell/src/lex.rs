@@ -17,8 +17,8 @@ pub enum Part {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Token {
     Word(Vec<Part>),
-    /// `|`, `||`, `&&`, `;`, `&`, `\n`, and the redirections `<`, `>`,
-    /// `>>`, `2>`, `2>>`, `2>&1`, `>&2`.
+    /// `|`, `||`, `&&`, `;`, `;;`, `&`, `(`, `)`, `\n`, and the
+    /// redirections `<`, `>`, `>>`, `2>`, `2>>`, `2>&1`, `>&2`.
     Op(&'static str),
 }
 
@@ -127,7 +127,7 @@ pub fn lex(line: &str) -> Result<Vec<Token>, String> {
                 tokens.push(Token::Op(op));
                 i += len;
             }
-            '|' | '&' | ';' | '\n' => {
+            '|' | '&' | ';' | '\n' | '(' | ')' => {
                 if in_word {
                     flush_bare(&mut bare, &mut parts);
                     tokens.push(Token::Word(std::mem::take(&mut parts)));
@@ -137,10 +137,13 @@ pub fn lex(line: &str) -> Result<Vec<Token>, String> {
                 let op = match two.as_str() {
                     "||" => "||",
                     "&&" => "&&",
+                    ";;" => ";;",
                     _ => match c {
                         '|' => "|",
                         '&' => "&",
                         ';' => ";",
+                        '(' => "(",
+                        ')' => ")",
                         _ => "\n",
                     },
                 };

@@ -129,6 +129,33 @@ impl Kernel {
         }
     }
 
+    /// The entries of a directory, by name: (name, whether it is a directory).
+    pub async fn read_dir(&self, path: &str) -> Result<Vec<(String, bool)>, FsOpError> {
+        let stat = self.resolve(path).await?;
+        let fs = self.workspace(path)?;
+        let err = |reason: String| FsOpError { path: path.into(), reason };
+        if stat.kind != Kind::Directory {
+            return Err(err(describe(Errno::NotDirectory).into()));
+        }
+        let mut entries = Vec::new();
+        let mut after = None;
+        loop {
+            let batch = fs
+                .vfs
+                .read_directory(stat.ino, after.clone(), 256)
+                .await
+                .map_err(|e| err(e.to_string()))?
+                .map_err(|e| err(describe(e).into()))?;
+            let done = batch.len() < 256;
+            after = batch.last().map(|e| e.name.clone());
+            entries.extend(batch.into_iter().map(|e| (e.name, e.kind == Kind::Directory)));
+            if done {
+                break;
+            }
+        }
+        Ok(entries)
+    }
+
     /// The kept versions of a file, oldest first.
     pub async fn history(&self, path: &str) -> Result<Vec<FileVersion>, FsOpError> {
         let stat = self.resolve(path).await?;

@@ -47,9 +47,9 @@ const STANDARD_TREE: &[&str] = &[
 /// The tools of the coreutils component, each a hard link to `/bin/coreutils`
 /// (the e2e tests check this list against `coreutils --list`).
 pub const COREUTILS_TOOLS: &[&str] = &[
-    "basename", "cat", "cp", "cut", "date", "dirname", "echo", "env", "false", "grep", "head", "ls", "mkdir", "mv",
-    "printf", "pwd", "rm", "rmdir", "seq", "sleep", "sort", "stat", "tail", "tee", "touch", "tr", "true", "uniq", "wc",
-    "yes",
+    "basename", "cat", "cp", "cut", "date", "dirname", "echo", "env", "false", "find", "grep", "head", "kill", "ls",
+    "mkdir", "mv", "printf", "ps", "pwd", "rm", "rmdir", "seq", "sleep", "sort", "stat", "tail", "tee", "touch", "tr",
+    "true", "uniq", "wc", "xargs", "yes",
 ];
 
 /// The filesystem of one workspace.

@@ -4,7 +4,7 @@
 //! which renders each file from the process table when it is opened.
 //!
 //! ```text
-//! /proc/<pid>/status    pid, parent, state, cpu, started
+//! /proc/<pid>/status    pid, parent, state, cpu, started, cwd
 //! /proc/<pid>/cmdline   argv, each argument followed by NUL (as on Linux)
 //! /proc/<pid>/limits    memory, cpu, timeout
 //! ```
@@ -100,7 +100,10 @@ impl ProcNode {
                 };
                 let parent = p.parent.map_or_else(|| "-".to_string(), |p| p.to_string());
                 let started = p.started.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-                format!("pid: {}\nparent: {parent}\nstate: {state}\ncpu: {:?}\nstarted: {started}\n", p.pid, p.cpu)
+                format!(
+                    "pid: {}\nparent: {parent}\nstate: {state}\ncpu: {:?}\nstarted: {started}\ncwd: {}\n",
+                    p.pid, p.cpu, p.cwd
+                )
                     .into_bytes()
             }
             ProcFile::Cmdline => p.argv.iter().flat_map(|a| a.bytes().chain([0])).collect(),

@@ -30,30 +30,60 @@ impl wit::Host for ProcessCtx {
             Err(e) => return Ok(Err(e)),
         };
         let kernel = self.kernel.clone();
-        Ok(match kernel.wait(child).await {
-            Ok(ExitStatus::Exited(code)) => Ok(wit::ExitStatus::Exited(code)),
-            Ok(ExitStatus::Killed(reason)) => Ok(wit::ExitStatus::Killed(reason.to_string())),
-            Ok(ExitStatus::Trapped(message)) => Ok(wit::ExitStatus::Trapped(message)),
-            Err(_) => Err(wit::Error::NoSuchProcess(pid)),
-        })
+        kernel.set_waiting(self.pid, Some(child));
+        let status = kernel.wait(child).await;
+        kernel.set_waiting(self.pid, None);
+        Ok(status.map(wit_status).map_err(|_| wit::Error::NoSuchProcess(pid)))
     }
 
-    async fn kill(&mut self, pid: wit::Pid) -> wasmtime::Result<Result<(), wit::Error>> {
+    async fn try_wait(&mut self, pid: wit::Pid) -> wasmtime::Result<Result<Option<wit::ExitStatus>, wit::Error>> {
         let child = match self.child(pid) {
             Ok(child) => child,
             Err(e) => return Ok(Err(e)),
         };
-        Ok(self.kernel.kill(child, Some(self.pid)).map_err(|_| wit::Error::NoSuchProcess(pid)))
+        Ok(self.kernel.try_wait(child).map(|s| s.map(wit_status)).map_err(|_| wit::Error::NoSuchProcess(pid)))
+    }
+
+    async fn kill(&mut self, pid: wit::Pid) -> wasmtime::Result<Result<(), wit::Error>> {
+        let target = Pid::new(pid).filter(|p| self.kernel.is_descendant(*p, self.pid));
+        let Some(target) = target else {
+            if self.kernel.parent_of(Pid::new(pid).unwrap_or(self.pid)).is_some() {
+                tracing::warn!(target: "agentos::audit", pid = self.pid.get(), target_pid = pid, "denied: kill of a process that is not a descendant");
+            }
+            return Ok(Err(wit::Error::NoSuchProcess(pid)));
+        };
+        Ok(self.kernel.kill(target, Some(self.pid)).map_err(|_| wit::Error::NoSuchProcess(pid)))
     }
 
     async fn self_pid(&mut self) -> wasmtime::Result<wit::Pid> {
         Ok(self.pid.get())
     }
 
+    async fn chdir(&mut self, path: String) -> wasmtime::Result<Result<(), wit::Error>> {
+        let Some(absolute) = caps::absolute_guest_path(&self.cwd, &path) else {
+            return Ok(Err(wit::Error::NotFound(format!("{path}: not a valid path"))));
+        };
+        if self.grants.resolve(&absolute, DirRights::READ).is_none() {
+            tracing::warn!(target: "agentos::audit", pid = self.pid.get(), path, "denied: chdir outside the process's directories");
+            return Ok(Err(wit::Error::Denied(format!("{path}: not in a directory this process holds"))));
+        }
+        self.kernel.set_cwd(self.pid, &absolute);
+        self.cwd = absolute;
+        Ok(Ok(()))
+    }
+
     async fn pipe(&mut self, capacity: u32) -> wasmtime::Result<(Resource<PipeReader>, Resource<PipeWriter>)> {
         let capacity = if capacity == 0 { DEFAULT_PIPE_CAPACITY } else { (capacity as usize).min(MAX_PIPE_CAPACITY) };
         let (writer, reader) = pipe(capacity);
         Ok((self.table.push(reader)?, self.table.push(writer)?))
+    }
+}
+
+fn wit_status(status: ExitStatus) -> wit::ExitStatus {
+    match status {
+        ExitStatus::Exited(code) => wit::ExitStatus::Exited(code),
+        ExitStatus::Killed(reason) => wit::ExitStatus::Killed(reason.to_string()),
+        ExitStatus::Trapped(message) => wit::ExitStatus::Trapped(message),
     }
 }
 

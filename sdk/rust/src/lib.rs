@@ -6,11 +6,13 @@
 //!
 //! - [`process`]: spawn, wait for and kill child processes, with
 //!   capabilities and limits that can only shrink from parent to child.
+//! - [`pattern`]: shell patterns (`*`, `?`, `[a-z]`), as globs and `case` use them.
 //!
 //! The raw bindings are in [`wit`] for the rare case the wrappers do not cover.
 
 #![deny(missing_docs)]
 
+pub mod pattern;
 pub mod process;
 
 /// Changes to the working directory the kernel started this process in.

@@ -23,6 +23,11 @@ use std::fmt;
 pub struct Pid(u32);
 
 impl Pid {
+    /// The pid the kernel numbers `n`.
+    pub fn from_raw(n: u32) -> Pid {
+        Pid(n)
+    }
+
     /// The number the kernel uses for this process.
     pub fn get(self) -> u32 {
         self.0
@@ -38,6 +43,18 @@ impl fmt::Display for Pid {
 /// The calling process's own pid.
 pub fn id() -> Pid {
     Pid(raw::self_pid())
+}
+
+/// Kills a descendant of the caller (a child, or a child's descendant).
+pub fn kill(pid: Pid) -> Result<(), Error> {
+    Ok(raw::kill(pid.0)?)
+}
+
+/// Tells the kernel the caller's working directory changed (after
+/// [`std::env::set_current_dir`]): relative program paths are then resolved
+/// against it, and `/proc/<pid>/status` shows it.
+pub fn chdir(path: &str) -> Result<(), Error> {
+    Ok(raw::chdir(path)?)
 }
 
 /// How a child ended.
@@ -384,6 +401,23 @@ impl Command {
         self
     }
 
+    /// The program this command runs.
+    pub fn program(&self) -> &str {
+        &self.program
+    }
+
+    /// Runs `interpreter` instead, with the program path and the arguments
+    /// after its own (a `#!` script).
+    pub fn interpreted_by(mut self, interpreter: Vec<String>) -> Command {
+        let mut interpreter = interpreter.into_iter();
+        let program = std::mem::replace(&mut self.program, interpreter.next().unwrap_or_default());
+        let mut args: Vec<String> = interpreter.collect();
+        args.push(program);
+        args.append(&mut self.args);
+        self.args = args;
+        self
+    }
+
     /// Starts the child.
     pub fn spawn(&self) -> Result<Child, Error> {
         let options = raw::SpawnOptions {
@@ -425,10 +459,19 @@ impl Child {
 
     /// Waits for the child to end and reaps it.
     pub fn wait(self) -> Result<ExitStatus, Error> {
-        Ok(match raw::wait(self.pid.0)? {
-            raw::ExitStatus::Exited(code) => ExitStatus::Exited(code),
-            raw::ExitStatus::Killed(reason) => ExitStatus::Killed(reason),
-            raw::ExitStatus::Trapped(message) => ExitStatus::Trapped(message),
-        })
+        Ok(status(raw::wait(self.pid.0)?))
+    }
+
+    /// The child's status if it has ended (reaping it), or `None` while it runs.
+    pub fn try_wait(&self) -> Result<Option<ExitStatus>, Error> {
+        Ok(raw::try_wait(self.pid.0)?.map(status))
+    }
+}
+
+fn status(raw: raw::ExitStatus) -> ExitStatus {
+    match raw {
+        raw::ExitStatus::Exited(code) => ExitStatus::Exited(code),
+        raw::ExitStatus::Killed(reason) => ExitStatus::Killed(reason),
+        raw::ExitStatus::Trapped(message) => ExitStatus::Trapped(message),
     }
 }

@@ -1,9 +1,14 @@
 //! `agentos`: the Agent OS command-line interface.
 //!
-//! `agentos run FILE.wasm` runs any `wasm32-wasip2` command component as a
-//! sandboxed process, with the terminal as its stdio; `agentos demo` runs the
-//! built-in demo component the same way.
+//! `agentos` opens the workspace's shell on the terminal (seeding a new
+//! workspace with demo content first); `agentos -c LINE` runs one line and
+//! `agentos sh FILE` a script. `agentos run FILE.wasm` runs any
+//! `wasm32-wasip2` command component as a sandboxed process, with the
+//! terminal as its stdio; `agentos demo` runs the built-in demo component
+//! the same way.
 
+mod demo;
+mod terminal;
 mod units;
 
 use agentos_kernel::{
@@ -175,16 +180,20 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let kernel = Kernel::new(KernelConfig { cache_dir: Some(cache_dir(cli.cache_dir)?), ..KernelConfig::default() })?;
     let workspace = workspace_dir(cli.workspace)?;
     kernel.open_workspace(&workspace, &user()).await?;
+    demo::seed(&kernel, &user()).await?;
     let command = match (cli.command, cli.line) {
         (Some(command), _) => command,
-        (None, Some(line)) => return shell(&kernel, vec!["-c".into(), line]).await,
-        (None, None) => return shell(&kernel, Vec::new()).await,
+        (None, Some(line)) => return shell(&kernel, vec!["-c".into(), line], None).await,
+        (None, None) => {
+            let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+            return shell(&kernel, Vec::new(), interactive.then(|| workspace.join("history"))).await;
+        }
     };
     match command {
         Command::Sh { file, args } => {
             let mut argv = vec![file];
             argv.extend(args);
-            shell(&kernel, argv).await
+            shell(&kernel, argv, None).await
         }
         Command::Run(args) => {
             let program = match kernel.load_file(&args.file) {
@@ -239,8 +248,10 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Runs the workspace's shell (`/bin/sh`) on the terminal with `args`.
-async fn shell(kernel: &Kernel, args: Vec<String>) -> anyhow::Result<ExitCode> {
+/// Runs the workspace's shell (`/bin/sh`) with `args`. With a history file
+/// it is interactive: stdin goes through the line editor, and Ctrl-C
+/// interrupts the foreground job instead of ending `agentos`.
+async fn shell(kernel: &Kernel, args: Vec<String>, history: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let program = kernel.load("/bin/sh", agentos_artifacts::components::SH)?;
     let user = user();
     let home = format!("/home/{user}");
@@ -257,10 +268,35 @@ async fn shell(kernel: &Kernel, args: Vec<String>) -> anyhow::Result<ExitCode> {
         .env("HOME", home)
         .env("USER", user)
         .env("PATH", "/bin")
-        .stdio(Stdio::inherit())
         .grants(grants);
-    let pid = kernel.spawn(spawn)?;
-    Ok(match kernel.wait(pid).await? {
+    let Some(history) = history else {
+        let pid = kernel.spawn(spawn.stdio(Stdio::inherit()))?;
+        return shell_status(kernel.wait(pid).await?);
+    };
+    if let Ok(motd) = kernel.read_file("/etc/motd").await {
+        eprint!("{}", String::from_utf8_lossy(&motd));
+    }
+    let (editor, shell_pid) = terminal::Editor::new(kernel.clone(), history)?;
+    let terminal = agentos_kernel::Terminal::new(editor);
+    let pid = kernel.spawn(spawn.env("PS1", "$PWD $ ").stdio(Stdio::terminal(&terminal)))?;
+    let _ = shell_pid.set(pid);
+    let interrupts = {
+        let kernel = kernel.clone();
+        tokio::spawn(async move {
+            while tokio::signal::ctrl_c().await.is_ok() {
+                if kernel.interrupt(pid).is_none() {
+                    eprintln!();
+                }
+            }
+        })
+    };
+    let status = kernel.wait(pid).await?;
+    interrupts.abort();
+    shell_status(status)
+}
+
+fn shell_status(status: ExitStatus) -> anyhow::Result<ExitCode> {
+    Ok(match status {
         ExitStatus::Exited(code) => ExitCode::from(code.min(255) as u8),
         ExitStatus::Killed(reason) => fail(&format!("the shell was killed: {reason}"), 137),
         ExitStatus::Trapped(message) => fail(&format!("the shell trapped: {message}"), 134),
