@@ -51,5 +51,5 @@ pub use kernel::{Kernel, KernelConfig, KernelError, LoadError, Program};
 pub use limits::{KillReason, LimitError, Limits, format_bytes};
 pub use pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};
 pub use process::{ExitStatus, Input, NoSuchProcess, Output, Pid, ProcessInfo, ProcessState, Spawn, SpawnError, Stdio};
-pub use terminal::{Line, LineEditor, Terminal, TerminalInput, TerminalOutput};
 pub use store::{Durability, SqliteStore, Store, StoreError, Write};
+pub use terminal::{Line, LineEditor, Terminal, TerminalInput, TerminalOutput};

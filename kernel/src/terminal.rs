@@ -71,9 +71,7 @@ impl std::fmt::Debug for Terminal {
 impl Terminal {
     /// A terminal reading lines from `editor`.
     pub fn new(editor: impl LineEditor) -> Terminal {
-        Terminal {
-            inner: Arc::new(Inner { editor: Arc::new(editor), state: Mutex::default(), input: Notify::new() }),
-        }
+        Terminal { inner: Arc::new(Inner { editor: Arc::new(editor), state: Mutex::default(), input: Notify::new() }) }
     }
 
     /// Waits until input is buffered or end-of-file is due, asking the editor
@@ -222,4 +220,3 @@ impl StdoutStream for TerminalOutput {
         Box::new(self.clone())
     }
 }
-

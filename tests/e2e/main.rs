@@ -10,6 +10,7 @@ mod durability;
 mod fs;
 mod kernel;
 mod shell;
+mod terminal;
 
 use agentos_kernel::{Capability, ExitStatus, Grants, Input, Kernel, KernelConfig, Limits, Output, Spawn, Stdio, pipe};
 use std::path::PathBuf;

@@ -170,12 +170,13 @@ pub fn xargs(tool: &str, args: Vec<String>) -> i32 {
         }
     };
     let runs: Vec<Vec<String>> = match &replace {
-        Some(token) => items
-            .iter()
-            .map(|item| command.iter().map(|a| a.replace(token.as_str(), item)).collect())
-            .collect(),
+        Some(token) => {
+            items.iter().map(|item| command.iter().map(|a| a.replace(token.as_str(), item)).collect()).collect()
+        }
         None if items.is_empty() => vec![command.clone()],
-        None => items.chunks(per_run).map(|chunk| command.iter().cloned().chain(chunk.iter().cloned()).collect()).collect(),
+        None => {
+            items.chunks(per_run).map(|chunk| command.iter().cloned().chain(chunk.iter().cloned()).collect()).collect()
+        }
     };
     let program = if command[0].contains('/') { command[0].clone() } else { format!("/bin/{}", command[0]) };
     let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_else(|_| "/".into());

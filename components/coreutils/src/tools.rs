@@ -588,7 +588,13 @@ fn print_entries(o: &mut impl Write, opts: &Opts, entries: &[(String, String)], 
                 String::new()
             };
             let modified = m.modified().unwrap_or(std::time::UNIX_EPOCH);
-            [format!("{kind}{perms}"), links.to_string(), m.len().to_string(), long_date(modified, now), format!("{shown}{target}")]
+            [
+                format!("{kind}{perms}"),
+                links.to_string(),
+                m.len().to_string(),
+                long_date(modified, now),
+                format!("{shown}{target}"),
+            ]
         })
         .collect();
     if total {

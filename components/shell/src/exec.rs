@@ -383,7 +383,8 @@ impl Shell {
             let (mut command, name) = match stage {
                 Stage::Program(argv, env) => match self.find(&argv[0]) {
                     Some(path) => {
-                        let command = env.into_iter().fold(self.command(&path, argv[1..].to_vec()), |c, (k, v)| c.env(k, v));
+                        let command =
+                            env.into_iter().fold(self.command(&path, argv[1..].to_vec()), |c, (k, v)| c.env(k, v));
                         (command, argv[0].clone())
                     }
                     None => {
@@ -666,7 +667,13 @@ impl Shell {
                 let mut ended = Vec::new();
                 let last = self.jobs.len();
                 for (k, job) in self.jobs.iter().enumerate() {
-                    let mark = if k + 1 == last { '+' } else if k + 2 == last { '-' } else { ' ' };
+                    let mark = if k + 1 == last {
+                        '+'
+                    } else if k + 2 == last {
+                        '-'
+                    } else {
+                        ' '
+                    };
                     match job.child.try_wait() {
                         Ok(None) => println!("[{}]{mark}  {:<24}{} &", job.id, "Running", job.text),
                         Ok(Some(status)) => {

@@ -206,7 +206,9 @@ impl Shell {
         if let Some(w) = op.strip_prefix(":+").or_else(|| op.strip_prefix('+')) {
             return if set { word(self, w) } else { String::new() };
         }
-        for (prefix, longest, suffix) in [("%%", true, true), ("%", false, true), ("##", true, false), ("#", false, false)] {
+        for (prefix, longest, suffix) in
+            [("%%", true, true), ("%", false, true), ("##", true, false), ("#", false, false)]
+        {
             let Some(pattern) = op.strip_prefix(prefix) else { continue };
             let pattern = word(self, pattern);
             let cuts: Vec<usize> = value.char_indices().map(|(k, _)| k).chain([value.len()]).collect();
@@ -254,9 +256,7 @@ fn glob(pattern: &str) -> Option<Vec<String>> {
                     entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect();
                 names.sort();
                 for name in names {
-                    if (!name.starts_with('.') || component.starts_with('.'))
-                        && fnmatch(component, &name)
-                    {
+                    if (!name.starts_with('.') || component.starts_with('.')) && fnmatch(component, &name) {
                         next.push(format!(
                             "{base}{}{name}",
                             if base.is_empty() || base.ends_with('/') { "" } else { "/" }

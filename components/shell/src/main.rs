@@ -82,7 +82,10 @@ fn interactive(shell: &mut exec::Shell) -> i32 {
             Ok(0) | Err(_) => break,
             Ok(_) => pending.push_str(&line),
         }
-        if lex::lex(&pending).and_then(parse::parse).is_err_and(|e| e.contains("unterminated") || e.contains("end of file")) {
+        if lex::lex(&pending)
+            .and_then(parse::parse)
+            .is_err_and(|e| e.contains("unterminated") || e.contains("end of file"))
+        {
             continue;
         }
         status = shell.run_source(&std::mem::take(&mut pending));

@@ -104,7 +104,7 @@ impl ProcNode {
                     "pid: {}\nparent: {parent}\nstate: {state}\ncpu: {:?}\nstarted: {started}\ncwd: {}\n",
                     p.pid, p.cpu, p.cwd
                 )
-                    .into_bytes()
+                .into_bytes()
             }
             ProcFile::Cmdline => p.argv.iter().flat_map(|a| a.bytes().chain([0])).collect(),
             ProcFile::Limits => {
