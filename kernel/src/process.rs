@@ -72,6 +72,8 @@ pub enum Output {
     Null,
     /// The kernel's own stdout or stderr (the terminal).
     Inherit,
+    /// The kernel's own stdout, in either slot (a top-level `2>&1`).
+    InheritStdout,
     /// A kernel pipe.
     Pipe(PipeWriter),
     /// A file of the workspace.
@@ -582,7 +584,7 @@ fn build_wasi(argv: &[String], env: &[(String, String)], cwd: &str, stdio: &Stdi
     };
     match &stdio.stdout {
         Output::Null => builder.stdout(SinkOutputStream),
-        Output::Inherit => builder.stdout(wasmtime_wasi::cli::stdout()),
+        Output::Inherit | Output::InheritStdout => builder.stdout(wasmtime_wasi::cli::stdout()),
         Output::Pipe(writer) => builder.stdout(writer.clone()),
         Output::File(file) => builder.stdout(file.clone()),
         Output::Terminal(terminal) => builder.stdout(terminal.clone()),
@@ -590,6 +592,7 @@ fn build_wasi(argv: &[String], env: &[(String, String)], cwd: &str, stdio: &Stdi
     match &stdio.stderr {
         Output::Null => builder.stderr(SinkOutputStream),
         Output::Inherit => builder.stderr(wasmtime_wasi::cli::stderr()),
+        Output::InheritStdout => builder.stderr(wasmtime_wasi::cli::stdout()),
         Output::Pipe(writer) => builder.stderr(writer.clone()),
         Output::File(file) => builder.stderr(file.clone()),
         Output::Terminal(terminal) => builder.stderr(terminal.clone()),

@@ -309,6 +309,8 @@ impl ProcessCtx {
             other => self.output(other).await?.unwrap_or_else(|| self.stdio.stdout.clone()),
         };
         let stderr = match &options.stderr {
+            // The kernel's stdout in the stderr slot must stay stdout.
+            wit::Output::SameAsStdout if matches!(stdout, Output::Inherit) => Output::InheritStdout,
             wit::Output::SameAsStdout => stdout.clone(),
             other => self.output(other).await?.unwrap_or_else(|| self.stdio.stderr.clone()),
         };
