@@ -152,6 +152,12 @@ fn usage_status(tool: &str) -> i32 {
     if matches!(tool, "ls" | "grep") { 2 } else { 1 }
 }
 
+/// Buffered stdout in large writes (see `agentos_sdk::io`): what tools that
+/// print much use. Flushed when dropped.
+pub fn stdout() -> std::io::BufWriter<agentos_sdk::io::Stdout> {
+    std::io::BufWriter::with_capacity(64 << 10, agentos_sdk::io::stdout())
+}
+
 /// The message of an I/O error as GNU prints it ("No such file or directory").
 pub fn describe(e: &std::io::Error) -> String {
     let text = e.to_string();

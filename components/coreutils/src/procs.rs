@@ -63,7 +63,7 @@ pub fn find(_: &str, args: Vec<String>) -> i32 {
         };
         tests.push(test);
     }
-    let mut o = io::BufWriter::new(io::stdout().lock());
+    let mut o = crate::stdout();
     let mut status = 0;
     for root in &roots {
         if let Err(e) = fs::symlink_metadata(root) {
@@ -318,7 +318,7 @@ pub fn ps(tool: &str, args: Vec<String>) -> i32 {
         Ok(o) => o,
         Err(code) => return code,
     };
-    let mut o = io::BufWriter::new(io::stdout().lock());
+    let mut o = crate::stdout();
     let name = |p: &Proc| p.argv.first().map(|a| a.rsplit('/').next().unwrap_or(a).to_string()).unwrap_or_default();
     if opts.has('f') {
         let _ = writeln!(o, "{:>7} {:>7} {:<8} {:<9} {:>8} CMD", "PID", "PPID", "STIME", "STATE", "TIME");

@@ -12,7 +12,7 @@ fn inputs(tool: &str, operands: &[String], status: &mut i32) -> Vec<(String, Vec
     for name in operands {
         let data = if name == "-" {
             let mut buf = Vec::new();
-            io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
+            agentos_sdk::io::stdin().read_to_end(&mut buf).map(|_| buf)
         } else {
             fs::read(&name)
         };
@@ -71,7 +71,7 @@ pub fn head(tool: &str, args: Vec<String>) -> i32 {
     let operands = if opts.operands.is_empty() { vec!["-".to_string()] } else { opts.operands.clone() };
     let many = operands.len() > 1;
     let mut status = 0;
-    let mut o = BufWriter::new(io::stdout().lock());
+    let mut o = crate::stdout();
     for (i, name) in operands.iter().enumerate() {
         // Stream: `yes | head -1` must end as soon as its line is out.
         let input: Box<dyn Read> = if name == "-" {
@@ -127,7 +127,7 @@ pub fn tail(tool: &str, args: Vec<String>) -> i32 {
         Ok(n) => n,
         Err(code) => return code,
     };
-    let mut o = BufWriter::new(io::stdout().lock());
+    let mut o = crate::stdout();
     for (i, (name, data)) in files.iter().enumerate() {
         if many {
             let _ = writeln!(o, "{}==> {name} <==", if i > 0 { "\n" } else { "" });
@@ -141,23 +141,60 @@ pub fn tail(tool: &str, args: Vec<String>) -> i32 {
     status
 }
 
+/// Lines, words and bytes of a stream, read 256 KiB at a time; lines and
+/// words only when asked for (`scan`: lines, words).
+fn count_stream(from: &mut impl Read, scan: (bool, bool)) -> io::Result<[usize; 3]> {
+    let mut buf = vec![0; 256 << 10];
+    let (mut lines, mut words, mut bytes) = (0, 0, 0);
+    let mut in_word = false;
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok([lines, words + usize::from(in_word), bytes]),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        bytes += n;
+        if scan.0 {
+            lines += buf[..n].iter().filter(|b| **b == b'\n').count();
+        }
+        if scan.1 {
+            for &b in &buf[..n] {
+                let blank = b.is_ascii_whitespace();
+                words += usize::from(in_word && blank);
+                in_word = !blank;
+            }
+        }
+    }
+}
+
 pub fn wc(tool: &str, args: Vec<String>) -> i32 {
     let opts = match Opts::parse(tool, args, "lwc", "") {
         Ok(o) => o,
         Err(code) => return code,
     };
     let mut status = 0;
-    let files = inputs(tool, &opts.operands, &mut status);
     let all = !opts.has('l') && !opts.has('w') && !opts.has('c');
     let shown: Vec<char> = ['l', 'w', 'c'].into_iter().filter(|c| all || opts.has(*c)).collect();
-    let counts: Vec<(String, [usize; 3])> = files
-        .iter()
-        .map(|(name, d)| {
-            let l = d.iter().filter(|b| **b == b'\n').count();
-            let w = d.split(|b| b.is_ascii_whitespace()).filter(|w| !w.is_empty()).count();
-            (name.clone(), [l, w, d.len()])
-        })
-        .collect();
+    let operands = if opts.operands.is_empty() { vec!["-".to_string()] } else { opts.operands.clone() };
+    let mut counts: Vec<(String, [usize; 3])> = Vec::new();
+    for name in operands {
+        let scan = (shown.contains(&'l'), shown.contains(&'w'));
+        let counted = if name == "-" {
+            count_stream(&mut agentos_sdk::io::stdin(), scan)
+        } else {
+            fs::File::open(&name).and_then(|mut f| count_stream(&mut f, scan))
+        };
+        match counted {
+            Ok(c) => counts.push((name, c)),
+            Err(e) => {
+                let why =
+                    if std::path::Path::new(&name).is_dir() { "Is a directory".to_string() } else { describe(&e) };
+                eprintln!("{tool}: {name}: {why}");
+                status = 1;
+            }
+        }
+    }
     let mut total = [0; 3];
     for (_, c) in &counts {
         for i in 0..3 {
@@ -229,7 +266,8 @@ pub fn grep(tool: &str, args: Vec<String>) -> i32 {
     if opts.has('x') {
         expression = format!("^(?:{expression})$");
     }
-    let matcher = match regex::bytes::RegexBuilder::new(&expression).case_insensitive(opts.has('i')).build() {
+    let built = regex::bytes::RegexBuilder::new(&expression).case_insensitive(opts.has('i')).multi_line(true).build();
+    let matcher = match built {
         Ok(m) => m,
         Err(e) => {
             let why = e.to_string();
@@ -248,13 +286,10 @@ pub fn grep(tool: &str, args: Vec<String>) -> i32 {
     }
     let many = files.len() > 1 || recursive;
     let mut found = false;
-    let mut o = BufWriter::new(io::stdout().lock());
+    let mut o = crate::stdout();
     for (name, data) in &files {
         let mut n = 0;
-        for (i, line) in lines(data).into_iter().enumerate() {
-            if matcher.is_match(line) == opts.has('v') {
-                continue;
-            }
+        for (number, line) in matching_lines(&matcher, data, opts.has('v'), opts.has('n')) {
             n += 1;
             found = true;
             if opts.has('q') {
@@ -263,9 +298,12 @@ pub fn grep(tool: &str, args: Vec<String>) -> i32 {
             if opts.has('c') || opts.has('l') {
                 continue;
             }
-            let prefix = if many { format!("{name}:") } else { String::new() };
-            let number = if opts.has('n') { format!("{}:", i + 1) } else { String::new() };
-            let _ = write!(o, "{prefix}{number}");
+            if many {
+                let _ = write!(o, "{name}:");
+            }
+            if opts.has('n') {
+                let _ = write!(o, "{number}:");
+            }
             let _ = o.write_all(line);
             if o.write_all(b"\n").is_err() {
                 return 2;
@@ -285,6 +323,46 @@ pub fn grep(tool: &str, args: Vec<String>) -> i32 {
     } else {
         1
     }
+}
+
+/// The lines of `data` that match (or, `invert`ed, do not), with their
+/// numbers (counted only when `numbered`). Without `invert` the whole text
+/// is searched at once and only the lines a match starts in are checked on
+/// their own, which skips the lines that cannot match without looking at each.
+fn matching_lines<'a>(
+    matcher: &'a regex::bytes::Regex,
+    data: &'a [u8],
+    invert: bool,
+    numbered: bool,
+) -> Box<dyn Iterator<Item = (usize, &'a [u8])> + 'a> {
+    if invert {
+        return Box::new(
+            lines(data).into_iter().enumerate().filter(|(_, l)| !matcher.is_match(l)).map(|(i, l)| (i + 1, l)),
+        );
+    }
+    let mut at = 0;
+    let mut number = 1;
+    let mut counted_to = 0;
+    Box::new(std::iter::from_fn(move || {
+        while at < data.len() {
+            let found = matcher.find_at(data, at)?;
+            let start = data[..found.start()].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1).max(at);
+            let end = data[start..].iter().position(|b| *b == b'\n').map_or(data.len(), |i| start + i);
+            at = end + 1;
+            let line = &data[start..end];
+            if start == data.len() {
+                return None;
+            }
+            if matcher.is_match(line) {
+                if numbered {
+                    number += data[counted_to..start].iter().filter(|b| **b == b'\n').count();
+                    counted_to = start;
+                }
+                return Some((number, line));
+            }
+        }
+        None
+    }))
 }
 
 /// The files under `paths` (directories walked in name order), for `grep -r`.
@@ -372,7 +450,17 @@ pub fn sort(tool: &str, args: Vec<String>) -> i32 {
         };
         all.sort_by(|a, b| key(a).partial_cmp(&key(b)).unwrap().then_with(|| a.cmp(b)));
     } else {
-        all.sort();
+        // Byte order; the first 16 bytes compared as one integer first
+        // (`memcmp` in wasm goes a byte at a time).
+        let prefix = |l: &[u8]| {
+            let mut key = [0u8; 16];
+            let n = l.len().min(16);
+            key[..n].copy_from_slice(&l[..n]);
+            u128::from_be_bytes(key)
+        };
+        let mut keyed: Vec<(u128, &[u8])> = all.iter().map(|l| (prefix(l), *l)).collect();
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+        all = keyed.into_iter().map(|(_, l)| l).collect();
     }
     if opts.has('r') {
         all.reverse();
@@ -380,7 +468,7 @@ pub fn sort(tool: &str, args: Vec<String>) -> i32 {
     if opts.has('u') {
         all.dedup();
     }
-    let mut o = BufWriter::new(io::stdout().lock());
+    let mut o = crate::stdout();
     for line in all {
         let _ = o.write_all(line);
         let _ = o.write_all(b"\n");
@@ -395,10 +483,10 @@ pub fn uniq(tool: &str, args: Vec<String>) -> i32 {
     };
     let mut status = 0;
     let files = inputs(tool, &opts.operands[..opts.operands.len().min(1)], &mut status);
-    let mut o = BufWriter::new(io::stdout().lock());
+    let mut o = crate::stdout();
     for (_, data) in &files {
         let mut run: Option<(&[u8], usize)> = None;
-        let emit = |line: &[u8], n: usize, o: &mut BufWriter<io::StdoutLock>| {
+        let emit = |line: &[u8], n: usize, o: &mut BufWriter<agentos_sdk::io::Stdout>| {
             if opts.has('c') {
                 let _ = write!(o, "{n:>7} ");
             }
@@ -461,7 +549,7 @@ pub fn tr(tool: &str, args: Vec<String>) -> i32 {
             None => Some(c),
         })
         .collect();
-    let _ = io::stdout().lock().write_all(out.as_bytes());
+    let _ = crate::stdout().write_all(out.as_bytes());
     0
 }
 
@@ -498,7 +586,7 @@ pub fn cut(tool: &str, args: Vec<String>) -> i32 {
     let delim = opts.value('d').and_then(|d| d.chars().next()).unwrap_or('\t');
     let mut status = 0;
     let files = inputs(tool, &opts.operands, &mut status);
-    let mut o = BufWriter::new(io::stdout().lock());
+    let mut o = crate::stdout();
     for (_, data) in &files {
         for line in lines(data) {
             let text = String::from_utf8_lossy(line);
@@ -572,6 +660,6 @@ pub fn printf(_: &str, args: Vec<String>) -> i32 {
             break;
         }
     }
-    let _ = io::stdout().lock().write_all(out.as_bytes());
+    let _ = crate::stdout().write_all(out.as_bytes());
     status
 }

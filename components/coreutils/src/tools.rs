@@ -36,12 +36,12 @@ pub fn cat(tool: &str, args: Vec<String>) -> i32 {
     };
     let operands = if opts.operands.is_empty() { vec!["-".to_string()] } else { opts.operands };
     let mut status = 0;
-    let mut o = out();
+    let mut o = agentos_sdk::io::stdout();
     for path in operands {
         let result = if path == "-" {
-            io::copy(&mut io::stdin().lock(), &mut o).map(|_| ())
+            copy(&mut agentos_sdk::io::stdin(), &mut o)
         } else {
-            fs::File::open(&path).and_then(|mut f| io::copy(&mut f, &mut o).map(|_| ()))
+            fs::File::open(&path).and_then(|mut f| copy(&mut f, &mut o))
         };
         if let Err(e) = result {
             if e.kind() == io::ErrorKind::BrokenPipe {
@@ -53,6 +53,20 @@ pub fn cat(tool: &str, args: Vec<String>) -> i32 {
         }
     }
     status
+}
+
+/// Copies `from` to `to` in 256 KiB reads.
+pub fn copy(from: &mut impl Read, to: &mut impl Write) -> io::Result<()> {
+    let mut buf = vec![0; 256 << 10];
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) => return to.flush(),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        to.write_all(&buf[..n])?;
+    }
 }
 
 pub fn pwd(tool: &str, args: Vec<String>) -> i32 {

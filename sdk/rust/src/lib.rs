@@ -6,12 +6,14 @@
 //!
 //! - [`process`]: spawn, wait for and kill child processes, with
 //!   capabilities and limits that can only shrink from parent to child.
+//! - [`io`]: stdin and stdout in large chunks (std's stdout sends 4 KiB a call).
 //! - [`pattern`]: shell patterns (`*`, `?`, `[a-z]`), as globs and `case` use them.
 //!
 //! The raw bindings are in [`wit`] for the rare case the wrappers do not cover.
 
 #![deny(missing_docs)]
 
+pub mod io;
 pub mod pattern;
 pub mod process;
 
