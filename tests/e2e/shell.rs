@@ -38,6 +38,14 @@ const LINES: &[(&str, &str, i32)] = &[
     ("if true; then", "", 2),
     ("printf 'a=%s n=%d\\n' x 5 y 6", "a=x n=5\na=y n=6\n", 0),
     ("echo one two three | sh -c 'read a rest; echo \"$rest/$a\"'", "two three/one\n", 0),
+    // Jobs: listed while running, killed by job number, waited for.
+    ("sleep 5 & jobs; kill %1; wait %1; echo $?", "[1]+  Running                 sleep 5 &\n137\n", 0),
+    ("ps | head -1", "    PID TTY          TIME CMD\n", 0),
+    // A process may kill only its descendants: /bin/kill cannot kill the shell.
+    ("/bin/kill $$; echo $?", "1\n", 0),
+    // `#!` scripts run by their interpreter, found relative to the working directory.
+    ("cd /tmp; printf '#!/bin/sh\\necho hi $1\\n' > s.sh; ./s.sh there", "hi there\n", 0),
+    ("sh -c 'echo $0 $1' name arg", "name arg\n", 0),
     // An endless writer and a reader that stops: the writer gets a broken pipe.
     ("yes | head -1", "y\n", 0),
 ];
