@@ -19,14 +19,18 @@ fn inputs(tool: &str, operands: &[String], status: &mut i32) -> Vec<(String, Vec
         match data {
             Ok(d) => out.push((name, d)),
             Err(e) => {
-                let why =
-                    if std::path::Path::new(&name).is_dir() { "Is a directory".to_string() } else { describe(&e) };
-                eprintln!("{tool}: {name}: {why}");
+                read_error(tool, &name, &e);
                 *status = 1;
             }
         }
     }
     out
+}
+
+/// Reports a file that cannot be read, as GNU tools do (`wc: d: Is a directory`).
+fn read_error(tool: &str, name: &str, e: &io::Error) {
+    let why = if std::path::Path::new(name).is_dir() { "Is a directory".to_string() } else { describe(e) };
+    eprintln!("{tool}: {name}: {why}");
 }
 
 /// Lines without their newline; a final line without one still counts.
@@ -188,9 +192,7 @@ pub fn wc(tool: &str, args: Vec<String>) -> i32 {
         match counted {
             Ok(c) => counts.push((name, c)),
             Err(e) => {
-                let why =
-                    if std::path::Path::new(&name).is_dir() { "Is a directory".to_string() } else { describe(&e) };
-                eprintln!("{tool}: {name}: {why}");
+                read_error(tool, &name, &e);
                 status = 1;
             }
         }
