@@ -40,6 +40,7 @@ const LINES: &[(&str, &str, i32)] = &[
     ("echo one two three | sh -c 'read a rest; echo \"$rest/$a\"'", "two three/one\n", 0),
     // Jobs: listed while running, killed by job number, waited for.
     ("sleep 5 & jobs; kill %1; wait %1; echo $?", "[1]+  Running                 sleep 5 &\n137\n", 0),
+    ("sleep 5 & kill -9 $!; wait $!; echo $?", "137\n", 0),
     ("ps | head -1", "    PID TTY          TIME CMD\n", 0),
     // A process may kill only its descendants: /bin/kill cannot kill the shell.
     ("/bin/kill $$; echo $?", "1\n", 0),

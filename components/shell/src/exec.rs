@@ -710,7 +710,18 @@ impl Shell {
             }
             "kill" => {
                 let mut status = 0;
-                let targets = argv[1..].iter().filter(|a| !a.starts_with('-') || a.parse::<i64>().is_ok());
+                // `-9`, `-KILL` and `-s SIGNAL` name the signal; every signal kills.
+                let mut targets = Vec::new();
+                let mut args = argv[1..].iter();
+                while let Some(arg) = args.next() {
+                    match arg.as_str() {
+                        "-s" | "-n" => {
+                            args.next();
+                        }
+                        option if option.starts_with('-') && option.len() > 1 => {}
+                        _ => targets.push(arg),
+                    }
+                }
                 let mut any = false;
                 for name in targets {
                     any = true;

@@ -156,10 +156,14 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(e) => return fail(&format!("cannot start the async runtime: {e}"), 1),
     };
-    match runtime.block_on(dispatch(cli)) {
+    let code = match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
         Err(e) => fail(&format!("{e:#}"), 1),
-    }
+    };
+    // A line editor still waiting for a key (its reader gone) must not hold
+    // the exit up: blocking tasks are not waited for.
+    runtime.shutdown_background();
+    code
 }
 
 fn init_tracing() {
