@@ -292,8 +292,8 @@ impl Shell {
         }
         if let Some(body) = self.functions.get(name).cloned() {
             if !redirects.is_empty() {
-                let text = argv.iter().map(|a| quote(a)).collect::<Vec<_>>().join(" ");
-                return self.spawn_stages(vec![(Stage::Fork(text), redirects)]);
+                // Its assignments are in this shell's variables already.
+                return self.spawn_stages(vec![(Stage::Fork(command_text(&[], &argv)), redirects)]);
             }
             let saved = std::mem::replace(&mut self.positional, argv[1..].to_vec());
             let mut status = self.compound(&body);
@@ -343,9 +343,7 @@ impl Shell {
                 let redirects = self.expand_redirects(&simple.redirects);
                 let internal = argv.first().is_none_or(|n| is_builtin(n) || self.functions.contains_key(n));
                 if internal {
-                    let words = assignments.iter().map(|(n, v)| format!("{n}={}", quote(v)));
-                    let text = words.chain(argv.iter().map(|a| quote(a))).collect::<Vec<_>>().join(" ");
-                    (Stage::Fork(text), redirects)
+                    (Stage::Fork(command_text(&assignments, &argv)), redirects)
                 } else {
                     (Stage::Program(argv, assignments), redirects)
                 }
@@ -790,6 +788,12 @@ impl Shell {
     pub fn last_background(&self) -> Option<Pid> {
         self.last_background
     }
+}
+
+/// An expanded simple command as text for a child shell: every word quoted.
+fn command_text(assignments: &[(String, String)], argv: &[String]) -> String {
+    let words = assignments.iter().map(|(n, v)| format!("{n}={}", quote(v)));
+    words.chain(argv.iter().map(|a| quote(a))).collect::<Vec<_>>().join(" ")
 }
 
 /// A job's end, as `jobs` shows it.

@@ -47,9 +47,7 @@ impl wit::Host for ProcessCtx {
     async fn kill(&mut self, pid: wit::Pid) -> wasmtime::Result<Result<(), wit::Error>> {
         let target = Pid::new(pid).filter(|p| self.kernel.is_descendant(*p, self.pid));
         let Some(target) = target else {
-            if self.kernel.parent_of(Pid::new(pid).unwrap_or(self.pid)).is_some() {
-                tracing::warn!(target: "agentos::audit", pid = self.pid.get(), target_pid = pid, "denied: kill of a process that is not a descendant");
-            }
+            tracing::warn!(target: "agentos::audit", pid = self.pid.get(), target_pid = pid, "denied: kill of a process that is not a descendant");
             return Ok(Err(wit::Error::NoSuchProcess(pid)));
         };
         Ok(self.kernel.kill(target, Some(self.pid)).map_err(|_| wit::Error::NoSuchProcess(pid)))
