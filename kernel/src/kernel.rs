@@ -12,6 +12,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use wasmtime::component::types::{ComponentInstance, ComponentItem};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 use wasmtime_wasi::p2::bindings::CommandPre;
@@ -49,6 +50,8 @@ pub(crate) struct Inner {
     pub(crate) table: Mutex<ProcessTable>,
     programs: Mutex<HashMap<[u8; 32], Arc<ProgramInner>>>,
     pub(crate) fs: OnceLock<Filesystem>,
+    /// The running services, by pid.
+    pub(crate) services: Mutex<HashMap<crate::process::Pid, crate::service::Service>>,
     engine_tag: String,
     compiles: AtomicU64,
 }
@@ -119,6 +122,7 @@ impl Kernel {
                 ticker,
                 programs: Mutex::new(HashMap::new()),
                 fs: OnceLock::new(),
+                services: Mutex::new(HashMap::new()),
                 engine_tag,
                 compiles: AtomicU64::new(0),
             }),
@@ -185,20 +189,39 @@ impl Kernel {
         }
         let component = self.compile(name, bytes, &digest)?;
 
+        let engine = &self.inner.engine;
         let mut imports = Vec::new();
-        for (import, _) in component.component_type().imports(&self.inner.engine) {
-            match Capability::for_import(import) {
-                Ok(capability) => imports.push(Import { name: import.to_string(), capability }),
-                Err(()) => return Err(LoadError::UnknownImport { name: name.into(), import: import.to_string() }),
+        let mut bindable = Vec::new();
+        for (import, item) in component.component_type().imports(engine) {
+            match (Capability::for_import(import), item.ty) {
+                (Ok(capability), _) => imports.push(Import { name: import.to_string(), capability }),
+                // Not the kernel's: an interface a service must be bound to at spawn.
+                (Err(()), ComponentItem::ComponentInstance(ty)) => bindable.push((import.to_string(), ty)),
+                (Err(()), _) => {
+                    return Err(LoadError::UnknownImport { name: name.into(), import: import.to_string() });
+                }
             }
         }
-        let pre = self
-            .inner
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| LoadError::Link { name: name.into(), reason: format!("{e:#}") })?;
-        let pre = CommandPre::new(pre).map_err(|_| LoadError::NotCommand { name: name.into() })?;
-        let inner = Arc::new(ProgramInner { digest, imports, pre });
+        let exports = component
+            .component_type()
+            .exports(engine)
+            .filter_map(|(export, item)| match item.ty {
+                ComponentItem::ComponentInstance(ty) => Some((export.to_string(), ty)),
+                _ => None,
+            })
+            .collect();
+        // Linked once now, unless the link depends on the services bound at spawn.
+        let pre = if bindable.is_empty() {
+            let pre = self
+                .inner
+                .linker
+                .instantiate_pre(&component)
+                .map_err(|e| LoadError::Link { name: name.into(), reason: format!("{e:#}") })?;
+            CommandPre::new(pre).ok()
+        } else {
+            None
+        };
+        let inner = Arc::new(ProgramInner { digest, imports, bindable, exports, component, pre });
         self.inner.programs.lock().unwrap().insert(digest, inner.clone());
         tracing::debug!(program = name, digest = %hex(&digest[..8]), "loaded");
         Ok(Program { inner, name: name.into() })
@@ -312,7 +335,14 @@ pub struct Program {
 pub(crate) struct ProgramInner {
     pub(crate) digest: [u8; 32],
     pub(crate) imports: Vec<Import>,
-    pub(crate) pre: CommandPre<ProcessCtx>,
+    /// Imported interfaces the kernel does not provide: each must be bound to
+    /// a service at spawn.
+    pub(crate) bindable: Vec<(String, ComponentInstance)>,
+    /// Exported interfaces: what it can serve.
+    pub(crate) exports: Vec<(String, ComponentInstance)>,
+    pub(crate) component: Component,
+    /// Linked against the kernel's interfaces, for a command with nothing to bind.
+    pub(crate) pre: Option<CommandPre<ProcessCtx>>,
 }
 
 /// One import of a program and the capability it needs.
@@ -418,11 +448,5 @@ pub enum LoadError {
         name: String,
         /// The linker's message.
         reason: String,
-    },
-    /// It does not export `wasi:cli/run`.
-    #[error("{name}: not a command component (it does not export `wasi:cli/run`)")]
-    NotCommand {
-        /// The file.
-        name: String,
     },
 }

@@ -12,6 +12,7 @@ use crate::caps::Grants;
 use crate::kernel::{Kernel, Program};
 use crate::limits::{CpuMeter, KillReason, Limits, MemoryLimiter};
 use crate::pipe::{PipeReader, PipeWriter};
+use crate::service::BindError;
 use crate::ticker::Ticker;
 use std::collections::HashMap;
 use std::fmt;
@@ -20,9 +21,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
-use tokio::sync::{oneshot, watch};
-use wasmtime::component::ResourceTable;
+use tokio::sync::{mpsc, oneshot, watch};
+use wasmtime::component::{InstancePre, ResourceTable};
 use wasmtime::{Store, UpdateDeadline};
+use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::p2::pipe::SinkOutputStream;
 use wasmtime_wasi::{I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -181,6 +183,8 @@ pub struct Spawn {
     grants: Grants,
     limits: Limits,
     parent: Option<Pid>,
+    /// Imported interfaces bound to services: (interface, server).
+    binds: Vec<(String, Pid)>,
 }
 
 impl Spawn {
@@ -196,7 +200,17 @@ impl Spawn {
             grants: Grants::none(),
             limits: Limits::none(),
             parent: None,
+            binds: Vec::new(),
         }
+    }
+
+    /// Binds the program's import of `interface` (its name as the program
+    /// imports it, with or without `@version`) to the export of the same
+    /// interface by the service `server` (see [`Kernel::serve`]). The types
+    /// are checked at spawn.
+    pub fn bind(mut self, interface: impl Into<String>, server: Pid) -> Spawn {
+        self.binds.push((interface.into(), server));
+        self
     }
 
     /// Sets `argv[0]`.
@@ -269,6 +283,31 @@ pub enum SpawnError {
     /// The kernel is not running inside a tokio runtime.
     #[error("spawn needs a tokio runtime")]
     NoRuntime,
+    /// A service binding was refused.
+    #[error(transparent)]
+    Bind(#[from] crate::service::BindError),
+    /// The program cannot be linked (with its bindings).
+    #[error("{program}: cannot link: {reason}")]
+    Link {
+        /// The program.
+        program: String,
+        /// The linker's message.
+        reason: String,
+    },
+    /// Spawned as a command, but it does not export `wasi:cli/run`.
+    #[error("{program}: not a command component (it does not export `wasi:cli/run`)")]
+    NotCommand {
+        /// The program.
+        program: String,
+    },
+}
+
+/// What a process's task runs.
+enum Main {
+    /// `wasi:cli/run`.
+    Command(CommandPre<ProcessCtx>),
+    /// The component's exports, called by the clients bound to it.
+    Serve(InstancePre<ProcessCtx>, mpsc::UnboundedReceiver<crate::service::Request>),
 }
 
 /// A `wait` or `kill` that names no process.
@@ -337,7 +376,53 @@ impl Kernel {
     ///
     /// Must be called from inside a tokio runtime.
     pub fn spawn(&self, spawn: Spawn) -> Result<Pid, SpawnError> {
-        let Spawn { program, argv, env, cwd, stdio, grants, limits, parent } = spawn;
+        self.start(spawn, false)
+    }
+
+    /// Starts a service: a process whose component's exports are called by
+    /// the clients bound to it ([`Spawn::bind`]) instead of running
+    /// `wasi:cli/run`. It serves until it is killed or a call traps; its
+    /// imports are checked against its grants as a command's are.
+    pub fn serve(&self, spawn: Spawn) -> Result<Pid, SpawnError> {
+        self.start(spawn, true)
+    }
+
+    /// The command a spawn runs: pre-linked at load, or linked now with the
+    /// services it is bound to.
+    fn link(&self, program: &Program, binds: &[(String, Pid)]) -> Result<CommandPre<ProcessCtx>, SpawnError> {
+        let not_command = || SpawnError::NotCommand { program: program.name().to_string() };
+        if program.inner.bindable.is_empty() {
+            return program.inner.pre.clone().ok_or_else(not_command);
+        }
+        let engine = &self.inner.engine;
+        let mut linker = self.inner.linker.clone();
+        for (interface, ty) in &program.inner.bindable {
+            let unversioned = interface.split('@').next().unwrap_or(interface);
+            let bound = binds.iter().find(|(name, _)| name == interface || name == unversioned);
+            let Some((_, server)) = bound else {
+                tracing::warn!(target: "agentos::audit", program = program.name(), interface, "denied: import bound to no service");
+                return Err(BindError::Unbound { program: program.name().into(), interface: interface.clone() }.into());
+            };
+            let service = self
+                .inner
+                .services
+                .lock()
+                .unwrap()
+                .get(server)
+                .cloned()
+                .ok_or(BindError::NoService { pid: server.get() })?;
+            crate::service::check(engine, interface, program.name(), ty, &service)?;
+            crate::service::define(engine, &mut linker, interface, ty, &service)
+                .map_err(|e| SpawnError::Link { program: program.name().into(), reason: format!("{e:#}") })?;
+        }
+        let pre = linker
+            .instantiate_pre(&program.inner.component)
+            .map_err(|e| SpawnError::Link { program: program.name().into(), reason: format!("{e:#}") })?;
+        CommandPre::new(pre).map_err(|_| not_command())
+    }
+
+    fn start(&self, spawn: Spawn, serve: bool) -> Result<Pid, SpawnError> {
+        let Spawn { program, argv, env, cwd, stdio, grants, limits, parent, binds } = spawn;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
 
         if let Some(import) = program.inner.imports.iter().find(|i| i.capability.is_some_and(|c| !grants.has(c))) {
@@ -357,6 +442,24 @@ impl Kernel {
             });
         }
 
+        let command = if serve {
+            if let Some((interface, _)) = program.inner.bindable.first() {
+                return Err(BindError::Unbound { program: program.name().into(), interface: interface.clone() }.into());
+            }
+            None
+        } else {
+            Some(self.link(&program, &binds)?)
+        };
+        let serving = if serve {
+            let pre = self
+                .inner
+                .linker
+                .instantiate_pre(&program.inner.component)
+                .map_err(|e| SpawnError::Link { program: program.name().into(), reason: format!("{e:#}") })?;
+            Some(pre)
+        } else {
+            None
+        };
         let wasi = build_wasi(&argv, &env, &cwd, &stdio);
 
         let meter = Arc::new(CpuMeter::new());
@@ -393,7 +496,17 @@ impl Kernel {
             );
             pid
         };
-        tracing::info!(pid = pid.get(), parent = parent.map(Pid::get), program = program.name(), "spawn");
+        tracing::info!(pid = pid.get(), parent = parent.map(Pid::get), program = program.name(), serve, "spawn");
+        let main = match (command, serving) {
+            (Some(command), _) => Main::Command(command),
+            (None, Some(pre)) => {
+                let exports = program.inner.exports.clone();
+                let (service, requests) = crate::service::Service::new(pid, program.name().to_string(), exports);
+                self.inner.services.lock().unwrap().insert(pid, service);
+                Main::Serve(pre, requests)
+            }
+            (None, None) => unreachable!("a spawn is a command or a service"),
+        };
 
         let ctx = ProcessCtx {
             pid,
@@ -411,7 +524,7 @@ impl Kernel {
         runtime.spawn(async move {
             // Should the task panic, the guard still records the end.
             let mut guard = Finish { kernel: kernel.clone(), pid, exit_tx: Some(exit_tx) };
-            let status = run(&kernel, &program, ctx, limits, meter, kill_rx).await;
+            let status = run(&kernel, main, ctx, limits, meter, kill_rx).await;
             guard.finish(status);
         });
         Ok(pid)
@@ -425,6 +538,9 @@ impl Kernel {
             ExitStatus::Killed(reason) => tracing::info!(pid = pid.get(), %reason, "killed"),
             ExitStatus::Trapped(message) => tracing::info!(pid = pid.get(), message, "trapped"),
         }
+        // A service that ended takes no more calls: its request channel closes
+        // once the last binding's sender is gone, failing calls in flight.
+        self.inner.services.lock().unwrap().remove(&pid);
         let mut table = self.inner.table.lock().unwrap();
         table.running -= 1;
         let mut reap_self = false;
@@ -625,7 +741,7 @@ impl Drop for Finish {
 /// Runs a process to its end and says how it ended.
 async fn run(
     kernel: &Kernel,
-    program: &Program,
+    main: Main,
     ctx: ProcessCtx,
     limits: Limits,
     meter: Arc<CpuMeter>,
@@ -646,11 +762,18 @@ async fn run(
         Ok(UpdateDeadline::Yield(1))
     });
 
-    let pre = &program.inner.pre;
     let main = Metered {
         inner: Box::pin(async {
-            let command = pre.instantiate_async(&mut store).await?;
-            command.wasi_cli_run().call_run(&mut store).await
+            match main {
+                Main::Command(pre) => {
+                    let command = pre.instantiate_async(&mut store).await?;
+                    command.wasi_cli_run().call_run(&mut store).await
+                }
+                Main::Serve(pre, requests) => {
+                    let instance = pre.instantiate_async(&mut store).await?;
+                    crate::service::serve(&mut store, instance, requests).await
+                }
+            }
         }),
         meter,
         ticker: kernel.inner.ticker.clone(),

@@ -9,6 +9,7 @@ mod coreutils;
 mod durability;
 mod fs;
 mod kernel;
+mod service;
 mod shell;
 mod terminal;
 
@@ -28,6 +29,7 @@ mod tests {
     pub use super::durability::fs_workload;
     pub use super::fs::{fs_bench, fs_cases, fs_stress};
     pub use super::kernel::*;
+    pub use super::service::*;
 }
 agentos_artifacts::foreach_program!(assert_test_exists);
 

@@ -1,0 +1,477 @@
+//! Service binding (DESIGN.md decision 4): a client process's import of a
+//! WIT interface is bound, as a capability given at spawn, to a server
+//! process's export of the same interface.
+//!
+//! - **Types are checked at bind time**, structurally: every function and
+//!   resource the client imports must be exported by the server with the same
+//!   types, or the spawn is refused naming both sides and the first type that
+//!   differs.
+//! - **Calls are messages.** The client's import is defined with
+//!   `func_new_async`; its arguments (dynamic [`Val`]s) go over a channel to
+//!   the server's task, which makes the call in its own store and sends the
+//!   results back. Values are plain data; resources are the exception.
+//! - **Resources are translated.** A resource the server hands out stays in
+//!   the server's store; the kernel keeps it in the service's handle table
+//!   and gives the client a host resource (`ResourceDynamic`) whose rep
+//!   indexes that table. A client's handle passed back becomes the server's
+//!   again, and dropping it drops the server's.
+//! - **A server that traps** ends; each call in flight or made later fails,
+//!   trapping the calling client with a message naming the service. Other
+//!   processes, and the kernel, go on.
+//!
+//! **Invariant:** a client reaches only the services it was bound to at
+//! spawn, and a handle only through its own handle table.
+
+use crate::process::{Pid, ProcessCtx};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use wasmtime::Engine;
+use wasmtime::component::types::{ComponentInstance, ComponentItem, Type};
+use wasmtime::component::{Instance, Linker, ResourceAny, ResourceDynamic, ResourceType, Val};
+
+/// What a client sends a server's task.
+pub(crate) enum Request {
+    Call {
+        interface: String,
+        function: String,
+        params: Vec<Val>,
+        reply: oneshot::Sender<Result<Vec<Val>, String>>,
+    },
+    /// The client dropped its last handle to this server resource.
+    Drop(ResourceAny),
+}
+
+/// A running server, as clients are bound to it.
+#[derive(Clone)]
+pub(crate) struct Service {
+    pub(crate) pid: Pid,
+    pub(crate) program: String,
+    /// The server's exports: interface name and type.
+    pub(crate) exports: Vec<(String, ComponentInstance)>,
+    pub(crate) requests: mpsc::UnboundedSender<Request>,
+    /// Server resources the clients hold handles to, by rep.
+    handles: Arc<Mutex<Handles>>,
+}
+
+#[derive(Default)]
+struct Handles {
+    slots: Vec<Option<ResourceAny>>,
+    free: Vec<u32>,
+}
+
+impl Handles {
+    fn insert(&mut self, any: ResourceAny) -> u32 {
+        match self.free.pop() {
+            Some(rep) => {
+                self.slots[rep as usize] = Some(any);
+                rep
+            }
+            None => {
+                self.slots.push(Some(any));
+                (self.slots.len() - 1) as u32
+            }
+        }
+    }
+
+    fn get(&self, rep: u32) -> Option<ResourceAny> {
+        self.slots.get(rep as usize).copied().flatten()
+    }
+
+    fn remove(&mut self, rep: u32) -> Option<ResourceAny> {
+        let any = self.slots.get_mut(rep as usize)?.take()?;
+        self.free.push(rep);
+        Some(any)
+    }
+}
+
+impl Service {
+    pub(crate) fn new(
+        pid: Pid,
+        program: String,
+        exports: Vec<(String, ComponentInstance)>,
+    ) -> (Service, mpsc::UnboundedReceiver<Request>) {
+        let (requests, receiver) = mpsc::unbounded_channel();
+        (Service { pid, program, exports, requests, handles: Arc::default() }, receiver)
+    }
+}
+
+/// A refused binding.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BindError {
+    /// The client imports an interface no service was bound to.
+    #[error("{program}: imports `{interface}`, which is neither a kernel interface nor bound to a service")]
+    Unbound {
+        /// The client program.
+        program: String,
+        /// The interface.
+        interface: String,
+    },
+    /// The pid is not a running service.
+    #[error("pid {pid} is not a running service")]
+    NoService {
+        /// The pid asked for.
+        pid: u32,
+    },
+    /// The server does not export the interface.
+    #[error("{server} (pid {pid}) does not export `{interface}`")]
+    NotExported {
+        /// The server program.
+        server: String,
+        /// Its pid.
+        pid: u32,
+        /// The interface.
+        interface: String,
+    },
+    /// The two sides disagree on a type.
+    #[error(
+        "cannot bind `{interface}` of {client} to {server} (pid {pid}): {item}: the client's type is `{client_type}`, the server's is `{server_type}`"
+    )]
+    Mismatch {
+        /// The interface.
+        interface: String,
+        /// The client program.
+        client: String,
+        /// The server program.
+        server: String,
+        /// The server's pid.
+        pid: u32,
+        /// Where they differ (`echo-point`, parameter `p`).
+        item: String,
+        /// The client's type there.
+        client_type: String,
+        /// The server's type there.
+        server_type: String,
+    },
+}
+
+/// Checks that `client` (the client's import of `interface`) can be served by
+/// the server's export of it: everything the client imports is exported with
+/// the same types.
+pub(crate) fn check(
+    engine: &Engine,
+    interface: &str,
+    client_program: &str,
+    client: &ComponentInstance,
+    service: &Service,
+) -> Result<(), BindError> {
+    let server = service.exports.iter().find(|(name, _)| name == interface).map(|(_, ty)| ty).ok_or_else(|| {
+        BindError::NotExported { server: service.program.clone(), pid: service.pid.get(), interface: interface.into() }
+    })?;
+    let mismatch = |item: String, client_type: String, server_type: String| BindError::Mismatch {
+        interface: interface.into(),
+        client: client_program.into(),
+        server: service.program.clone(),
+        pid: service.pid.get(),
+        item,
+        client_type,
+        server_type,
+    };
+    for (name, item) in client.exports(engine) {
+        let theirs = server.get_export(engine, name).map(|e| e.ty);
+        match (&item.ty, theirs) {
+            (ComponentItem::Resource(_), Some(ComponentItem::Resource(_))) => {}
+            (ComponentItem::Type(mine), Some(ComponentItem::Type(theirs))) => {
+                if !same(mine, &theirs) {
+                    return Err(mismatch(format!("type `{name}`"), describe(mine), describe(&theirs)));
+                }
+            }
+            (ComponentItem::ComponentFunc(mine), Some(ComponentItem::ComponentFunc(theirs))) => {
+                let (my_params, their_params): (Vec<_>, Vec<_>) = (mine.params().collect(), theirs.params().collect());
+                if my_params.len() != their_params.len() {
+                    return Err(mismatch(
+                        format!("`{name}`"),
+                        format!("{} parameters", my_params.len()),
+                        format!("{} parameters", their_params.len()),
+                    ));
+                }
+                for ((param, a), (_, b)) in my_params.iter().zip(&their_params) {
+                    if !same(a, b) {
+                        return Err(mismatch(format!("`{name}`, parameter `{param}`"), describe(a), describe(b)));
+                    }
+                }
+                let (my_results, their_results): (Vec<_>, Vec<_>) =
+                    (mine.results().collect(), theirs.results().collect());
+                let show = |r: &[Type]| r.iter().map(describe).collect::<Vec<_>>().join(", ");
+                if my_results.len() != their_results.len()
+                    || my_results.iter().zip(&their_results).any(|(a, b)| !same(a, b))
+                {
+                    return Err(mismatch(format!("`{name}`, result"), show(&my_results), show(&their_results)));
+                }
+            }
+            (ours, None) => {
+                return Err(mismatch(format!("`{name}`"), kind(ours).into(), "nothing (not exported)".into()));
+            }
+            (ours, Some(theirs)) => {
+                return Err(mismatch(format!("`{name}`"), kind(ours).into(), kind(&theirs).into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn kind(item: &ComponentItem) -> &'static str {
+    match item {
+        ComponentItem::ComponentFunc(_) => "a function",
+        ComponentItem::Resource(_) => "a resource",
+        ComponentItem::Type(_) => "a type",
+        _ => "another kind of item",
+    }
+}
+
+/// Whether two types are the same structure (resources match by position:
+/// each side's own resource types are distinct by construction).
+fn same(a: &Type, b: &Type) -> bool {
+    match (a, b) {
+        (Type::List(x), Type::List(y)) => same(&x.ty(), &y.ty()),
+        (Type::Record(x), Type::Record(y)) => {
+            x.fields().len() == y.fields().len()
+                && x.fields().zip(y.fields()).all(|(f, g)| f.name == g.name && same(&f.ty, &g.ty))
+        }
+        (Type::Tuple(x), Type::Tuple(y)) => {
+            x.types().len() == y.types().len() && x.types().zip(y.types()).all(|(s, t)| same(&s, &t))
+        }
+        (Type::Variant(x), Type::Variant(y)) => {
+            x.cases().len() == y.cases().len()
+                && x.cases().zip(y.cases()).all(|(c, d)| c.name == d.name && same_opt(&c.ty, &d.ty))
+        }
+        (Type::Enum(x), Type::Enum(y)) => x.names().eq(y.names()),
+        (Type::Flags(x), Type::Flags(y)) => x.names().eq(y.names()),
+        (Type::Option(x), Type::Option(y)) => same(&x.ty(), &y.ty()),
+        (Type::Result(x), Type::Result(y)) => same_opt(&x.ok(), &y.ok()) && same_opt(&x.err(), &y.err()),
+        (Type::Own(_), Type::Own(_)) | (Type::Borrow(_), Type::Borrow(_)) => true,
+        (Type::Map(x), Type::Map(y)) => same(&x.key(), &y.key()) && same(&x.value(), &y.value()),
+        (Type::List(_) | Type::Record(_) | Type::Tuple(_) | Type::Variant(_), _) => false,
+        (Type::Enum(_) | Type::Flags(_) | Type::Option(_) | Type::Result(_), _) => false,
+        (Type::Own(_) | Type::Borrow(_) | Type::Map(_), _) => false,
+        (Type::Future(_) | Type::Stream(_) | Type::FixedLengthList(_), _) => false,
+        (a, b) => std::mem::discriminant(a) == std::mem::discriminant(b),
+    }
+}
+
+fn same_opt(a: &Option<Type>, b: &Option<Type>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => same(a, b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// A type as WIT writes it (records and variants spelled out).
+pub(crate) fn describe(ty: &Type) -> String {
+    let opt = |t: &Option<Type>| t.as_ref().map_or_else(|| "_".to_string(), describe);
+    match ty {
+        Type::Bool => "bool".into(),
+        Type::S8 => "s8".into(),
+        Type::U8 => "u8".into(),
+        Type::S16 => "s16".into(),
+        Type::U16 => "u16".into(),
+        Type::S32 => "s32".into(),
+        Type::U32 => "u32".into(),
+        Type::S64 => "s64".into(),
+        Type::U64 => "u64".into(),
+        Type::Float32 => "f32".into(),
+        Type::Float64 => "f64".into(),
+        Type::Char => "char".into(),
+        Type::String => "string".into(),
+        Type::List(l) => format!("list<{}>", describe(&l.ty())),
+        Type::Record(r) => {
+            let fields: Vec<String> = r.fields().map(|f| format!("{}: {}", f.name, describe(&f.ty))).collect();
+            format!("record {{ {} }}", fields.join(", "))
+        }
+        Type::Tuple(t) => format!("tuple<{}>", t.types().map(|t| describe(&t)).collect::<Vec<_>>().join(", ")),
+        Type::Variant(v) => {
+            let cases: Vec<String> = v
+                .cases()
+                .map(|c| match &c.ty {
+                    Some(t) => format!("{}({})", c.name, describe(t)),
+                    None => c.name.to_string(),
+                })
+                .collect();
+            format!("variant {{ {} }}", cases.join(", "))
+        }
+        Type::Enum(e) => format!("enum {{ {} }}", e.names().collect::<Vec<_>>().join(", ")),
+        Type::Flags(f) => format!("flags {{ {} }}", f.names().collect::<Vec<_>>().join(", ")),
+        Type::Option(o) => format!("option<{}>", describe(&o.ty())),
+        Type::Result(r) => format!("result<{}, {}>", opt(&r.ok()), opt(&r.err())),
+        Type::Own(_) => "own<resource>".into(),
+        Type::Borrow(_) => "borrow<resource>".into(),
+        Type::Map(m) => format!("map<{}, {}>", describe(&m.key()), describe(&m.value())),
+        Type::Future(_) => "future".into(),
+        Type::Stream(_) => "stream".into(),
+        Type::ErrorContext => "error-context".into(),
+        Type::FixedLengthList(l) => format!("list<{}; N>", describe(&l.ty())),
+    }
+}
+
+/// Every resource value inside `val` (of type `ty`), depth first.
+fn each_resource(
+    val: &mut Val,
+    ty: &Type,
+    f: &mut dyn FnMut(&mut Val, &ResourceType) -> wasmtime::Result<()>,
+) -> wasmtime::Result<()> {
+    match (val, ty) {
+        (v @ Val::Resource(_), Type::Own(rt) | Type::Borrow(rt)) => f(v, rt)?,
+        (Val::List(items), Type::List(l)) => {
+            let elem = l.ty();
+            for item in items {
+                each_resource(item, &elem, f)?;
+            }
+        }
+        (Val::Record(fields), Type::Record(r)) => {
+            for ((_, v), field) in fields.iter_mut().zip(r.fields()) {
+                each_resource(v, &field.ty, f)?;
+            }
+        }
+        (Val::Tuple(items), Type::Tuple(t)) => {
+            for (v, ty) in items.iter_mut().zip(t.types()) {
+                each_resource(v, &ty, f)?;
+            }
+        }
+        (Val::Variant(name, Some(payload)), Type::Variant(v)) => {
+            if let Some(ty) = v.cases().find(|c| c.name == name).and_then(|c| c.ty) {
+                each_resource(payload, &ty, f)?;
+            }
+        }
+        (Val::Option(Some(v)), Type::Option(o)) => each_resource(v, &o.ty(), f)?,
+        (Val::Result(Ok(Some(v))), Type::Result(r)) => {
+            if let Some(ty) = r.ok() {
+                each_resource(v, &ty, f)?;
+            }
+        }
+        (Val::Result(Err(Some(v))), Type::Result(r)) => {
+            if let Some(ty) = r.err() {
+                each_resource(v, &ty, f)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Host resource type ids for bound resources: one per resource per binding.
+static NEXT_RESOURCE_TYPE: AtomicU32 = AtomicU32::new(1);
+
+/// Defines `interface` in `linker` (a clone of the kernel's, for one client)
+/// as calls to `service`: each function forwards its arguments, each resource
+/// is a host resource standing for the server's.
+pub(crate) fn define(
+    engine: &Engine,
+    linker: &mut Linker<ProcessCtx>,
+    interface: &str,
+    client: &ComponentInstance,
+    service: &Service,
+) -> wasmtime::Result<()> {
+    let mut instance = linker.instance(interface)?;
+    // The client's resource types, each as the host type standing for it.
+    let mut resources: Vec<(String, u32)> = Vec::new();
+    for (name, item) in client.exports(engine) {
+        if let ComponentItem::Resource(_) = item.ty {
+            let payload = NEXT_RESOURCE_TYPE.fetch_add(1, Ordering::Relaxed);
+            let (handles, requests) = (service.handles.clone(), service.requests.clone());
+            instance.resource(name, ResourceType::host_dynamic(payload), move |_, rep| {
+                // The server may be gone; then there is nothing left to drop.
+                if let Some(any) = handles.lock().unwrap().remove(rep) {
+                    let _ = requests.send(Request::Drop(any));
+                }
+                Ok(())
+            })?;
+            resources.push((name.to_string(), payload));
+        }
+    }
+    let resources = Arc::new(resources);
+    for (name, item) in client.exports(engine) {
+        let ComponentItem::ComponentFunc(_) = item.ty else { continue };
+        let (interface, function) = (interface.to_string(), name.to_string());
+        let service = service.clone();
+        let resources = resources.clone();
+        instance.func_new_async(name, move |mut store, ty, params, results| {
+            let (interface, function, service, resources) =
+                (interface.clone(), function.clone(), service.clone(), resources.clone());
+            Box::new(async move {
+                // The client's handles become the server's resources.
+                let mut params = params.to_vec();
+                for (param, (_, param_ty)) in params.iter_mut().zip(ty.params()) {
+                    each_resource(param, &param_ty, &mut |v, _| {
+                        let Val::Resource(any) = *v else { return Ok(()) };
+                        let handle = ResourceDynamic::try_from_resource_any(any, &mut store)?;
+                        let mut handles = service.handles.lock().unwrap();
+                        let server =
+                            if handle.owned() { handles.remove(handle.rep()) } else { handles.get(handle.rep()) };
+                        *v = Val::Resource(server.ok_or_else(|| wasmtime::format_err!("a stale resource handle"))?);
+                        Ok(())
+                    })?;
+                }
+                let (reply, answer) = oneshot::channel();
+                let gone = || {
+                    wasmtime::format_err!(
+                        "`{interface}.{function}`: the service {} (pid {}) has ended",
+                        service.program,
+                        service.pid
+                    )
+                };
+                let call = Request::Call { interface: interface.clone(), function: function.clone(), params, reply };
+                service.requests.send(call).map_err(|_| gone())?;
+                let values = answer.await.map_err(|_| gone())?.map_err(|e| {
+                    wasmtime::format_err!(
+                        "`{interface}.{function}`: the service {} (pid {}) failed: {e}",
+                        service.program,
+                        service.pid
+                    )
+                })?;
+                // The server's resources become handles of the client's.
+                for ((slot, mut value), result_ty) in results.iter_mut().zip(values).zip(ty.results()) {
+                    each_resource(&mut value, &result_ty, &mut |v, rt| {
+                        let Val::Resource(any) = *v else { return Ok(()) };
+                        let payload = resources
+                            .iter()
+                            .map(|(_, p)| *p)
+                            .find(|p| ResourceType::host_dynamic(*p) == *rt)
+                            .or_else(|| (resources.len() == 1).then(|| resources[0].1))
+                            .ok_or_else(|| wasmtime::format_err!("a resource of a type not bound"))?;
+                        let rep = service.handles.lock().unwrap().insert(any);
+                        *v = Val::Resource(ResourceDynamic::new_own(rep, payload).try_into_resource_any(&mut store)?);
+                        Ok(())
+                    })?;
+                    *slot = value;
+                }
+                Ok(())
+            })
+        })?;
+    }
+    Ok(())
+}
+
+/// The server's side: makes each call asked for in its own store, until
+/// every client and the kernel have let go of it, or a call traps.
+pub(crate) async fn serve(
+    store: &mut wasmtime::Store<ProcessCtx>,
+    instance: Instance,
+    mut requests: mpsc::UnboundedReceiver<Request>,
+) -> wasmtime::Result<Result<(), ()>> {
+    while let Some(request) = requests.recv().await {
+        match request {
+            Request::Drop(any) => any.resource_drop_async(&mut *store).await?,
+            Request::Call { interface, function, params, reply } => {
+                let index = instance
+                    .get_export_index(&mut *store, None, &interface)
+                    .and_then(|i| instance.get_export_index(&mut *store, Some(&i), &function));
+                let Some(func) = index.and_then(|i| instance.get_func(&mut *store, i)) else {
+                    let _ = reply.send(Err(format!("it exports no `{interface}.{function}`")));
+                    continue;
+                };
+                let mut results = vec![Val::Bool(false); func.ty(&*store).results().len()];
+                match func.call_async(&mut *store, &params, &mut results).await {
+                    Ok(()) => {
+                        let _ = reply.send(Ok(results));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(format!("it trapped: {}", e.root_cause())));
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Ok(()))
+}

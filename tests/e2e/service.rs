@@ -1,0 +1,94 @@
+//! Service binding: a client's import of `test:ipc/api` bound to a server
+//! process's export of it (`tests/programs/wit/ipc`).
+
+use crate::{command, kernel_with, run_captured};
+use agentos_artifacts::programs;
+use agentos_kernel::{BindError, ExitStatus, Kernel, Pid, SpawnError};
+
+const API: &str = "test:ipc/api";
+
+/// Starts the server program as a service.
+fn start_server(kernel: &Kernel) -> Pid {
+    kernel.serve(command(kernel, programs::IPC_SERVER)).expect("the server starts")
+}
+
+/// Records, lists, strings, options, results, variants, enums, flags, tuples
+/// and a resource (owned and borrowed handles) make the round trip.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn ipc_client() {
+    let kernel = kernel_with(8);
+    let server = start_server(&kernel);
+    let out = run_captured(&kernel, command(&kernel, programs::IPC_CLIENT).bind(API, server), b"").await;
+    assert_eq!(out.status, ExitStatus::Exited(0), "stderr: {}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        "echo-point: 6 -8 p!\n\
+         sum: 406\n\
+         describe: polygon a-b\n\
+         describe: circle of radius 7\n\
+         describe: nothing\n\
+         find: Some(\"origin\") None\n\
+         check: Ok(5) Err(\"7 is odd\")\n\
+         paint: Color::Red read+exec true\n\
+         counter: 42 peek 42\n\
+         other: 5 first still 42\n"
+    );
+    // Two clients of one server in turn: the server keeps serving.
+    let again = run_captured(&kernel, command(&kernel, programs::IPC_CLIENT).bind(API, server), b"").await;
+    assert_eq!(again.status, ExitStatus::Exited(0), "stderr: {}", again.stderr);
+    kernel.kill(server, None).unwrap();
+    assert!(matches!(kernel.wait(server).await.unwrap(), ExitStatus::Killed(_)));
+}
+
+/// The server's `main` is never run: the kernel only instantiates it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn ipc_server() {
+    let kernel = kernel_with(8);
+    let server = start_server(&kernel);
+    // A server that traps fails the call in flight with an error naming the
+    // service; the client ends with it, the kernel and other processes go on.
+    let out =
+        run_captured(&kernel, command(&kernel, programs::IPC_CLIENT).args(["crash"]).bind(API, server), b"").await;
+    let ExitStatus::Trapped(message) = &out.status else { panic!("the client should trap: {:?}", out.status) };
+    assert!(message.contains("test:ipc/api") && message.contains("crash"), "{message}");
+    assert!(message.contains(&format!("pid {server}")), "{message}");
+    assert!(out.stdout.ends_with("crashing the server\n"), "{}", out.stdout);
+    assert!(matches!(kernel.wait(server).await.unwrap(), ExitStatus::Trapped(_)));
+    // The kernel goes on: a new server and client work.
+    let server = start_server(&kernel);
+    let out = run_captured(&kernel, command(&kernel, programs::IPC_CLIENT).bind(API, server), b"").await;
+    assert_eq!(out.status, ExitStatus::Exited(0), "stderr: {}", out.stderr);
+    // Binding to a server that has ended is refused.
+    kernel.kill(server, None).unwrap();
+    kernel.wait(server).await.unwrap();
+    let refused = kernel.spawn(command(&kernel, programs::IPC_CLIENT).bind(API, server));
+    let refused = refused.unwrap_err();
+    assert!(matches!(refused, SpawnError::Bind(BindError::NoService { pid }) if pid == server.get()), "{refused}");
+}
+
+/// A client whose types differ from the server's is refused at bind time,
+/// with both sides and the first differing type named; so is a client with
+/// an unbound import.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn ipc_mismatch() {
+    let kernel = kernel_with(8);
+    let server = start_server(&kernel);
+    let error = kernel.spawn(command(&kernel, programs::IPC_MISMATCH).bind(API, server)).unwrap_err();
+    let text = error.to_string();
+    assert!(matches!(error, SpawnError::Bind(BindError::Mismatch { .. })), "{text}");
+    for part in [
+        "test:ipc/api",
+        "ipc_mismatch.wasm",
+        "ipc_server.wasm",
+        "type `point`",
+        "record { x: s32, y: s32 }",
+        "record { x: s32, y: s32, label: string }",
+    ] {
+        assert!(text.contains(part), "{part:?} not in: {text}");
+    }
+    let unbound = kernel.spawn(command(&kernel, programs::IPC_CLIENT)).unwrap_err();
+    assert!(
+        matches!(&unbound, SpawnError::Bind(BindError::Unbound { interface, .. }) if interface.starts_with(API)),
+        "{unbound}"
+    );
+}
