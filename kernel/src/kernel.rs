@@ -28,11 +28,13 @@ pub struct KernelConfig {
     /// Whether instances come from wasmtime's pooling allocator (fast spawns,
     /// address space reserved up front) or are allocated on demand.
     pub pooling: bool,
+    /// Whether spawns, exits and bound calls are traced (see [`Kernel::trace`]).
+    pub trace: bool,
 }
 
 impl Default for KernelConfig {
     fn default() -> KernelConfig {
-        KernelConfig { cache_dir: None, max_processes: 256, pooling: true }
+        KernelConfig { cache_dir: None, max_processes: 256, pooling: true, trace: true }
     }
 }
 
@@ -52,6 +54,7 @@ pub(crate) struct Inner {
     pub(crate) fs: OnceLock<Filesystem>,
     /// The running services, by pid.
     pub(crate) services: Mutex<HashMap<crate::process::Pid, crate::service::Service>>,
+    pub(crate) tracer: crate::trace::Tracer,
     engine_tag: String,
     compiles: AtomicU64,
 }
@@ -118,6 +121,7 @@ impl Kernel {
                 engine,
                 linker,
                 table: Mutex::new(ProcessTable::new(config.max_processes)),
+                tracer: crate::trace::Tracer::new(config.trace),
                 config,
                 ticker,
                 programs: Mutex::new(HashMap::new()),
@@ -144,8 +148,24 @@ impl Kernel {
             .map_err(|e| WorkspaceError::Vfs { path: dir.into(), reason: e.to_string() })?;
         let fs = Filesystem::open(&self.inner.engine, &vfs, dir, user).await?;
         tracing::info!(workspace = %dir.display(), "workspace open");
+        if self.inner.tracer.enabled()
+            && let Err(e) = self.inner.tracer.persist_in(dir)
+        {
+            tracing::warn!(workspace = %dir.display(), error = %e, "cannot open the trace log; events stay in memory");
+        }
         let _ = self.inner.fs.set(fs);
         Ok(())
+    }
+
+    /// The traced events of a process, oldest first: the last
+    /// [`trace::RING`](crate::trace::RING) of them, also after it ended.
+    pub fn trace(&self, pid: crate::process::Pid) -> Vec<crate::trace::TraceEvent> {
+        self.inner.tracer.events(pid)
+    }
+
+    /// Every traced event from now on, as it happens (`trace --follow`).
+    pub fn follow_trace(&self) -> tokio::sync::broadcast::Receiver<crate::trace::TraceEvent> {
+        self.inner.tracer.subscribe()
     }
 
     /// The wasmtime engine, for embedders that measure against it.

@@ -43,6 +43,7 @@ mod service;
 mod store;
 mod terminal;
 mod ticker;
+pub mod trace;
 
 pub use caps::{Capability, ChildGrants, DirRights, GrantError, Grants, Preopen};
 pub use fs::{

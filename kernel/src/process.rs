@@ -497,6 +497,15 @@ impl Kernel {
             pid
         };
         tracing::info!(pid = pid.get(), parent = parent.map(Pid::get), program = program.name(), serve, "spawn");
+        self.inner.tracer.record(crate::trace::TraceEvent {
+            pid,
+            time: SystemTime::now(),
+            call: if serve { "process.serve" } else { "process.spawn" }.into(),
+            args: crate::trace::cut(format!("{:?}", self.inner.table.lock().unwrap().entries[&pid].info.argv)),
+            result: pid.to_string(),
+            duration: Duration::ZERO,
+            outcome: crate::trace::Outcome::Ok,
+        });
         let main = match (command, serving) {
             (Some(command), _) => Main::Command(command),
             (None, Some(pre)) => {
@@ -538,6 +547,21 @@ impl Kernel {
             ExitStatus::Killed(reason) => tracing::info!(pid = pid.get(), %reason, "killed"),
             ExitStatus::Trapped(message) => tracing::info!(pid = pid.get(), message, "trapped"),
         }
+        let outcome = match &status {
+            ExitStatus::Exited(_) => crate::trace::Outcome::Ok,
+            ExitStatus::Killed(_) => crate::trace::Outcome::Error,
+            ExitStatus::Trapped(_) => crate::trace::Outcome::Trap,
+        };
+        self.inner.tracer.record(crate::trace::TraceEvent {
+            pid,
+            time: SystemTime::now(),
+            call: "process.exit".into(),
+            args: String::new(),
+            result: crate::trace::cut(status.to_string()),
+            duration: Duration::ZERO,
+            outcome,
+        });
+        self.inner.tracer.ended(pid);
         // A service that ended takes no more calls: its request channel closes
         // once the last binding's sender is gone, failing calls in flight.
         self.inner.services.lock().unwrap().remove(&pid);

@@ -383,12 +383,18 @@ pub(crate) fn define(
     for (name, item) in client.exports(engine) {
         let ComponentItem::ComponentFunc(_) = item.ty else { continue };
         let (interface, function) = (interface.to_string(), name.to_string());
+        let traced_name: Arc<str> = format!("{interface}.{function}").into();
         let service = service.clone();
         let resources = resources.clone();
         instance.func_new_async(name, move |mut store, ty, params, results| {
             let (interface, function, service, resources) =
                 (interface.clone(), function.clone(), service.clone(), resources.clone());
+            let traced_name = traced_name.clone();
             Box::new(async move {
+                let started = (std::time::SystemTime::now(), std::time::Instant::now());
+                let kernel = store.data().kernel.clone();
+                let client = store.data().pid;
+                let traced = kernel.inner.tracer.enabled().then(|| crate::trace::wave(params));
                 // The client's handles become the server's resources.
                 let mut params = params.to_vec();
                 for (param, (_, param_ty)) in params.iter_mut().zip(ty.params()) {
@@ -412,13 +418,34 @@ pub(crate) fn define(
                 };
                 let call = Request::Call { interface: interface.clone(), function: function.clone(), params, reply };
                 service.requests.send(call).map_err(|_| gone())?;
-                let values = answer.await.map_err(|_| gone())?.map_err(|e| {
-                    wasmtime::format_err!(
-                        "`{interface}.{function}`: the service {} (pid {}) failed: {e}",
-                        service.program,
-                        service.pid
-                    )
-                })?;
+                let answer = answer.await.map_err(|_| gone()).and_then(|a| {
+                    a.map_err(|e| {
+                        wasmtime::format_err!(
+                            "`{interface}.{function}`: the service {} (pid {}) failed: {e}",
+                            service.program,
+                            service.pid
+                        )
+                    })
+                });
+                if let Some(args) = traced {
+                    let (result, outcome) = match &answer {
+                        Ok(values) => (crate::trace::wave(values), crate::trace::Outcome::Ok),
+                        Err(e) => (crate::trace::cut(e.to_string()), crate::trace::Outcome::Trap),
+                    };
+                    let event = crate::trace::TraceEvent {
+                        pid: client,
+                        time: started.0,
+                        call: traced_name.to_string(),
+                        args,
+                        result,
+                        duration: started.1.elapsed(),
+                        outcome,
+                    };
+                    // The handoff is in both processes' traces.
+                    kernel.inner.tracer.record(crate::trace::TraceEvent { pid: service.pid, ..event.clone() });
+                    kernel.inner.tracer.record(event);
+                }
+                let values = answer?;
                 // The server's resources become handles of the client's.
                 for ((slot, mut value), result_ty) in results.iter_mut().zip(values).zip(ty.results()) {
                     each_resource(&mut value, &result_ty, &mut |v, rt| {

@@ -218,8 +218,12 @@ async fn kill_ends_a_running_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compiled_components_are_cached_on_disk() {
     let cache = tempfile::tempdir().unwrap();
-    let config =
-        agentos_kernel::KernelConfig { cache_dir: Some(cache.path().into()), max_processes: 4, pooling: false };
+    let config = agentos_kernel::KernelConfig {
+        cache_dir: Some(cache.path().into()),
+        max_processes: 4,
+        pooling: false,
+        trace: true,
+    };
     let first = agentos_kernel::Kernel::new(config.clone()).unwrap();
     first.load_file(programs::HELLO).unwrap();
     assert_eq!(first.compiles(), 1);

@@ -40,7 +40,8 @@ pub fn cache_dir() -> PathBuf {
 
 /// A kernel for one test, allowing `max_processes`.
 pub fn kernel_with(max_processes: u32) -> Kernel {
-    Kernel::new(KernelConfig { cache_dir: Some(cache_dir()), max_processes, pooling: true }).expect("kernel starts")
+    Kernel::new(KernelConfig { cache_dir: Some(cache_dir()), max_processes, pooling: true, trace: true })
+        .expect("kernel starts")
 }
 
 /// The capabilities a plain command needs.

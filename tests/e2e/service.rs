@@ -92,3 +92,47 @@ pub async fn ipc_mismatch() {
         "{unbound}"
     );
 }
+
+/// The benchmark's client: bound calls with a payload come back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn ipc_bench() {
+    let kernel = kernel_with(8);
+    let server = start_server(&kernel);
+    for size in ["0", "4096", "1048576"] {
+        let client = command(&kernel, programs::IPC_BENCH).args([size, "5"]).bind(API, server);
+        let out = run_captured(&kernel, client, b"").await;
+        assert_eq!(out.status, ExitStatus::Exited(0), "stderr: {}", out.stderr);
+        assert!(out.stdout.starts_with(&format!("{size} bytes: ")), "{}", out.stdout);
+    }
+}
+
+/// Every bound call is an event in both processes' traces, with WAVE text of
+/// its arguments and results; spawns and exits are events too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn bound_calls_are_traced() {
+    let kernel = kernel_with(8);
+    let server = start_server(&kernel);
+    let mut follow = kernel.follow_trace();
+    let client = kernel.spawn(command(&kernel, programs::IPC_CLIENT).bind(API, server)).unwrap();
+    assert_eq!(kernel.wait(client).await.unwrap(), ExitStatus::Exited(0));
+    let events = kernel.trace(client);
+    let calls: Vec<&str> = events.iter().map(|e| e.call.as_str()).collect();
+    assert_eq!(calls.first(), Some(&"process.spawn"), "{calls:?}");
+    assert_eq!(calls.last(), Some(&"process.exit"), "{calls:?}");
+    let echo = events.iter().find(|e| e.call == "test:ipc/api@0.1.0.echo-point").expect("the echo-point call");
+    assert_eq!(echo.args, r#"{x: 3, y: -4, label: "p"}"#);
+    assert_eq!(echo.result, r#"{x: 6, y: -8, label: "p!"}"#);
+    assert_eq!(echo.outcome, agentos_kernel::trace::Outcome::Ok);
+    let check = events.iter().find(|e| e.call.ends_with(".check") && e.args == "7").expect("check(7)");
+    assert_eq!(check.result, r#"err("7 is odd")"#);
+    // The server's trace holds the same handoffs.
+    assert!(
+        kernel.trace(server).iter().any(|e| e == &agentos_kernel::trace::TraceEvent { pid: server, ..echo.clone() })
+    );
+    // Followers saw them live.
+    let mut seen = 0;
+    while let Ok(event) = follow.try_recv() {
+        seen += usize::from(event.call.ends_with(".echo-point"));
+    }
+    assert_eq!(seen, 2, "one event for each side");
+}

@@ -64,6 +64,10 @@ impl Guest for Server {
         c.get::<Counter>().0.get()
     }
 
+    fn bounce(data: Vec<u8>) -> Vec<u8> {
+        data
+    }
+
     fn crash() {
         panic!("the server crashes on purpose");
     }
