@@ -497,12 +497,13 @@ impl Kernel {
             pid
         };
         tracing::info!(pid = pid.get(), parent = parent.map(Pid::get), program = program.name(), serve, "spawn");
-        self.inner.tracer.record(crate::trace::TraceEvent {
+        let argv = self.inner.table.lock().unwrap().entries[&pid].info.argv.clone();
+        self.inner.tracer.record(crate::trace::Raw {
             pid,
             time: SystemTime::now(),
             call: if serve { "process.serve" } else { "process.spawn" }.into(),
-            args: crate::trace::cut(format!("{:?}", self.inner.table.lock().unwrap().entries[&pid].info.argv)),
-            result: pid.to_string(),
+            args: crate::trace::Text::Plain(crate::trace::cut(format!("{argv:?}"))),
+            result: crate::trace::Text::Plain(pid.to_string()),
             duration: Duration::ZERO,
             outcome: crate::trace::Outcome::Ok,
         });
@@ -552,12 +553,12 @@ impl Kernel {
             ExitStatus::Killed(_) => crate::trace::Outcome::Error,
             ExitStatus::Trapped(_) => crate::trace::Outcome::Trap,
         };
-        self.inner.tracer.record(crate::trace::TraceEvent {
+        self.inner.tracer.record(crate::trace::Raw {
             pid,
             time: SystemTime::now(),
             call: "process.exit".into(),
-            args: String::new(),
-            result: crate::trace::cut(status.to_string()),
+            args: crate::trace::Text::Plain(String::new()),
+            result: crate::trace::Text::Plain(crate::trace::cut(status.to_string())),
             duration: Duration::ZERO,
             outcome,
         });

@@ -394,7 +394,7 @@ pub(crate) fn define(
                 let started = (std::time::SystemTime::now(), std::time::Instant::now());
                 let kernel = store.data().kernel.clone();
                 let client = store.data().pid;
-                let traced = kernel.inner.tracer.enabled().then(|| crate::trace::wave(params));
+                let traced = kernel.inner.tracer.enabled().then(|| crate::trace::Text::values(params));
                 // The client's handles become the server's resources.
                 let mut params = params.to_vec();
                 for (param, (_, param_ty)) in params.iter_mut().zip(ty.params()) {
@@ -429,20 +429,22 @@ pub(crate) fn define(
                 });
                 if let Some(args) = traced {
                     let (result, outcome) = match &answer {
-                        Ok(values) => (crate::trace::wave(values), crate::trace::Outcome::Ok),
-                        Err(e) => (crate::trace::cut(e.to_string()), crate::trace::Outcome::Trap),
+                        Ok(values) => (crate::trace::Text::values(values), crate::trace::Outcome::Ok),
+                        Err(e) => {
+                            (crate::trace::Text::Plain(crate::trace::cut(e.to_string())), crate::trace::Outcome::Trap)
+                        }
                     };
-                    let event = crate::trace::TraceEvent {
+                    let event = crate::trace::Raw {
                         pid: client,
                         time: started.0,
-                        call: traced_name.to_string(),
+                        call: traced_name.clone(),
                         args,
                         result,
                         duration: started.1.elapsed(),
                         outcome,
                     };
                     // The handoff is in both processes' traces.
-                    kernel.inner.tracer.record(crate::trace::TraceEvent { pid: service.pid, ..event.clone() });
+                    kernel.inner.tracer.record(crate::trace::Raw { pid: service.pid, ..event.clone() });
                     kernel.inner.tracer.record(event);
                 }
                 let values = answer?;

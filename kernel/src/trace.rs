@@ -6,8 +6,9 @@
 //! and every bound call between processes (both sides' pids). Each process
 //! keeps its last [`RING`] events in memory, also after it ended (for the
 //! last [`ENDED_KEPT`] ended processes); with a workspace open, every event
-//! is also appended to `trace.jsonl` in the workspace directory, which is
-//! rotated to `trace.jsonl.1` past [`LOG_CAP`] bytes.
+//! is also appended to `trace.jsonl` in the workspace directory by a thread
+//! of its own, and the file is rotated to `trace.jsonl.1` past [`LOG_CAP`]
+//! bytes. Values are kept (shortened) and printed as WAVE only when read.
 //!
 //! **Invariant:** recording never fails a call: a log that cannot be written
 //! is reported once and then skipped.
@@ -15,8 +16,8 @@
 use crate::process::Pid;
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 use tokio::sync::broadcast;
 use wasmtime::component::Val;
@@ -189,74 +190,129 @@ pub fn cut(text: String) -> String {
     }
 }
 
+/// An event as recorded: values kept (shortened) and printed only when
+/// someone reads them, so recording costs a call little.
+#[derive(Clone)]
+pub(crate) struct Raw {
+    pub(crate) pid: Pid,
+    pub(crate) time: SystemTime,
+    pub(crate) call: Arc<str>,
+    pub(crate) args: Text,
+    pub(crate) result: Text,
+    pub(crate) duration: Duration,
+    pub(crate) outcome: Outcome,
+}
+
+/// Arguments or results: values to print, or text already.
+#[derive(Clone)]
+pub(crate) enum Text {
+    Values(Vec<Val>, bool),
+    Plain(String),
+}
+
+impl Text {
+    /// Values, shortened for printing later.
+    pub(crate) fn values(values: &[Val]) -> Text {
+        let mut cut_short = false;
+        Text::Values(values.iter().map(|v| abbreviate(v, &mut cut_short)).collect(), cut_short)
+    }
+
+    fn render(&self) -> String {
+        match self {
+            Text::Plain(text) => text.clone(),
+            Text::Values(values, cut_short) => {
+                let text = wave(values);
+                if *cut_short && !text.ends_with('…') { text + "…" } else { text }
+            }
+        }
+    }
+}
+
+impl Raw {
+    fn render(&self) -> TraceEvent {
+        TraceEvent {
+            pid: self.pid,
+            time: self.time,
+            call: self.call.to_string(),
+            args: self.args.render(),
+            result: self.result.render(),
+            duration: self.duration,
+            outcome: self.outcome,
+        }
+    }
+}
+
 pub(crate) struct Tracer {
     enabled: bool,
     state: Mutex<State>,
     follow: broadcast::Sender<TraceEvent>,
+    /// The log writer's thread, once a workspace is open.
+    log: OnceLock<std::sync::mpsc::Sender<Raw>>,
 }
 
 #[derive(Default)]
 struct State {
-    rings: HashMap<Pid, VecDeque<TraceEvent>>,
+    rings: HashMap<Pid, VecDeque<Raw>>,
     ended: VecDeque<Pid>,
-    log: Option<Log>,
-}
-
-struct Log {
-    path: PathBuf,
-    file: std::fs::File,
-    size: u64,
 }
 
 impl Tracer {
     pub(crate) fn new(enabled: bool) -> Tracer {
-        Tracer { enabled, state: Mutex::default(), follow: broadcast::channel(4096).0 }
+        Tracer { enabled, state: Mutex::default(), follow: broadcast::channel(4096).0, log: OnceLock::new() }
     }
 
     pub(crate) fn enabled(&self) -> bool {
         self.enabled
     }
 
-    /// Appends events to `<dir>/trace.jsonl` from now on.
+    /// Appends events to `<dir>/trace.jsonl` from now on, on a thread of its
+    /// own (printing and writing stay off the traced calls).
     pub(crate) fn persist_in(&self, dir: &Path) -> std::io::Result<()> {
         let path = dir.join("trace.jsonl");
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-        let size = file.metadata()?.len();
-        self.state.lock().unwrap().log = Some(Log { path, file, size });
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+        let mut size = file.metadata()?.len();
+        let (events, receiver) = std::sync::mpsc::channel::<Raw>();
+        std::thread::Builder::new().name("agentos-trace".into()).spawn(move || {
+            while let Ok(event) = receiver.recv() {
+                let line = event.render().json() + "\n";
+                let written = (|| {
+                    if size + line.len() as u64 > LOG_CAP {
+                        std::fs::rename(&path, path.with_extension("jsonl.1"))?;
+                        file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+                        size = 0;
+                    }
+                    file.write_all(line.as_bytes())
+                })();
+                match written {
+                    Ok(()) => size += line.len() as u64,
+                    Err(e) => {
+                        tracing::warn!(path = %path.display(), error = %e, "cannot write the trace log; it is off from now");
+                        return;
+                    }
+                }
+            }
+        })?;
+        let _ = self.log.set(events);
         Ok(())
     }
 
-    pub(crate) fn record(&self, event: TraceEvent) {
+    pub(crate) fn record(&self, event: Raw) {
         if !self.enabled {
             return;
         }
-        let mut state = self.state.lock().unwrap();
-        if let Some(log) = &mut state.log {
-            let line = event.json() + "\n";
-            let written = (|| {
-                if log.size + line.len() as u64 > LOG_CAP {
-                    std::fs::rename(&log.path, log.path.with_extension("jsonl.1"))?;
-                    log.file = std::fs::OpenOptions::new().create(true).append(true).open(&log.path)?;
-                    log.size = 0;
-                }
-                log.file.write_all(line.as_bytes())
-            })();
-            match written {
-                Ok(()) => log.size += line.len() as u64,
-                Err(e) => {
-                    tracing::warn!(path = %log.path.display(), error = %e, "cannot write the trace log; it is off from now");
-                    state.log = None;
-                }
-            }
+        if let Some(log) = self.log.get() {
+            // The writer may have stopped on an error it reported.
+            let _ = log.send(event.clone());
         }
+        if self.follow.receiver_count() > 0 {
+            let _ = self.follow.send(event.render());
+        }
+        let mut state = self.state.lock().unwrap();
         let ring = state.rings.entry(event.pid).or_default();
         if ring.len() == RING {
             ring.pop_front();
         }
-        ring.push_back(event.clone());
-        drop(state);
-        // Nobody following is fine.
-        let _ = self.follow.send(event);
+        ring.push_back(event);
     }
 
     /// A process ended: its events stay, within [`ENDED_KEPT`] ended processes.
@@ -271,7 +327,9 @@ impl Tracer {
     }
 
     pub(crate) fn events(&self, pid: Pid) -> Vec<TraceEvent> {
-        self.state.lock().unwrap().rings.get(&pid).map(|r| r.iter().cloned().collect()).unwrap_or_default()
+        let raw: Vec<Raw> =
+            self.state.lock().unwrap().rings.get(&pid).map(|r| r.iter().cloned().collect()).unwrap_or_default();
+        raw.iter().map(Raw::render).collect()
     }
 
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<TraceEvent> {
