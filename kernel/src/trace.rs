@@ -88,11 +88,12 @@ impl TraceEvent {
         )
     }
 
-    /// The event as one JSON object.
-    pub fn json(&self) -> String {
+    /// The event as one JSON object, with the boot (kernel start, in ns since
+    /// the epoch) that tells apart the pids of different runs.
+    pub fn json(&self, boot: u128) -> String {
         let t = self.time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
         format!(
-            "{{\"pid\":{},\"time_ns\":{},\"call\":{},\"args\":{},\"result\":{},\"duration_ns\":{},\"outcome\":\"{}\"}}",
+            "{{\"boot\":{boot},\"pid\":{},\"time_ns\":{},\"call\":{},\"args\":{},\"result\":{},\"duration_ns\":{},\"outcome\":\"{}\"}}",
             self.pid,
             t.as_nanos(),
             json_string(&self.call),
@@ -248,6 +249,8 @@ pub(crate) struct Tracer {
     follow: broadcast::Sender<TraceEvent>,
     /// The log writer's thread, once a workspace is open.
     log: OnceLock<std::sync::mpsc::Sender<Raw>>,
+    /// When this kernel started.
+    boot: SystemTime,
 }
 
 #[derive(Default)]
@@ -258,7 +261,13 @@ struct State {
 
 impl Tracer {
     pub(crate) fn new(enabled: bool) -> Tracer {
-        Tracer { enabled, state: Mutex::default(), follow: broadcast::channel(4096).0, log: OnceLock::new() }
+        Tracer {
+            enabled,
+            state: Mutex::default(),
+            follow: broadcast::channel(4096).0,
+            log: OnceLock::new(),
+            boot: SystemTime::now(),
+        }
     }
 
     pub(crate) fn enabled(&self) -> bool {
@@ -272,9 +281,10 @@ impl Tracer {
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
         let mut size = file.metadata()?.len();
         let (events, receiver) = std::sync::mpsc::channel::<Raw>();
+        let boot = self.boot.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
         std::thread::Builder::new().name("agentos-trace".into()).spawn(move || {
             while let Ok(event) = receiver.recv() {
-                let line = event.render().json() + "\n";
+                let line = event.render().json(boot) + "\n";
                 let written = (|| {
                     if size + line.len() as u64 > LOG_CAP {
                         std::fs::rename(&path, path.with_extension("jsonl.1"))?;

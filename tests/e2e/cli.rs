@@ -191,3 +191,23 @@ fn history_restore_snapshot_and_rollback_from_the_command_line() {
     let out = run(&["cat", "/data/nope"]);
     assert_eq!(text(&out.stderr), "agentos: /data/nope: no such file or directory\n");
 }
+
+/// `agentos trace` reads the workspace's trace log: a run's spawns and exits,
+/// by pid, and says so when a pid has no events.
+#[test]
+fn trace_shows_a_run_from_the_log() {
+    let workspace = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| agentos_in(workspace.path(), args, b"");
+    assert_eq!(run(&["-c", "echo traced | wc -c"]).status.code(), Some(0));
+    let all = text(&run(&["trace"]).stdout);
+    let lines: Vec<&str> = all.lines().collect();
+    assert!(lines[0].contains(r#"1 process.spawn(["sh", "-c", "echo traced | wc -c"]) -> 1 [ok"#), "{all}");
+    assert!(all.contains(r#"process.spawn(["/bin/echo", "traced"])"#), "{all}");
+    assert!(lines.last().unwrap().contains("1 process.exit() -> exited with code 0"), "{all}");
+    let echo_pid = lines.iter().find(|l| l.contains("/bin/echo")).unwrap().split_whitespace().nth(1).unwrap();
+    let one = text(&run(&["trace", echo_pid]).stdout);
+    assert_eq!(one.lines().count(), 2, "spawn and exit of pid {echo_pid}: {one}");
+    let out = run(&["trace", "99"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no events of pid 99"), "{}", text(&out.stderr));
+}

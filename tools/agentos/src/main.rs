@@ -9,6 +9,7 @@
 
 mod demo;
 mod terminal;
+mod trace;
 mod units;
 
 use agentos_kernel::{
@@ -97,6 +98,27 @@ enum Command {
     },
     /// List the snapshots.
     Snapshots,
+    /// Show what processes did, from the workspace's trace log: spawns,
+    /// exits, and every call between processes with its arguments and results.
+    ///
+    /// Each run of `agentos` numbers its processes from 1; the latest run that
+    /// had the pid is shown unless --boot picks another.
+    Trace(TraceArgs),
+}
+
+#[derive(Args, Debug)]
+struct TraceArgs {
+    /// The process; without it, every process of the run.
+    pid: Option<u32>,
+    /// Keep printing events as they are logged.
+    #[arg(long)]
+    follow: bool,
+    /// Only the handoffs between processes, in order, each once.
+    #[arg(long, conflicts_with = "pid")]
+    pipeline: bool,
+    /// The run, by its boot number as printed (default: the latest with the pid).
+    #[arg(long)]
+    boot: Option<u128>,
 }
 
 #[derive(Args, Debug)]
@@ -243,6 +265,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("rolled back to snapshot {name}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Trace(args) => trace::show(&workspace, args).await,
         Command::Snapshots => {
             for (name, taken) in kernel.snapshots().await? {
                 println!("{name}  {}", format_time(taken));
