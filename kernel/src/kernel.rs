@@ -55,6 +55,8 @@ pub(crate) struct Inner {
     /// The running services, by pid.
     pub(crate) services: Mutex<HashMap<crate::process::Pid, crate::service::Service>>,
     pub(crate) tracer: crate::trace::Tracer,
+    /// Producers' typed ports: producer → (consumer, in-port interface).
+    pub(crate) port_links: Mutex<HashMap<crate::process::Pid, Vec<(crate::process::Pid, String)>>>,
     engine_tag: String,
     compiles: AtomicU64,
 }
@@ -127,6 +129,7 @@ impl Kernel {
                 programs: Mutex::new(HashMap::new()),
                 fs: OnceLock::new(),
                 services: Mutex::new(HashMap::new()),
+                port_links: Mutex::new(HashMap::new()),
                 engine_tag,
                 compiles: AtomicU64::new(0),
             }),

@@ -185,6 +185,8 @@ pub struct Spawn {
     parent: Option<Pid>,
     /// Imported interfaces bound to services: (interface, server).
     binds: Vec<(String, Pid)>,
+    /// Out-ports connected to consumers' in-ports: (out, consumer, in).
+    ports: Vec<(String, Pid, String)>,
 }
 
 impl Spawn {
@@ -201,7 +203,20 @@ impl Spawn {
             limits: Limits::none(),
             parent: None,
             binds: Vec::new(),
+            ports: Vec::new(),
         }
+    }
+
+    /// Connects the program's out-port — its import of `out`, an interface
+    /// with `emit: func(item: T)` — to the in-port `input` of the service
+    /// `consumer` (`consume: func(item: T)`, and optionally `end: func()`).
+    /// `T` must be the same type on both sides, checked at spawn. Each item
+    /// is queued for the consumer (at most [`PORT_QUEUE`](crate::service::PORT_QUEUE)
+    /// before `emit` waits); when this process ends, the consumer's `end` is
+    /// called and the consumer exits.
+    pub fn connect(mut self, out: impl Into<String>, consumer: Pid, input: impl Into<String>) -> Spawn {
+        self.ports.push((out.into(), consumer, input.into()));
+        self
     }
 
     /// Binds the program's import of `interface` (its name as the program
@@ -389,7 +404,12 @@ impl Kernel {
 
     /// The command a spawn runs: pre-linked at load, or linked now with the
     /// services it is bound to.
-    fn link(&self, program: &Program, binds: &[(String, Pid)]) -> Result<CommandPre<ProcessCtx>, SpawnError> {
+    fn link(
+        &self,
+        program: &Program,
+        binds: &[(String, Pid)],
+        ports: &[(String, Pid, String)],
+    ) -> Result<CommandPre<ProcessCtx>, SpawnError> {
         let not_command = || SpawnError::NotCommand { program: program.name().to_string() };
         if program.inner.bindable.is_empty() {
             return program.inner.pre.clone().ok_or_else(not_command);
@@ -398,6 +418,20 @@ impl Kernel {
         let mut linker = self.inner.linker.clone();
         for (interface, ty) in &program.inner.bindable {
             let unversioned = interface.split('@').next().unwrap_or(interface);
+            let port = ports.iter().find(|(name, _, _)| name == interface || name == unversioned);
+            if let Some((_, consumer, input)) = port {
+                let service = self
+                    .inner
+                    .services
+                    .lock()
+                    .unwrap()
+                    .get(consumer)
+                    .cloned()
+                    .ok_or(BindError::NoService { pid: consumer.get() })?;
+                crate::service::connect(engine, &mut linker, program.name(), (interface, ty), &service, input)
+                    .inspect_err(|e| tracing::warn!(target: "agentos::audit", program = program.name(), error = %e, "denied: port"))?;
+                continue;
+            }
             let bound = binds.iter().find(|(name, _)| name == interface || name == unversioned);
             let Some((_, server)) = bound else {
                 tracing::warn!(target: "agentos::audit", program = program.name(), interface, "denied: import bound to no service");
@@ -422,7 +456,7 @@ impl Kernel {
     }
 
     fn start(&self, spawn: Spawn, serve: bool) -> Result<Pid, SpawnError> {
-        let Spawn { program, argv, env, cwd, stdio, grants, limits, parent, binds } = spawn;
+        let Spawn { program, argv, env, cwd, stdio, grants, limits, parent, binds, ports } = spawn;
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
 
         if let Some(import) = program.inner.imports.iter().find(|i| i.capability.is_some_and(|c| !grants.has(c))) {
@@ -448,7 +482,7 @@ impl Kernel {
             }
             None
         } else {
-            Some(self.link(&program, &binds)?)
+            Some(self.link(&program, &binds, &ports)?)
         };
         let serving = if serve {
             let pre = self
@@ -507,6 +541,18 @@ impl Kernel {
             duration: Duration::ZERO,
             outcome: crate::trace::Outcome::Ok,
         });
+        if !ports.is_empty() {
+            // The in-port by its full name (`@version` and all), for its `end`.
+            let services = self.inner.services.lock().unwrap();
+            let full_name = |consumer: &Pid, input: &String| {
+                let exports = services.get(consumer).map(|s| s.exports.as_slice()).unwrap_or_default();
+                let found = exports.iter().find(|(n, _)| n == input || n.split('@').next() == Some(input.as_str()));
+                found.map_or_else(|| input.clone(), |(n, _)| n.clone())
+            };
+            let consumers = ports.iter().map(|(_, consumer, input)| (*consumer, full_name(consumer, input))).collect();
+            drop(services);
+            self.inner.port_links.lock().unwrap().insert(pid, consumers);
+        }
         let main = match (command, serving) {
             (Some(command), _) => Main::Command(command),
             (None, Some(pre)) => {
@@ -563,6 +609,13 @@ impl Kernel {
             outcome,
         });
         self.inner.tracer.ended(pid);
+        // End of stream: the consumers of this producer's out-ports end too.
+        let consumers = self.inner.port_links.lock().unwrap().remove(&pid).unwrap_or_default();
+        for (consumer, input) in consumers {
+            if let Some(service) = self.inner.services.lock().unwrap().get(&consumer) {
+                let _ = service.requests.send(crate::service::Request::End { interface: input });
+            }
+        }
         // A service that ended takes no more calls: its request channel closes
         // once the last binding's sender is gone, failing calls in flight.
         self.inner.services.lock().unwrap().remove(&pid);

@@ -37,10 +37,17 @@ pub(crate) enum Request {
         function: String,
         params: Vec<Val>,
         reply: oneshot::Sender<Result<Vec<Val>, String>>,
+        /// A typed port's place in its queue, given back once consumed.
+        permit: Option<tokio::sync::OwnedSemaphorePermit>,
     },
     /// The client dropped its last handle to this server resource.
     Drop(ResourceAny),
+    /// The producer on this in-port ended: call its `end` (if any) and stop.
+    End { interface: String },
 }
+
+/// Items a typed port holds before its producer waits.
+pub const PORT_QUEUE: usize = 64;
 
 /// A running server, as clients are bound to it.
 #[derive(Clone)]
@@ -122,6 +129,18 @@ pub enum BindError {
         pid: u32,
         /// The interface.
         interface: String,
+    },
+    /// A typed port cannot be connected.
+    #[error("cannot connect {producer} to {consumer} (pid {pid}): {why}")]
+    Port {
+        /// The producer program.
+        producer: String,
+        /// The consumer program.
+        consumer: String,
+        /// The consumer's pid.
+        pid: u32,
+        /// Why (with both item types when they differ).
+        why: String,
     },
     /// The two sides disagree on a type.
     #[error(
@@ -349,6 +368,92 @@ fn each_resource(
     Ok(())
 }
 
+/// The one parameter of function `name` in an interface type.
+fn sole_param(engine: &Engine, ty: &ComponentInstance, name: &str) -> Option<Type> {
+    let ComponentItem::ComponentFunc(func) = ty.get_export(engine, name)?.ty else { return None };
+    let params: Vec<Type> = func.params().map(|(_, t)| t).collect();
+    match params.as_slice() {
+        [item] => Some(item.clone()),
+        _ => None,
+    }
+}
+
+/// Connects a producer's out-port (its import `out`, with `emit: func(item:
+/// T)`) to a consumer's in-port (the service's export `input`, with
+/// `consume: func(item: T)`): checks that `T` is the same on both sides,
+/// then defines `emit` to queue each item for the consumer, waiting while
+/// [`PORT_QUEUE`] items are unconsumed.
+pub(crate) fn connect(
+    engine: &Engine,
+    linker: &mut Linker<ProcessCtx>,
+    producer: &str,
+    out: (&str, &ComponentInstance),
+    consumer: &Service,
+    input: &str,
+) -> Result<(), BindError> {
+    let refused = |why: String| BindError::Port {
+        producer: producer.into(),
+        consumer: consumer.program.clone(),
+        pid: consumer.pid.get(),
+        why,
+    };
+    let emitted = sole_param(engine, out.1, "emit")
+        .ok_or_else(|| refused(format!("`{}` has no `emit: func(item: T)`", out.0)))?;
+    let in_type = consumer.exports.iter().find(|(name, _)| name == input || name.split('@').next() == Some(input));
+    let Some((input, in_type)) = in_type else {
+        return Err(refused(format!("it exports no `{input}`")));
+    };
+    let consumed = sole_param(engine, in_type, "consume")
+        .ok_or_else(|| refused(format!("`{input}` has no `consume: func(item: T)`")))?;
+    if !same(&emitted, &consumed) {
+        return Err(refused(format!(
+            "the producer emits `{}`, the consumer takes `{}`",
+            describe(&emitted),
+            describe(&consumed)
+        )));
+    }
+    let queue = Arc::new(tokio::sync::Semaphore::new(PORT_QUEUE));
+    let (input, service) = (input.clone(), consumer.clone());
+    let traced_name: Arc<str> = format!("{}.emit", out.0).into();
+    let defined = linker.instance(out.0).and_then(|mut instance| {
+        instance.func_new_async("emit", move |store, _, params, _| {
+            let (queue, input, service, traced_name) =
+                (queue.clone(), input.clone(), service.clone(), traced_name.clone());
+            Box::new(async move {
+                let started = std::time::SystemTime::now();
+                let permit = queue.acquire_owned().await.map_err(|_| wasmtime::format_err!("the port is closed"))?;
+                let (reply, _) = oneshot::channel();
+                let call = Request::Call {
+                    interface: input.clone(),
+                    function: "consume".into(),
+                    params: params.to_vec(),
+                    reply,
+                    permit: Some(permit),
+                };
+                let kernel = store.data().kernel.clone();
+                if kernel.inner.tracer.enabled() {
+                    let event = crate::trace::Raw {
+                        pid: store.data().pid,
+                        time: started,
+                        call: traced_name,
+                        args: crate::trace::Text::values(params),
+                        result: crate::trace::Text::Plain(format!("queued for pid {}", service.pid)),
+                        duration: started.elapsed().unwrap_or_default(),
+                        outcome: crate::trace::Outcome::Ok,
+                    };
+                    kernel.inner.tracer.record(crate::trace::Raw { pid: service.pid, ..event.clone() });
+                    kernel.inner.tracer.record(event);
+                }
+                service.requests.send(call).map_err(|_| {
+                    wasmtime::format_err!("the consumer {} (pid {}) has ended", service.program, service.pid)
+                })?;
+                Ok(())
+            })
+        })
+    });
+    defined.map_err(|e| refused(format!("{e:#}")))
+}
+
 /// Host resource type ids for bound resources: one per resource per binding.
 static NEXT_RESOURCE_TYPE: AtomicU32 = AtomicU32::new(1);
 
@@ -416,7 +521,13 @@ pub(crate) fn define(
                         service.pid
                     )
                 };
-                let call = Request::Call { interface: interface.clone(), function: function.clone(), params, reply };
+                let call = Request::Call {
+                    interface: interface.clone(),
+                    function: function.clone(),
+                    params,
+                    reply,
+                    permit: None,
+                };
                 service.requests.send(call).map_err(|_| gone())?;
                 let answer = answer.await.map_err(|_| gone()).and_then(|a| {
                     a.map_err(|e| {
@@ -481,7 +592,17 @@ pub(crate) async fn serve(
     while let Some(request) = requests.recv().await {
         match request {
             Request::Drop(any) => any.resource_drop_async(&mut *store).await?,
-            Request::Call { interface, function, params, reply } => {
+            Request::End { interface } => {
+                let index = instance
+                    .get_export_index(&mut *store, None, &interface)
+                    .and_then(|i| instance.get_export_index(&mut *store, Some(&i), "end"));
+                if let Some(end) = index.and_then(|i| instance.get_func(&mut *store, i)) {
+                    end.call_async(&mut *store, &[], &mut []).await?;
+                }
+                return Ok(Ok(()));
+            }
+            Request::Call { interface, function, params, reply, permit } => {
+                let _permit = permit;
                 let index = instance
                     .get_export_index(&mut *store, None, &interface)
                     .and_then(|i| instance.get_export_index(&mut *store, Some(&i), &function));

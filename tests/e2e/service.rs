@@ -136,3 +136,63 @@ pub async fn bound_calls_are_traced() {
     }
     assert_eq!(seen, 2, "one event for each side");
 }
+
+const OUT_PORT: &str = "test:port/out-port";
+const IN_PORT: &str = "test:port/in-port";
+
+/// Starts a consumer program as a service with its stdout in a pipe.
+fn start_consumer(kernel: &Kernel, path: &str) -> (Pid, agentos_kernel::PipeReader) {
+    let (out_w, out_r) = agentos_kernel::pipe(agentos_kernel::DEFAULT_PIPE_CAPACITY);
+    let stdio = agentos_kernel::Stdio { stdout: agentos_kernel::Output::Pipe(out_w), ..Default::default() };
+    (kernel.serve(command(kernel, path).stdio(stdio)).expect("the consumer starts"), out_r)
+}
+
+/// Typed ports: the producer's items reach the consumer in order, more of
+/// them than the queue holds (so the producer waits), and the end of the
+/// stream reaches it when the producer exits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn port_consumer() {
+    let kernel = kernel_with(8);
+    let (consumer, output) = start_consumer(&kernel, programs::PORT_CONSUMER);
+    let producer = command(&kernel, programs::PORT_PRODUCER).args(["100"]).connect(OUT_PORT, consumer, IN_PORT);
+    let producer = kernel.spawn(producer).unwrap();
+    assert_eq!(kernel.wait(producer).await.unwrap(), ExitStatus::Exited(0));
+    assert_eq!(kernel.wait(consumer).await.unwrap(), ExitStatus::Exited(0), "the consumer ends with the stream");
+    let text = String::from_utf8(output.read_to_end().await).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 101, "{text}");
+    assert_eq!(lines[0], "job 0: 0");
+    assert_eq!(lines[99], "job 99: 990");
+    assert_eq!(lines[100], "end after 100 items");
+    // Each handoff is traced on both sides.
+    let emitted = kernel.trace(consumer).iter().filter(|e| e.call == "test:port/out-port@0.1.0.emit").count();
+    assert_eq!(emitted, 100);
+}
+
+/// The producer: see `port_consumer`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn port_producer() {
+    // A producer whose out-port is connected to nothing does not start.
+    let kernel = kernel_with(8);
+    let error = kernel.spawn(command(&kernel, programs::PORT_PRODUCER)).unwrap_err();
+    assert!(matches!(error, SpawnError::Bind(BindError::Unbound { .. })), "{error}");
+}
+
+/// A consumer expecting another record is refused before anything runs,
+/// with both item types named.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn port_other() {
+    let kernel = kernel_with(8);
+    let (consumer, _output) = start_consumer(&kernel, programs::PORT_OTHER);
+    let producer = command(&kernel, programs::PORT_PRODUCER).connect(OUT_PORT, consumer, IN_PORT);
+    let error = kernel.spawn(producer).unwrap_err();
+    let text = error.to_string();
+    assert!(matches!(error, SpawnError::Bind(BindError::Port { .. })), "{text}");
+    assert!(
+        text.contains(
+            "the producer emits `record { title: string, score: u32 }`, the consumer takes `record { name: string }`"
+        ),
+        "{text}"
+    );
+    assert!(kernel.trace(consumer).iter().all(|e| !e.call.ends_with(".emit")), "nothing was emitted");
+}
