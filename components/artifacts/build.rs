@@ -17,7 +17,15 @@ const TARGET: &str = "wasm32-wasip2";
 
 /// System components: (package, binary) pairs under `components/`, embedded
 /// in the `agentos` binary.
-const COMPONENTS: &[(&str, &str)] = &[("coreutils", "coreutils"), ("demo", "demo"), ("shell", "sh"), ("vfs", "vfs")];
+const COMPONENTS: &[(&str, &str)] = &[
+    ("agents", "job-finder"),
+    ("agents", "mail-digest"),
+    ("agents", "tailor-cv"),
+    ("coreutils", "coreutils"),
+    ("demo", "demo"),
+    ("shell", "sh"),
+    ("vfs", "vfs"),
+];
 
 /// The package holding the test programs, one binary each.
 const TEST_PACKAGE: &str = "test-programs";

@@ -160,6 +160,11 @@ impl Kernel {
         Ok(())
     }
 
+    /// The typed ports a program declares (decision 6).
+    pub fn ports(&self, program: &Program) -> crate::service::Ports {
+        crate::service::ports(&self.inner.engine, &program.inner)
+    }
+
     /// The traced events of a process, oldest first: the last
     /// [`trace::RING`](crate::trace::RING) of them, also after it ended.
     pub fn trace(&self, pid: crate::process::Pid) -> Vec<crate::trace::TraceEvent> {

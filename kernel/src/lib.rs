@@ -53,6 +53,6 @@ pub use kernel::{Kernel, KernelConfig, KernelError, LoadError, Program};
 pub use limits::{KillReason, LimitError, Limits, format_bytes};
 pub use pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};
 pub use process::{ExitStatus, Input, NoSuchProcess, Output, Pid, ProcessInfo, ProcessState, Spawn, SpawnError, Stdio};
-pub use service::BindError;
+pub use service::{BindError, Ports};
 pub use store::{Durability, SqliteStore, Store, StoreError, Write};
 pub use terminal::{Line, LineEditor, Terminal, TerminalInput, TerminalOutput};

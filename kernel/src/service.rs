@@ -368,6 +368,22 @@ fn each_resource(
     Ok(())
 }
 
+/// A program's typed ports: (interface, item type as WIT text).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ports {
+    /// The imported out-port (`emit: func(item: T)`).
+    pub out: Option<(String, String)>,
+    /// The exported in-port (`consume: func(item: T)`).
+    pub input: Option<(String, String)>,
+}
+
+pub(crate) fn ports(engine: &Engine, program: &crate::kernel::ProgramInner) -> Ports {
+    let find = |list: &[(String, ComponentInstance)], function: &str| {
+        list.iter().find_map(|(name, ty)| sole_param(engine, ty, function).map(|t| (name.clone(), describe(&t))))
+    };
+    Ports { out: find(&program.bindable, "emit"), input: find(&program.exports, "consume") }
+}
+
 /// The one parameter of function `name` in an interface type.
 fn sole_param(engine: &Engine, ty: &ComponentInstance, name: &str) -> Option<Type> {
     let ComponentItem::ComponentFunc(func) = ty.get_export(engine, name)?.ty else { return None };
@@ -441,8 +457,9 @@ pub(crate) fn connect(
                         duration: started.elapsed().unwrap_or_default(),
                         outcome: crate::trace::Outcome::Ok,
                     };
-                    kernel.inner.tracer.record(crate::trace::Raw { pid: service.pid, ..event.clone() });
-                    kernel.inner.tracer.record(event);
+                    // The caller's copy first: `trace --pipeline` shows that one.
+                    kernel.inner.tracer.record(event.clone());
+                    kernel.inner.tracer.record(crate::trace::Raw { pid: service.pid, ..event });
                 }
                 service.requests.send(call).map_err(|_| {
                     wasmtime::format_err!("the consumer {} (pid {}) has ended", service.program, service.pid)
@@ -555,8 +572,9 @@ pub(crate) fn define(
                         outcome,
                     };
                     // The handoff is in both processes' traces.
-                    kernel.inner.tracer.record(crate::trace::Raw { pid: service.pid, ..event.clone() });
-                    kernel.inner.tracer.record(event);
+                    // The caller's copy first: `trace --pipeline` shows that one.
+                    kernel.inner.tracer.record(event.clone());
+                    kernel.inner.tracer.record(crate::trace::Raw { pid: service.pid, ..event });
                 }
                 let values = answer?;
                 // The server's resources become handles of the client's.

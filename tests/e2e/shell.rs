@@ -47,6 +47,19 @@ const LINES: &[(&str, &str, i32)] = &[
     // `#!` scripts run by their interpreter, found relative to the working directory.
     ("cd /tmp; printf '#!/bin/sh\\necho hi $1\\n' > s.sh; ./s.sh there", "hi there\n", 0),
     ("sh -c 'echo $0 $1' name arg", "name arg\n", 0),
+    // Two agents joined by a typed port: job offers as records, not bytes.
+    (
+        "job-finder --role 'ML Engineer' --count 2 | tailor-cv",
+        concat!(
+            r#"{"company":"Northwind AI","title":"ML Engineer","location":"Berlin","cv":"ML Engineer at Northwind AI: lead with shipped models, 100 match"}"#,
+            "\n",
+            r#"{"company":"Fabrikam Labs","title":"Senior ML Engineer","location":"Remote","cv":"Senior ML Engineer at Fabrikam Labs: lead with shipped models, 100 match"}"#,
+            "\n"
+        ),
+        0,
+    ),
+    // A consumer expecting another record is refused before either starts.
+    ("job-finder --role ML | mail-digest; echo $?", "1\n", 0),
     // An endless writer and a reader that stops: the writer gets a broken pipe.
     ("yes | head -1", "y\n", 0),
 ];

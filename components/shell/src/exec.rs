@@ -10,7 +10,7 @@
 
 use crate::lex::{Part, lex};
 use crate::parse::{AndOr, Command as Cmd, Pipeline, Redirect, Simple, parse, quote};
-use agentos_sdk::process::{Child, Command, Error, ExitStatus, Pid, Stdio, pipe};
+use agentos_sdk::process::{Child, Command, Error, ExitStatus, Pid, Port, Stdio, pipe};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
@@ -64,6 +64,8 @@ pub struct Shell {
     quiet: bool,
     /// Command substitutions run so far (an assignment's status is the last one's).
     captures: u64,
+    /// Typed ports of the programs run so far, by path.
+    ports: HashMap<String, (Option<Port>, Option<Port>)>,
 }
 
 impl Shell {
@@ -84,6 +86,7 @@ impl Shell {
             last_background: None,
             quiet: false,
             captures: 0,
+            ports: HashMap::new(),
         };
         shell.vars.entry("PATH".into()).or_insert_with(|| "/bin".into());
         if let Ok(cwd) = std::env::current_dir() {
@@ -372,35 +375,65 @@ impl Shell {
     }
 
     /// Starts the stages joined by pipes, waits for them all, and returns
-    /// the last one's status.
+    /// the last one's status. Two neighbouring programs that declare typed
+    /// ports (an out-port, then an in-port of the same item type) are joined
+    /// by the kernel's typed port instead of a byte pipe; differing item
+    /// types are refused before anything starts.
     fn spawn_stages(&mut self, stages: Vec<(Stage, Vec<Redirection>)>) -> i32 {
-        let mut children = Vec::new();
-        let mut next_stdin = None;
         let count = stages.len();
-        for (i, (stage, redirects)) in stages.into_iter().enumerate() {
+        let paths: Vec<Option<String>> = stages
+            .iter()
+            .map(|(stage, _)| match stage {
+                Stage::Program(argv, _) => self.find(&argv[0]),
+                Stage::Fork(_) => None,
+            })
+            .collect();
+        // typed[i]: stage i's out-port feeds stage i + 1's in-port.
+        let mut typed: Vec<Option<(String, String)>> = vec![None; count];
+        for i in 0..count.saturating_sub(1) {
+            let (Some(producer), Some(consumer)) = (&paths[i], &paths[i + 1]) else { continue };
+            let (Some(out), Some(input)) = (self.ports(producer).0, self.ports(consumer).1) else { continue };
+            if out.item != input.item {
+                eprintln!(
+                    "sh: cannot connect {producer} to {consumer}: {producer} emits `{}`, {consumer} takes `{}`",
+                    out.item, input.item
+                );
+                return 1;
+            }
+            typed[i] = Some((out.interface, input.interface));
+        }
+        // Right to left: a typed consumer must be serving before its producer starts.
+        let mut children: Vec<Option<Child>> = Vec::new();
+        let mut stdout_writer = None;
+        let mut consumer: Option<Pid> = None;
+        for (i, (stage, redirects)) in stages.into_iter().enumerate().rev() {
             let (mut command, name) = match stage {
-                Stage::Program(argv, env) => match self.find(&argv[0]) {
+                Stage::Program(argv, env) => match &paths[i] {
                     Some(path) => {
-                        let command =
-                            env.into_iter().fold(self.command(&path, argv[1..].to_vec()), |c, (k, v)| c.env(k, v));
-                        (command, argv[0].clone())
+                        let command = self.command(path, argv[1..].to_vec());
+                        (env.into_iter().fold(command, |c, (k, v)| c.env(k, v)), argv[0].clone())
                     }
                     None => {
                         eprintln!("sh: {}: command not found", argv[0]);
-                        next_stdin = None;
-                        children.push(None);
+                        stdout_writer = None;
+                        consumer = None;
+                        children.insert(0, None);
                         continue;
                     }
                 },
                 Stage::Fork(text) => (self.fork(&text), "sh".to_string()),
             };
-            if let Some(reader) = next_stdin.take() {
-                command = command.stdin_pipe(reader);
+            match (&typed[i], consumer.take(), stdout_writer.take()) {
+                (Some((out, input)), Some(pid), _) => command = command.connect(out.clone(), pid, input.clone()),
+                (_, _, Some(writer)) => command = command.stdout_pipe(writer),
+                _ => {}
             }
-            if i + 1 < count {
+            if i > 0 && typed[i - 1].is_some() {
+                command = command.serve();
+            } else if i > 0 {
                 let (reader, writer) = pipe();
-                command = command.stdout_pipe(writer);
-                next_stdin = Some(reader);
+                command = command.stdin_pipe(reader);
+                stdout_writer = Some(writer);
             }
             for (op, target) in redirects {
                 let target = target.unwrap_or_default();
@@ -424,17 +457,28 @@ impl Shell {
                 command = command.interpreted_by(interpreter);
                 spawned = command.spawn();
             }
-            match spawned {
-                Ok(child) => children.push(Some(child)),
+            let child = match spawned {
+                Ok(child) => Some(child),
                 Err(Error::NotFound(_)) => {
                     eprintln!("sh: {name}: No such file or directory");
-                    children.push(None);
+                    None
                 }
                 Err(e) => {
                     eprintln!("sh: {name}: {e}");
-                    children.push(None);
+                    None
                 }
+            };
+            // A consumer whose producer did not start would wait for ever.
+            if child.is_none()
+                && typed[i].is_some()
+                && let Some(Some(waiting)) = children.first()
+            {
+                let _ = waiting.kill();
             }
+            if i > 0 && typed[i - 1].is_some() {
+                consumer = child.as_ref().map(Child::id);
+            }
+            children.insert(0, child);
         }
         let mut status = 127;
         for child in children {
@@ -444,6 +488,16 @@ impl Shell {
             };
         }
         status
+    }
+
+    /// The typed ports of a program (asked of the kernel once per path).
+    fn ports(&mut self, path: &str) -> (Option<Port>, Option<Port>) {
+        if let Some(ports) = self.ports.get(path) {
+            return ports.clone();
+        }
+        let ports = agentos_sdk::process::typed_ports(path).unwrap_or((None, None));
+        self.ports.insert(path.to_string(), ports.clone());
+        ports
     }
 
     /// The interpreter of a script that is not a component: its `#!` line,

@@ -57,6 +57,16 @@ impl wit::Host for ProcessCtx {
         Ok(self.pid.get())
     }
 
+    async fn typed_ports(&mut self, program: String) -> wasmtime::Result<Result<wit::Ports, wit::Error>> {
+        let program = match self.load_program(&program).await {
+            Ok(program) => program,
+            Err(e) => return Ok(Err(e)),
+        };
+        let ports = self.kernel.ports(&program);
+        let port = |p: Option<(String, String)>| p.map(|(interface, item)| wit::Port { interface, item });
+        Ok(Ok(wit::Ports { out_port: port(ports.out), in_port: port(ports.input) }))
+    }
+
     async fn chdir(&mut self, path: String) -> wasmtime::Result<Result<(), wit::Error>> {
         let Some(absolute) = caps::absolute_guest_path(&self.cwd, &path) else {
             return Ok(Err(wit::Error::NotFound(format!("{path}: not a valid path"))));
@@ -239,7 +249,9 @@ impl ProcessCtx {
         }
     }
 
-    async fn spawn_child(&mut self, path: String, options: wit::SpawnOptions) -> Result<wit::Pid, wit::Error> {
+    /// Reads and loads a program of the caller's directories.
+    async fn load_program(&mut self, path: &str) -> Result<crate::kernel::Program, wit::Error> {
+        let path = path.to_string();
         let absolute = caps::absolute_guest_path(&self.cwd, &path)
             .ok_or_else(|| wit::Error::NotFound(format!("{path}: not a valid path")))?;
         let (preopen, rest) = self.grants.resolve(&absolute, DirRights::READ).ok_or_else(|| {
@@ -250,6 +262,18 @@ impl ProcessCtx {
         let fs =
             self.fs.clone().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
         let bytes = read_program(fs, &path, pinned, &preopen_path, rest).await?;
+        // Compiling can take milliseconds: keep it off the async workers.
+        let kernel = self.kernel.clone();
+        let name = path.clone();
+        let program = tokio::task::spawn_blocking(move || kernel.load(&name, &bytes))
+            .await
+            .map_err(|e| wit::Error::InvalidComponent(format!("{path}: {e}")))?
+            .map_err(|e| wit::Error::InvalidComponent(e.to_string()))?;
+        Ok(program)
+    }
+
+    async fn spawn_child(&mut self, path: String, options: wit::SpawnOptions) -> Result<wit::Pid, wit::Error> {
+        let program = self.load_program(&path).await?;
 
         let pid = self.pid.get();
         let denied = |e: String| {
@@ -314,14 +338,6 @@ impl ProcessCtx {
         };
         let stdio = Stdio { stdin, stdout, stderr };
 
-        // Compiling can take milliseconds: keep it off the async workers.
-        let kernel = self.kernel.clone();
-        let name = path.clone();
-        let program = tokio::task::spawn_blocking(move || kernel.load(&name, &bytes))
-            .await
-            .map_err(|e| wit::Error::InvalidComponent(format!("{path}: {e}")))?
-            .map_err(|e| wit::Error::InvalidComponent(e.to_string()))?;
-
         let mut env = options.env;
         let spawn = Spawn::new(&program)
             .arg0(path)
@@ -331,8 +347,14 @@ impl ProcessCtx {
             .grants(grants)
             .limits(limits)
             .parent(self.pid);
-        let spawn = env.drain(..).fold(spawn, |s, (k, v)| s.env(k, v));
-        self.kernel.spawn(spawn).map(Pid::get).map_err(|e| match e {
+        let mut spawn = env.drain(..).fold(spawn, |s, (k, v)| s.env(k, v));
+        for port in options.connect {
+            // The consumer must be the caller's own child.
+            let consumer = self.child(port.consumer)?;
+            spawn = spawn.connect(port.out_port, consumer, port.in_port);
+        }
+        let started = if options.serve { self.kernel.serve(spawn) } else { self.kernel.spawn(spawn) };
+        started.map(Pid::get).map_err(|e| match e {
             SpawnError::TooManyProcesses { limit } => wit::Error::TooManyProcesses(limit),
             other => wit::Error::Denied(other.to_string()),
         })

@@ -57,6 +57,22 @@ pub fn chdir(path: &str) -> Result<(), Error> {
     Ok(raw::chdir(path)?)
 }
 
+/// A typed port a program declares: its interface and item type (WIT text).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Port {
+    /// The interface, as the program names it.
+    pub interface: String,
+    /// The item type, as WIT writes it.
+    pub item: String,
+}
+
+/// The typed ports of the program at `path`: (out-port, in-port).
+pub fn typed_ports(path: &str) -> Result<(Option<Port>, Option<Port>), Error> {
+    let ports = raw::typed_ports(path)?;
+    let port = |p: Option<raw::Port>| p.map(|p| Port { interface: p.interface, item: p.item });
+    Ok((port(ports.out_port), port(ports.in_port)))
+}
+
 /// How a child ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -283,6 +299,8 @@ pub struct Command {
     stdin: In,
     stdout: Out,
     stderr: Out,
+    serve: bool,
+    connect: Vec<(String, Pid, String)>,
 }
 
 impl Command {
@@ -298,7 +316,23 @@ impl Command {
             stdin: In::Stdio(Stdio::Inherit),
             stdout: Out::Stdio(Stdio::Inherit),
             stderr: Out::Stdio(Stdio::Inherit),
+            serve: false,
+            connect: Vec::new(),
         }
+    }
+
+    /// Runs the child as a service: the kernel calls its typed in-port
+    /// instead of running its `main`; it ends when its producer does.
+    pub fn serve(mut self) -> Command {
+        self.serve = true;
+        self
+    }
+
+    /// Connects the child's out-port `out` to the in-port `input` of
+    /// `consumer`, another child started with [`Command::serve`].
+    pub fn connect(mut self, out: impl Into<String>, consumer: Pid, input: impl Into<String>) -> Command {
+        self.connect.push((out.into(), consumer, input.into()));
+        self
     }
 
     /// Appends an argument.
@@ -429,6 +463,16 @@ impl Command {
             stdin: self.stdin.raw(),
             stdout: self.stdout.raw(),
             stderr: self.stderr.raw(),
+            serve: self.serve,
+            connect: self
+                .connect
+                .iter()
+                .map(|(out, consumer, input)| raw::PortConnection {
+                    out_port: out.clone(),
+                    consumer: consumer.0,
+                    in_port: input.clone(),
+                })
+                .collect(),
         };
         let pid = raw::spawn(&self.program, &options)?;
         Ok(Child { pid: Pid(pid) })

@@ -9,6 +9,8 @@ Welcome to Agent OS. This workspace holds a little demo content:
   cat /agents/triage.sh             an example agent (a shell script)
   /agents/triage.sh; cat /data/triage.txt
   cat /etc/crontab /scripts/daily.sh
+  job-finder --role \"ML Engineer\" | tailor-cv | tee /data/applications.jsonl
+                                    two agents joined by a typed port
 Ctrl-C interrupts a command, Ctrl-D leaves, Tab completes.
 
 ";
@@ -86,6 +88,15 @@ pub async fn seed(kernel: &Kernel, user: &str) -> anyhow::Result<()> {
     ];
     for (path, text) in files {
         kernel.write_file(path, text.as_bytes()).await?;
+    }
+    // Example agents that hand each other typed records (on the shell's PATH).
+    let agents = [
+        ("/agents/job-finder", agentos_artifacts::components::JOB_FINDER),
+        ("/agents/tailor-cv", agentos_artifacts::components::TAILOR_CV),
+        ("/agents/mail-digest", agentos_artifacts::components::MAIL_DIGEST),
+    ];
+    for (path, bytes) in agents {
+        kernel.write_file(path, bytes).await?;
     }
     let readme = format!("Hello, {user}. Your home is /home/{user}; /data keeps every version of every file.\n");
     kernel.write_file(&format!("/home/{user}/README"), readme.as_bytes()).await?;

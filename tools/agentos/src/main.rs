@@ -294,7 +294,7 @@ async fn shell(kernel: &Kernel, args: Vec<String>, history: Option<PathBuf>) -> 
         .cwd(home.clone())
         .env("HOME", home)
         .env("USER", user)
-        .env("PATH", "/bin")
+        .env("PATH", "/bin:/agents")
         .grants(grants);
     let Some(history) = history else {
         let pid = kernel.spawn(spawn.stdio(Stdio::inherit()))?;
