@@ -55,6 +55,9 @@ pub(crate) struct Inner {
     /// The running services, by pid.
     pub(crate) services: Mutex<HashMap<crate::process::Pid, crate::service::Service>>,
     pub(crate) tracer: crate::trace::Tracer,
+    /// Programs by the file version they were read from, so that spawning
+    /// the same file again reads and hashes nothing.
+    files: Mutex<HashMap<FileKey, Program>>,
     /// Producers' typed ports: producer → (consumer, in-port interface).
     pub(crate) port_links: Mutex<HashMap<crate::process::Pid, Vec<(crate::process::Pid, String)>>>,
     engine_tag: String,
@@ -130,6 +133,7 @@ impl Kernel {
                 fs: OnceLock::new(),
                 services: Mutex::new(HashMap::new()),
                 port_links: Mutex::new(HashMap::new()),
+                files: Mutex::new(HashMap::new()),
                 engine_tag,
                 compiles: AtomicU64::new(0),
             }),
@@ -353,6 +357,26 @@ fn check_header(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// A file version of the workspace: inode, blob, size, mtime and ctime.
+pub(crate) type FileKey = [u64; 5];
+
+/// File versions whose programs are remembered (a bound on the memory).
+const FILES_KEPT: usize = 256;
+
+impl Kernel {
+    pub(crate) fn cached_program(&self, key: &FileKey) -> Option<Program> {
+        self.inner.files.lock().unwrap().get(key).cloned()
+    }
+
+    pub(crate) fn cache_program(&self, key: FileKey, program: &Program) {
+        let mut files = self.inner.files.lock().unwrap();
+        if files.len() >= FILES_KEPT {
+            files.clear();
+        }
+        files.insert(key, program.clone());
+    }
+}
+
 /// A loaded program: a compiled, pre-linked component ready to spawn.
 #[derive(Clone)]
 pub struct Program {
@@ -381,6 +405,11 @@ pub(crate) struct Import {
 }
 
 impl Program {
+    /// The same program under another name (the path it was spawned by).
+    pub(crate) fn named(&self, name: &str) -> Program {
+        Program { inner: self.inner.clone(), name: name.into() }
+    }
+
     /// The name it was loaded under (usually its path).
     pub fn name(&self) -> &str {
         &self.name

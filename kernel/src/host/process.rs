@@ -146,19 +146,27 @@ async fn resolve_dir(
 }
 
 /// The bytes of the program file at `rest` below the preopen at `preopen`.
+/// Reads a program file: its identity (inode, blob, size, times), and its
+/// bytes unless the kernel has a program loaded from that very version.
 async fn read_program(
     fs: crate::fs::Filesystem,
     path: &str,
     pinned: Option<u64>,
     preopen: &str,
     rest: String,
-) -> Result<Vec<u8>, wit::Error> {
+    kernel: &crate::kernel::Kernel,
+) -> Result<(crate::kernel::FileKey, Option<Vec<u8>>), wit::Error> {
     let io = |e: String| wit::Error::NotFound(format!("{path}: {e}"));
     let root = resolve_dir(&fs, pinned, preopen, fs.root, fs.root).await.map_err(io)?;
     let stat = fs.vfs.stat_at_held(root, root, rest, true).await.map_err(|e| io(e.to_string()))?;
     match stat {
         Ok((stat, Some(blob))) if stat.kind == Kind::File => {
-            data::read_all(&*fs.store, blob.blob).map_err(|e| io(e.to_string()))
+            let key = [stat.ino, blob.blob, stat.size, stat.mtime_ns, stat.ctime_ns];
+            if kernel.cached_program(&key).is_some() {
+                return Ok((key, None));
+            }
+            let bytes = data::read_all(&*fs.store, blob.blob).map_err(|e| io(e.to_string()))?;
+            Ok((key, Some(bytes)))
         }
         Ok(_) => Err(wit::Error::InvalidComponent(format!("{path}: not a file"))),
         Err(Errno::NoEntry) => Err(wit::Error::NotFound(path.to_string())),
@@ -261,7 +269,12 @@ impl ProcessCtx {
         let (preopen_path, pinned, rest) = (preopen.relative().to_string(), preopen.ino(), rest);
         let fs =
             self.fs.clone().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
-        let bytes = read_program(fs, &path, pinned, &preopen_path, rest).await?;
+        let (key, bytes) = read_program(fs, &path, pinned, &preopen_path, rest, &self.kernel).await?;
+        let Some(bytes) = bytes else {
+            // The same file as a spawn before: no read, no hash.
+            let program = self.kernel.cached_program(&key).expect("read_program found it cached");
+            return Ok(program.named(&path));
+        };
         // Compiling can take milliseconds: keep it off the async workers.
         let kernel = self.kernel.clone();
         let name = path.clone();
@@ -269,6 +282,7 @@ impl ProcessCtx {
             .await
             .map_err(|e| wit::Error::InvalidComponent(format!("{path}: {e}")))?
             .map_err(|e| wit::Error::InvalidComponent(e.to_string()))?;
+        self.kernel.cache_program(key, &program);
         Ok(program)
     }
 
