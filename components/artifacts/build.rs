@@ -20,6 +20,7 @@ const TARGET: &str = "wasm32-wasip2";
 const COMPONENTS: &[(&str, &str)] = &[
     ("agents", "job-finder"),
     ("agents", "mail-digest"),
+    ("agents", "shortlist"),
     ("agents", "tailor-cv"),
     ("coreutils", "coreutils"),
     ("demo", "demo"),

@@ -321,8 +321,9 @@ pub enum SpawnError {
 enum Main {
     /// `wasi:cli/run`.
     Command(CommandPre<ProcessCtx>),
-    /// The component's exports, called by the clients bound to it.
-    Serve(InstancePre<ProcessCtx>, mpsc::UnboundedReceiver<crate::service::Request>),
+    /// The component's exports, called by the clients bound to it (the
+    /// request channel is made once the service has its pid).
+    Serve(InstancePre<ProcessCtx>, Option<mpsc::UnboundedReceiver<crate::service::Request>>),
 }
 
 /// A `wait` or `kill` that names no process.
@@ -402,17 +403,26 @@ impl Kernel {
         self.start(spawn, true)
     }
 
-    /// The command a spawn runs: pre-linked at load, or linked now with the
-    /// services it is bound to.
+    /// What a spawn runs: the command pre-linked at load, or the program
+    /// linked now with the services and ports it is bound to; or, to serve,
+    /// its instance.
     fn link(
         &self,
         program: &Program,
         binds: &[(String, Pid)],
         ports: &[(String, Pid, String)],
-    ) -> Result<CommandPre<ProcessCtx>, SpawnError> {
+        serve: bool,
+    ) -> Result<Main, SpawnError> {
         let not_command = || SpawnError::NotCommand { program: program.name().to_string() };
+        let link_error =
+            |e: wasmtime::Error| SpawnError::Link { program: program.name().into(), reason: format!("{e:#}") };
         if program.inner.bindable.is_empty() {
-            return program.inner.pre.clone().ok_or_else(not_command);
+            return if serve {
+                let pre = self.inner.linker.instantiate_pre(&program.inner.component).map_err(link_error)?;
+                Ok(Main::Serve(pre, None))
+            } else {
+                Ok(Main::Command(program.inner.pre.clone().ok_or_else(not_command)?))
+            };
         }
         let engine = &self.inner.engine;
         let mut linker = self.inner.linker.clone();
@@ -449,10 +459,12 @@ impl Kernel {
             crate::service::define(engine, &mut linker, interface, ty, &service)
                 .map_err(|e| SpawnError::Link { program: program.name().into(), reason: format!("{e:#}") })?;
         }
-        let pre = linker
-            .instantiate_pre(&program.inner.component)
-            .map_err(|e| SpawnError::Link { program: program.name().into(), reason: format!("{e:#}") })?;
-        CommandPre::new(pre).map_err(|_| not_command())
+        let pre = linker.instantiate_pre(&program.inner.component).map_err(link_error)?;
+        if serve {
+            // A service with out-ports of its own: a stage in the middle of a typed pipeline.
+            return Ok(Main::Serve(pre, None));
+        }
+        Ok(Main::Command(CommandPre::new(pre).map_err(|_| not_command())?))
     }
 
     fn start(&self, spawn: Spawn, serve: bool) -> Result<Pid, SpawnError> {
@@ -476,24 +488,7 @@ impl Kernel {
             });
         }
 
-        let command = if serve {
-            if let Some((interface, _)) = program.inner.bindable.first() {
-                return Err(BindError::Unbound { program: program.name().into(), interface: interface.clone() }.into());
-            }
-            None
-        } else {
-            Some(self.link(&program, &binds, &ports)?)
-        };
-        let serving = if serve {
-            let pre = self
-                .inner
-                .linker
-                .instantiate_pre(&program.inner.component)
-                .map_err(|e| SpawnError::Link { program: program.name().into(), reason: format!("{e:#}") })?;
-            Some(pre)
-        } else {
-            None
-        };
+        let main = self.link(&program, &binds, &ports, serve)?;
         let wasi = build_wasi(&argv, &env, &cwd, &stdio);
 
         let meter = Arc::new(CpuMeter::new());
@@ -553,15 +548,14 @@ impl Kernel {
             drop(services);
             self.inner.port_links.lock().unwrap().insert(pid, consumers);
         }
-        let main = match (command, serving) {
-            (Some(command), _) => Main::Command(command),
-            (None, Some(pre)) => {
+        let main = match main {
+            Main::Serve(pre, _) => {
                 let exports = program.inner.exports.clone();
                 let (service, requests) = crate::service::Service::new(pid, program.name().to_string(), exports);
                 self.inner.services.lock().unwrap().insert(pid, service);
-                Main::Serve(pre, requests)
+                Main::Serve(pre, Some(requests))
             }
-            (None, None) => unreachable!("a spawn is a command or a service"),
+            command => command,
         };
 
         let ctx = ProcessCtx {
@@ -849,6 +843,7 @@ async fn run(
                 }
                 Main::Serve(pre, requests) => {
                     let instance = pre.instantiate_async(&mut store).await?;
+                    let requests = requests.expect("a service's requests are set at spawn");
                     crate::service::serve(&mut store, instance, requests).await
                 }
             }

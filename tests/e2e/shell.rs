@@ -58,6 +58,8 @@ const LINES: &[(&str, &str, i32)] = &[
         ),
         0,
     ),
+    // Three typed stages, then a byte pipe: the middle one consumes and emits.
+    ("job-finder --role 'ML Engineer' | shortlist --min-score 100 | tailor-cv | wc -l", "3\n", 0),
     // A consumer expecting another record is refused before either starts.
     ("job-finder --role ML | mail-digest; echo $?", "1\n", 0),
     // An endless writer and a reader that stops: the writer gets a broken pipe.

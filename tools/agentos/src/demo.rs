@@ -93,6 +93,7 @@ pub async fn seed(kernel: &Kernel, user: &str) -> anyhow::Result<()> {
     let agents = [
         ("/agents/job-finder", agentos_artifacts::components::JOB_FINDER),
         ("/agents/tailor-cv", agentos_artifacts::components::TAILOR_CV),
+        ("/agents/shortlist", agentos_artifacts::components::SHORTLIST),
         ("/agents/mail-digest", agentos_artifacts::components::MAIL_DIGEST),
     ];
     for (path, bytes) in agents {
