@@ -15,7 +15,9 @@ pub(crate) mod host {
             "../wit/kernel",
         ],
         world: "agentos:kernel/host",
-        imports: { default: async | trappable | tracing },
+        // Verbose: lists are printed too (the trace keeps the first few
+        // hundred bytes and stops the printing there).
+        imports: { default: async | trappable | tracing | verbose_tracing },
         trappable_error_type: {
             "wasi:filesystem/types.error-code" => crate::fs::FsError,
         },

@@ -54,7 +54,10 @@ pub(crate) struct Inner {
     pub(crate) fs: OnceLock<Filesystem>,
     /// The running services, by pid.
     pub(crate) services: Mutex<HashMap<crate::process::Pid, crate::service::Service>>,
-    pub(crate) tracer: crate::trace::Tracer,
+    pub(crate) tracer: Arc<crate::trace::Tracer>,
+    /// The `tracing` dispatcher that records processes' host calls (with
+    /// tracing on), set around each poll of a process.
+    pub(crate) host_calls: Option<tracing::Dispatch>,
     /// Programs by the file version they were read from, so that spawning
     /// the same file again reads and hashes nothing.
     files: Mutex<HashMap<FileKey, Program>>,
@@ -121,12 +124,15 @@ impl Kernel {
         let engine_tag = format!("{:016x}", hasher.finish());
 
         let ticker = Ticker::start(engine.clone());
+        let tracer = Arc::new(crate::trace::Tracer::new(config.trace));
+        let host_calls = config.trace.then(|| crate::trace::host_calls::HostCalls::dispatch(tracer.clone()));
         Ok(Kernel {
             inner: Arc::new(Inner {
                 engine,
                 linker,
                 table: Mutex::new(ProcessTable::new(config.max_processes)),
-                tracer: crate::trace::Tracer::new(config.trace),
+                tracer,
+                host_calls,
                 config,
                 ticker,
                 programs: Mutex::new(HashMap::new()),

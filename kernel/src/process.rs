@@ -528,11 +528,14 @@ impl Kernel {
         tracing::info!(pid = pid.get(), parent = parent.map(Pid::get), program = program.name(), serve, "spawn");
         let argv = self.inner.table.lock().unwrap().entries[&pid].info.argv.clone();
         self.inner.tracer.record(crate::trace::Raw {
+            seq: 0,
             pid,
+            peer: None,
+            incoming: false,
             time: SystemTime::now(),
             call: if serve { "process.serve" } else { "process.spawn" }.into(),
-            args: crate::trace::Text::Plain(crate::trace::cut(format!("{argv:?}"))),
-            result: crate::trace::Text::Plain(pid.to_string()),
+            args: crate::trace::Text::plain(crate::trace::cut(format!("{argv:?}"))),
+            result: crate::trace::Text::plain(pid.to_string()),
             duration: Duration::ZERO,
             outcome: crate::trace::Outcome::Ok,
         });
@@ -594,11 +597,14 @@ impl Kernel {
             ExitStatus::Trapped(_) => crate::trace::Outcome::Trap,
         };
         self.inner.tracer.record(crate::trace::Raw {
+            seq: 0,
             pid,
+            peer: None,
+            incoming: false,
             time: SystemTime::now(),
             call: "process.exit".into(),
-            args: crate::trace::Text::Plain(String::new()),
-            result: crate::trace::Text::Plain(crate::trace::cut(status.to_string())),
+            args: crate::trace::Text::plain(String::new()),
+            result: crate::trace::Text::plain(crate::trace::cut(status.to_string())),
             duration: Duration::ZERO,
             outcome,
         });
@@ -819,6 +825,7 @@ async fn run(
     meter: Arc<CpuMeter>,
     kill: oneshot::Receiver<KillReason>,
 ) -> ExitStatus {
+    let pid = ctx.pid;
     let mut store = Store::new(&kernel.inner.engine, ctx);
     store.limiter(|ctx| &mut ctx.limiter);
     store.set_epoch_deadline(1);
@@ -850,6 +857,7 @@ async fn run(
         }),
         meter,
         ticker: kernel.inner.ticker.clone(),
+        host_calls: kernel.inner.host_calls.clone().map(|dispatch| (dispatch, pid)),
     };
     let timeout = async {
         match limits.timeout {
@@ -892,6 +900,8 @@ struct Metered<F> {
     inner: Pin<Box<F>>,
     meter: Arc<CpuMeter>,
     ticker: Arc<Ticker>,
+    /// Records the host calls made while polled (with tracing on).
+    host_calls: Option<(tracing::Dispatch, Pid)>,
 }
 
 impl<F: Future> Future for Metered<F> {
@@ -899,6 +909,8 @@ impl<F: Future> Future for Metered<F> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
+        let _traced =
+            this.host_calls.as_ref().map(|(dispatch, pid)| crate::trace::host_calls::Scope::enter(dispatch, *pid));
         this.ticker.enter();
         this.meter.start();
         let result = this.inner.as_mut().poll(cx);

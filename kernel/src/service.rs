@@ -15,9 +15,12 @@
 //!   and gives the client a host resource (`ResourceDynamic`) whose rep
 //!   indexes that table. A client's handle passed back becomes the server's
 //!   again, and dropping it drops the server's.
-//! - **A server that traps** ends; each call in flight or made later fails,
-//!   trapping the calling client with a message naming the service. Other
-//!   processes, and the kernel, go on.
+//! - **A server that traps** ends; each call in flight or made later fails
+//!   with a message naming the service. Where the function's result can carry
+//!   it (`result<_, string>`, or an error variant or enum with a case
+//!   `unavailable`), the client gets it as that `err` and goes on; a function
+//!   that can report no error traps its caller, the only failure it has.
+//!   Other processes, and the kernel, go on.
 //!
 //! **Invariant:** a client reaches only the services it was bound to at
 //! spawn, and a handle only through its own handle table.
@@ -449,17 +452,19 @@ pub(crate) fn connect(
                 let kernel = store.data().kernel.clone();
                 if kernel.inner.tracer.enabled() {
                     let event = crate::trace::Raw {
+                        seq: 0,
                         pid: store.data().pid,
+                        peer: None,
+                        incoming: false,
                         time: started,
                         call: traced_name,
                         args: crate::trace::Text::values(params),
-                        result: crate::trace::Text::Plain(format!("queued for pid {}", service.pid)),
+                        result: crate::trace::Text::plain(format!("queued for pid {}", service.pid)),
                         duration: started.elapsed().unwrap_or_default(),
                         outcome: crate::trace::Outcome::Ok,
                     };
-                    // The caller's copy first: `trace --pipeline` shows that one.
-                    kernel.inner.tracer.record(event.clone());
-                    kernel.inner.tracer.record(crate::trace::Raw { pid: service.pid, ..event });
+                    // In both processes' traces: `trace --pipeline` shows the caller's.
+                    kernel.inner.tracer.record_both(event, service.pid);
                 }
                 service.requests.send(call).map_err(|_| {
                     wasmtime::format_err!("the consumer {} (pid {}) has ended", service.program, service.pid)
@@ -545,8 +550,9 @@ pub(crate) fn define(
                     reply,
                     permit: None,
                 };
-                service.requests.send(call).map_err(|_| gone())?;
-                let answer = answer.await.map_err(|_| gone()).and_then(|a| {
+                let sent = service.requests.send(call).is_ok();
+                let answer = async { if sent { answer.await.ok() } else { None } };
+                let answer = answer.await.ok_or_else(gone).and_then(|a| {
                     a.map_err(|e| {
                         wasmtime::format_err!(
                             "`{interface}.{function}`: the service {} (pid {}) failed: {e}",
@@ -555,15 +561,27 @@ pub(crate) fn define(
                         )
                     })
                 });
+                // A failed service is an error value where the function's
+                // result can carry one, so the client goes on.
+                let mut delivered = false;
+                let answer = answer.or_else(|e| {
+                    let value = failure_value(&ty.results().collect::<Vec<_>>(), &e.to_string()).ok_or(e)?;
+                    delivered = true;
+                    Ok::<_, wasmtime::Error>(vec![value])
+                });
                 if let Some(args) = traced {
                     let (result, outcome) = match &answer {
+                        Ok(values) if delivered => (crate::trace::Text::values(values), crate::trace::Outcome::Error),
                         Ok(values) => (crate::trace::Text::values(values), crate::trace::Outcome::Ok),
                         Err(e) => {
-                            (crate::trace::Text::Plain(crate::trace::cut(e.to_string())), crate::trace::Outcome::Trap)
+                            (crate::trace::Text::plain(crate::trace::cut(e.to_string())), crate::trace::Outcome::Trap)
                         }
                     };
                     let event = crate::trace::Raw {
+                        seq: 0,
                         pid: client,
+                        peer: None,
+                        incoming: false,
                         time: started.0,
                         call: traced_name.clone(),
                         args,
@@ -571,10 +589,8 @@ pub(crate) fn define(
                         duration: started.1.elapsed(),
                         outcome,
                     };
-                    // The handoff is in both processes' traces.
-                    // The caller's copy first: `trace --pipeline` shows that one.
-                    kernel.inner.tracer.record(event.clone());
-                    kernel.inner.tracer.record(crate::trace::Raw { pid: service.pid, ..event });
+                    // In both processes' traces: `trace --pipeline` shows the caller's.
+                    kernel.inner.tracer.record_both(event, service.pid);
                 }
                 let values = answer?;
                 // The server's resources become handles of the client's.
@@ -599,6 +615,33 @@ pub(crate) fn define(
     }
     Ok(())
 }
+
+/// The value a client's call returns when its service failed or has ended,
+/// if the function's result can carry the failure: `result<_, string>` gets
+/// the kernel's message, `result<_, E>` where `E` is a variant or enum with a
+/// case `unavailable` (no payload, or a string for the message) gets that
+/// case. Any other function can report nothing, and its caller traps.
+fn failure_value(results: &[Type], message: &str) -> Option<Val> {
+    let [Type::Result(result)] = results else { return None };
+    let error = match result.err()? {
+        Type::String => Val::String(message.into()),
+        Type::Variant(variant) => {
+            let case = variant.cases().find(|c| c.name == UNAVAILABLE)?;
+            let payload = match case.ty {
+                None => None,
+                Some(Type::String) => Some(Box::new(Val::String(message.into()))),
+                Some(_) => return None,
+            };
+            Val::Variant(UNAVAILABLE.into(), payload)
+        }
+        Type::Enum(names) if names.names().any(|n| n == UNAVAILABLE) => Val::Enum(UNAVAILABLE.into()),
+        _ => return None,
+    };
+    Some(Val::Result(Err(Some(Box::new(error)))))
+}
+
+/// The error case a service's WIT may declare for "the service failed".
+const UNAVAILABLE: &str = "unavailable";
 
 /// The server's side: makes each call asked for in its own store, until
 /// every client and the kernel have let go of it, or a call traps.

@@ -204,10 +204,53 @@ fn trace_shows_a_run_from_the_log() {
     assert!(lines[0].contains(r#"1 process.spawn(["sh", "-c", "echo traced | wc -c"]) -> 1 [ok"#), "{all}");
     assert!(all.contains(r#"process.spawn(["/bin/echo", "traced"])"#), "{all}");
     assert!(lines.last().unwrap().contains("1 process.exit() -> exited with code 0"), "{all}");
-    let echo_pid = lines.iter().find(|l| l.contains("/bin/echo")).unwrap().split_whitespace().nth(1).unwrap();
+    let echo_pid = lines.iter().find(|l| l.contains(r#"process.spawn(["/bin/echo""#)).unwrap();
+    let echo_pid = echo_pid.split_whitespace().nth(1).unwrap();
     let one = text(&run(&["trace", echo_pid]).stdout);
-    assert_eq!(one.lines().count(), 2, "spawn and exit of pid {echo_pid}: {one}");
+    let one: Vec<&str> = one.lines().collect();
+    assert!(one[0].contains(r#"process.spawn(["/bin/echo", "traced"])"#), "{one:#?}");
+    assert!(one.last().unwrap().contains("process.exit() -> exited with code 0"), "{one:#?}");
+    // Its host calls in between, all of them its own.
+    assert!(one.iter().any(|l| l.contains("wasi:io/streams.output-stream.")), "{one:#?}");
+    assert!(one.iter().all(|l| l.split_whitespace().nth(1) == Some(echo_pid)), "{one:#?}");
     let out = run(&["trace", "99"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no events of pid 99"), "{}", text(&out.stderr));
+}
+
+/// `trace` in the shell: a process's events from `/proc/PID/trace` (also
+/// after it ended), live with `--follow` until it ends, and the handoffs of
+/// the last pipeline with `--pipeline`, each once and in order.
+#[test]
+fn trace_in_the_shell() {
+    let workspace = tempfile::tempdir().unwrap();
+    let run = |line: &str| {
+        let out = agentos_in(workspace.path(), &["-c", line], b"");
+        assert_eq!(out.status.code(), Some(0), "{line}: {}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    let ended = run("cat /etc/motd > /dev/null & wait; trace $!");
+    let lines: Vec<&str> = ended.lines().collect();
+    assert!(lines[0].contains("process.spawn([") && lines[0].contains("cat /etc/motd"), "{ended}");
+    assert!(lines.last().unwrap().contains("process.exit() -> exited with code 0"), "{ended}");
+    let child = lines.iter().find(|l| l.contains("agentos:kernel/process.spawn(\"/bin/cat\"")).expect("spawn of cat");
+    assert!(child.contains(r#"{ args: ["/etc/motd"]"#) && child.contains("-> ok("), "{child}");
+
+    let live = run("sleep 1 & trace --follow $!");
+    let lines: Vec<&str> = live.lines().collect();
+    assert!(lines.iter().any(|l| l.contains("agentos:kernel/process.wait(")), "{live}");
+    assert!(lines.last().unwrap().contains("process.exit() -> exited with code 0"), "{live}");
+
+    let pipeline = run("job-finder --role ML | tailor-cv > /dev/null; trace --pipeline");
+    let lines: Vec<&str> = pipeline.lines().collect();
+    assert_eq!(lines.len(), 3, "one line per offer: {pipeline}");
+    assert!(lines.iter().all(|l| l.contains("agentos:jobs/offers@0.1.0.emit({title: ")), "{pipeline}");
+    assert!(lines[0].contains(r#"company: "Northwind AI""#), "{pipeline}");
+
+    let out = agentos_in(workspace.path(), &["-c", "trace 4242"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("trace: no process 4242"), "{}", text(&out.stderr));
+    let out = agentos_in(workspace.path(), &["-c", "trace --bogus"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("not a process id: '--bogus'"), "{}", text(&out.stderr));
 }

@@ -3,6 +3,7 @@
 
 use crate::{Captured, kernel_with, run_captured};
 use agentos_artifacts::programs;
+use agentos_kernel::trace::Outcome;
 use agentos_kernel::{Capability, DirRights, ExitStatus, Grants, Kernel, Preopen, Spawn};
 
 /// Cases of `fs_cases` that Agent OS does not support yet, with the reason.
@@ -47,6 +48,43 @@ async fn run_case(kernel: &Kernel, case: &str) -> Captured {
     let limits = agentos_kernel::Limits { memory: Some(256 << 20), ..agentos_kernel::Limits::none() };
     run_captured(kernel, Spawn::new(&program).args([case, &dir]).cwd(dir.clone()).grants(grants).limits(limits), b"")
         .await
+}
+
+/// Every host call a process makes is an event of its own, in order, with
+/// its arguments and result as WAVE text and its outcome: here the
+/// filesystem calls of two cases, one that succeeds and one that looks for
+/// what is not there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn host_calls_are_traced() {
+    let (_dir, kernel) = workspace().await;
+    let out = run_case(&kernel, "readdir").await;
+    assert_eq!(out.stdout, "ok readdir\n", "{}", out.stderr);
+    let events = kernel.trace(out.pid);
+    let show = || events.iter().map(|e| e.line()).collect::<Vec<_>>().join("\n");
+    assert!(events.iter().all(|e| e.pid == out.pid), "{}", show());
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq), "in order: {}", show());
+    let mkdir = events
+        .iter()
+        .find(|e| e.call == "wasi:filesystem/types.descriptor.create-directory-at" && e.args.ends_with("/d\""))
+        .unwrap_or_else(|| panic!("mkdir d: {}", show()));
+    assert!(mkdir.args.starts_with("handle("), "{}", mkdir.line());
+    assert_eq!((mkdir.result.as_str(), mkdir.outcome), ("ok", Outcome::Ok), "{}", mkdir.line());
+    let entry = events
+        .iter()
+        .find(|e| e.call.ends_with("directory-entry-stream.read-directory-entry") && e.result.contains("\"sub\""))
+        .unwrap_or_else(|| panic!("the entry sub: {}", show()));
+    assert!(entry.result.contains("type: directory"), "{}", entry.line());
+    assert!(events.iter().any(|e| e.call == "wasi:cli/stdout.get-stdout"), "{}", show());
+    assert!(events.iter().any(|e| e.call.starts_with("wasi:io/streams.output-stream.")), "{}", show());
+
+    let out = run_case(&kernel, "path_exists").await;
+    assert_eq!(out.stdout, "ok path_exists\n", "{}", out.stderr);
+    let events = kernel.trace(out.pid);
+    let missing = events
+        .iter()
+        .find(|e| e.call.starts_with("wasi:filesystem/types.descriptor.") && e.result == "err(no-entry)")
+        .unwrap_or_else(|| panic!("a call that found nothing: {}", show()));
+    assert_eq!(missing.outcome, Outcome::Error, "{}", missing.line());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -56,6 +56,7 @@ pub fn command_grants() -> Grants {
 /// What a process printed and how it ended.
 #[derive(Debug)]
 pub struct Captured {
+    pub pid: agentos_kernel::Pid,
     pub status: ExitStatus,
     pub stdout: String,
     pub stderr: String,
@@ -83,6 +84,7 @@ pub async fn run_captured(kernel: &Kernel, spawn: Spawn, stdin: &[u8]) -> Captur
     let status = kernel.wait(pid).await.expect("wait");
     feeder.await.unwrap();
     Captured {
+        pid,
         status,
         stdout: String::from_utf8(stdout).expect("utf-8 stdout"),
         stderr: String::from_utf8(stderr).expect("utf-8 stderr"),

@@ -66,6 +66,30 @@ pub async fn ipc_server() {
     assert!(matches!(refused, SpawnError::Bind(BindError::NoService { pid }) if pid == server.get()), "{refused}");
 }
 
+/// A server that traps in a call whose result can carry an error gives the
+/// client an `err` naming the service, for that call and every later one,
+/// and the client goes on to exit normally.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn server_failure_is_an_error_value_where_the_result_has_one() {
+    let kernel = kernel_with(8);
+    let server = start_server(&kernel);
+    let client = command(&kernel, programs::IPC_CLIENT).args(["crash-checked"]).bind(API, server);
+    let out = run_captured(&kernel, client, b"").await;
+    assert_eq!(out.status, ExitStatus::Exited(0), "stderr: {}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let failed = lines.iter().find(|l| l.starts_with("crash-checked: ")).expect("the crash-checked line");
+    for part in ["Err(", "crash-checked", &format!("ipc_server.wasm (pid {server}) failed: it trapped")] {
+        assert!(failed.contains(part), "{part:?} not in: {failed}");
+    }
+    let after = lines.iter().find(|l| l.starts_with("check after: ")).expect("the check-after line");
+    assert!(after.contains("Err(") && after.contains(&format!("(pid {server}) has ended")), "{after}");
+    assert!(matches!(kernel.wait(server).await.unwrap(), ExitStatus::Trapped(_)));
+    // The trace shows the delivered failure as an error, not a trap.
+    let event = kernel.trace(server).into_iter().find(|e| e.call.ends_with(".crash-checked")).expect("traced");
+    assert_eq!(event.outcome, agentos_kernel::trace::Outcome::Error, "{}", event.line());
+    assert!(event.result.starts_with("err(\""), "{}", event.result);
+}
+
 /// A client whose types differ from the server's is refused at bind time,
 /// with both sides and the first differing type named; so is a client with
 /// an unbound import.
@@ -126,9 +150,14 @@ pub async fn bound_calls_are_traced() {
     let check = events.iter().find(|e| e.call.ends_with(".check") && e.args == "7").expect("check(7)");
     assert_eq!(check.result, r#"err("7 is odd")"#);
     // The server's trace holds the same handoffs.
-    assert!(
-        kernel.trace(server).iter().any(|e| e == &agentos_kernel::trace::TraceEvent { pid: server, ..echo.clone() })
+    assert_eq!(echo.peer, Some(server));
+    assert!(!echo.incoming);
+    let served = kernel.trace(server).into_iter().find(|e| e.call == echo.call).expect("the server's copy");
+    assert_eq!(
+        served,
+        agentos_kernel::trace::TraceEvent { pid: server, peer: Some(client), incoming: true, seq: served.seq, ..echo.clone() }
     );
+    assert_eq!(served.seq, echo.seq + 1, "recorded one after the other");
     // Followers saw them live.
     let mut seen = 0;
     while let Ok(event) = follow.try_recv() {

@@ -6,6 +6,7 @@
 mod procs;
 mod text;
 mod tools;
+mod trace;
 
 use std::io::Write;
 
@@ -41,6 +42,7 @@ const TOOLS: &[(&str, Tool)] = &[
     ("tail", text::tail),
     ("tee", tools::tee),
     ("touch", tools::touch),
+    ("trace", trace::trace),
     ("tr", text::tr),
     ("true", |_, _| 0),
     ("uniq", text::uniq),

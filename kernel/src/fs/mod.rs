@@ -48,8 +48,8 @@ const STANDARD_TREE: &[&str] = &[
 /// (the e2e tests check this list against `coreutils --list`).
 pub const COREUTILS_TOOLS: &[&str] = &[
     "basename", "cat", "cp", "cut", "date", "dirname", "echo", "env", "false", "find", "grep", "head", "kill", "ls",
-    "mkdir", "mv", "printf", "ps", "pwd", "rm", "rmdir", "seq", "sleep", "sort", "stat", "tail", "tee", "touch", "tr",
-    "true", "uniq", "wc", "xargs", "yes",
+    "mkdir", "mv", "printf", "ps", "pwd", "rm", "rmdir", "seq", "sleep", "sort", "stat", "tail", "tee", "touch",
+    "trace", "tr", "true", "uniq", "wc", "xargs", "yes",
 ];
 
 /// The filesystem of one workspace.
@@ -188,8 +188,18 @@ pub(crate) fn now_ns() -> u64 {
 }
 
 /// The `wasi:filesystem` error type: an error code for the guest, or a trap.
-#[derive(Debug)]
 pub struct FsError(wasmtime::Error);
+
+/// The error code by its WIT name (`no-entry`), which is how a trace shows
+/// it; a trap as its message.
+impl std::fmt::Debug for FsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.downcast_ref::<ErrorCode>() {
+            Some(code) => f.write_str(code.name()),
+            None => write!(f, "{:?}", format!("trap: {:#}", self.0)),
+        }
+    }
+}
 
 impl FsError {
     pub(crate) fn downcast(self) -> wasmtime::Result<ErrorCode> {

@@ -7,7 +7,12 @@
 //! /proc/<pid>/status    pid, parent, state, cpu, started, cwd
 //! /proc/<pid>/cmdline   argv, each argument followed by NUL (as on Linux)
 //! /proc/<pid>/limits    memory, cpu, timeout
+//! /proc/<pid>/trace     the process's trace events, one JSON object a line
+//! /proc/trace           the last events of every process, likewise
 //! ```
+//!
+//! A process's `trace` stays readable after it ended, for as long as the
+//! kernel keeps its events (see [`crate::trace`]).
 
 use crate::kernel::Kernel;
 use crate::limits::format_bytes;
@@ -20,6 +25,8 @@ pub(crate) const MOUNT: &str = "proc";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ProcNode {
     Root,
+    /// `/proc/trace`.
+    Trace,
     Process(Pid),
     File(Pid, ProcFile),
 }
@@ -30,10 +37,15 @@ pub(crate) enum ProcFile {
     Status,
     Cmdline,
     Limits,
+    Trace,
 }
 
-const FILES: [(&str, ProcFile); 3] =
-    [("status", ProcFile::Status), ("cmdline", ProcFile::Cmdline), ("limits", ProcFile::Limits)];
+const FILES: [(&str, ProcFile); 4] = [
+    ("status", ProcFile::Status),
+    ("cmdline", ProcFile::Cmdline),
+    ("limits", ProcFile::Limits),
+    ("trace", ProcFile::Trace),
+];
 
 /// Why a `/proc` lookup failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +62,7 @@ fn info(kernel: &Kernel, pid: Pid) -> Option<ProcessInfo> {
 
 impl ProcNode {
     pub(crate) fn is_dir(self) -> bool {
-        !matches!(self, ProcNode::File(..))
+        matches!(self, ProcNode::Root | ProcNode::Process(_))
     }
 
     /// The node at `path` below this one.
@@ -60,16 +72,19 @@ impl ProcNode {
             node = match (node, part) {
                 (ProcNode::Root, "..") => return Err(ProcError::NotPermitted),
                 (ProcNode::Process(_), "..") => ProcNode::Root,
+                (ProcNode::Root, "trace") => ProcNode::Trace,
                 (ProcNode::Root, pid) => {
                     let pid = pid.parse().ok().and_then(Pid::new).ok_or(ProcError::NoEntry)?;
-                    info(kernel, pid).ok_or(ProcError::NoEntry)?;
+                    if info(kernel, pid).is_none() && !kernel.inner.tracer.has(pid) {
+                        return Err(ProcError::NoEntry);
+                    }
                     ProcNode::Process(pid)
                 }
                 (ProcNode::Process(pid), name) => {
                     let (_, file) = FILES.iter().find(|(n, _)| *n == name).ok_or(ProcError::NoEntry)?;
                     ProcNode::File(pid, *file)
                 }
-                (ProcNode::File(..), _) => return Err(ProcError::NotDirectory),
+                (ProcNode::File(..) | ProcNode::Trace, _) => return Err(ProcError::NotDirectory),
             };
         }
         Ok(node)
@@ -78,17 +93,32 @@ impl ProcNode {
     /// The entries of a directory node: (name, is a directory).
     pub(crate) fn entries(self, kernel: &Kernel) -> Vec<(String, bool)> {
         match self {
-            ProcNode::Root => kernel.list().iter().map(|p| (p.pid.to_string(), true)).collect(),
+            ProcNode::Root => {
+                let mut entries: Vec<(String, bool)> =
+                    kernel.list().iter().map(|p| (p.pid.to_string(), true)).collect();
+                entries.push(("trace".to_string(), false));
+                entries
+            }
             ProcNode::Process(_) => FILES.iter().map(|(n, _)| (n.to_string(), false)).collect(),
-            ProcNode::File(..) => Vec::new(),
+            ProcNode::File(..) | ProcNode::Trace => Vec::new(),
         }
     }
 
     /// The contents of a file node, rendered now (empty if the process is gone).
     pub(crate) fn contents(self, kernel: &Kernel) -> Vec<u8> {
-        let ProcNode::File(pid, file) = self else {
-            return Vec::new();
+        let tracer = &kernel.inner.tracer;
+        let json = |events: Vec<crate::trace::TraceEvent>| {
+            let boot = tracer.boot();
+            events.iter().flat_map(|e| (e.json(boot) + "\n").into_bytes()).collect()
         };
+        let (pid, file) = match self {
+            ProcNode::File(pid, file) => (pid, file),
+            ProcNode::Trace => return json(tracer.recent()),
+            ProcNode::Root | ProcNode::Process(_) => return Vec::new(),
+        };
+        if file == ProcFile::Trace {
+            return json(tracer.events(pid));
+        }
         let Some(p) = info(kernel, pid) else {
             return Vec::new();
         };
@@ -107,6 +137,7 @@ impl ProcNode {
                 .into_bytes()
             }
             ProcFile::Cmdline => p.argv.iter().flat_map(|a| a.bytes().chain([0])).collect(),
+            ProcFile::Trace => unreachable!("rendered above"),
             ProcFile::Limits => {
                 let l = p.limits;
                 let show = |d: Option<std::time::Duration>| d.map_or_else(|| "none".to_string(), |d| format!("{d:?}"));

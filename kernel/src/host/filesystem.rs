@@ -142,6 +142,7 @@ fn proc_error(e: ProcError) -> FsError {
 fn proc_hash(node: ProcNode) -> MetadataHashValue {
     let lower = match node {
         ProcNode::Root => 0,
+        ProcNode::Trace => 1,
         ProcNode::Process(pid) => u64::from(pid.get()) << 8,
         ProcNode::File(pid, file) => (u64::from(pid.get()) << 8) | (file as u64 + 1),
     };

@@ -16,9 +16,16 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 /// Runs `line` in `agentos -c` on `workspace`; the wall time.
 fn agentos(workspace: &Path, cache: &Path, line: &str) -> Duration {
+    agentos_traced(workspace, cache, line, true)
+}
+
+/// Runs `line` in `agentos -c` on `workspace`, with tracing on or off; the
+/// wall time.
+fn agentos_traced(workspace: &Path, cache: &Path, line: &str, trace: bool) -> Duration {
     let start = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_agentos"))
         .args(["-c", line])
+        .env("AGENTOS_NO_TRACE", if trace { "false" } else { "true" })
         .env("AGENTOS_WORKSPACE", workspace)
         .env("AGENTOS_CACHE_DIR", cache)
         .output()
@@ -98,19 +105,22 @@ fn main() {
         ),
     ];
     println!("## Pipelines: `agentos -c` vs `bash -c` with GNU coreutils (median of {runs})\n");
-    println!("| pipeline | input | agentos | bash | agentos ÷ bash throughput |");
-    println!("| --- | ---: | ---: | ---: | ---: |");
+    println!("| pipeline | input | agentos | bash | agentos ÷ bash throughput | agentos, tracing off |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for (name, mib, ws, ours, theirs) in cases {
         let a = median((0..runs).map(|_| agentos(ws, cache.path(), ours)).collect());
         let b = median((0..runs).map(|_| bash(host.path(), theirs)).collect());
+        let untraced = median((0..runs).map(|_| agentos_traced(ws, cache.path(), ours, false)).collect());
         let gib = mib as f64 / 1024.0;
         println!(
-            "| `{name}` | {mib} MiB | {:.2} GiB/s ({:.0} ms) | {:.2} GiB/s ({:.0} ms) | {:.0}% |",
+            "| `{name}` | {mib} MiB | {:.2} GiB/s ({:.0} ms) | {:.2} GiB/s ({:.0} ms) | {:.0}% | {:.2} GiB/s ({:.0} ms) |",
             gib / a.as_secs_f64(),
             a.as_secs_f64() * 1e3,
             gib / b.as_secs_f64(),
             b.as_secs_f64() * 1e3,
-            100.0 * b.as_secs_f64() / a.as_secs_f64()
+            100.0 * b.as_secs_f64() / a.as_secs_f64(),
+            gib / untraced.as_secs_f64(),
+            untraced.as_secs_f64() * 1e3,
         );
     }
 

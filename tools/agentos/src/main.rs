@@ -34,6 +34,11 @@ struct Cli {
     #[arg(long, global = true, env = "AGENTOS_WORKSPACE", value_name = "DIR")]
     workspace: Option<PathBuf>,
 
+    /// Record no trace events (no `trace`, no trace log), for measuring what
+    /// tracing costs.
+    #[arg(long, global = true, env = "AGENTOS_NO_TRACE")]
+    no_trace: bool,
+
     /// Run one shell line and exit with its status.
     #[arg(short = 'c', value_name = "LINE", conflicts_with = "command")]
     line: Option<String>,
@@ -203,7 +208,9 @@ fn fail(message: &str, code: u8) -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    let kernel = Kernel::new(KernelConfig { cache_dir: Some(cache_dir(cli.cache_dir)?), ..KernelConfig::default() })?;
+    let config =
+        KernelConfig { cache_dir: Some(cache_dir(cli.cache_dir)?), trace: !cli.no_trace, ..KernelConfig::default() };
+    let kernel = Kernel::new(config)?;
     let workspace = workspace_dir(cli.workspace)?;
     kernel.open_workspace(&workspace, &user()).await?;
     demo::seed(&kernel, &user()).await?;

@@ -334,6 +334,11 @@ fn proc() -> Result {
     for entry in io("read_dir /proc", fs::read_dir("/proc"))? {
         let entry = io("entry", entry)?;
         let pid = entry.file_name().into_string().unwrap();
+        if pid == "trace" {
+            // The last trace events of every process, a file.
+            check!(io("trace type", entry.file_type())?.is_file(), "/proc/trace is a file");
+            continue;
+        }
         // Other processes may end (and be reaped) while we look.
         let cmdline = match fs::read(format!("/proc/{pid}/cmdline")) {
             Err(e) if e.kind() == ErrorKind::NotFound => continue,
@@ -353,7 +358,10 @@ fn proc() -> Result {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     names.sort();
-    check!(names == ["cmdline", "limits", "status"], "{names:?}");
+    check!(names == ["cmdline", "limits", "status", "trace"], "{names:?}");
+    let trace = io("trace", fs::read_to_string(format!("/proc/{pid}/trace")))?;
+    check!(trace.lines().next().is_some_and(|l| l.contains("\"call\":\"process.spawn\"")), "trace: {trace}");
+    check!(trace.contains("wasi:filesystem/types.descriptor.read-directory"), "trace: {trace}");
     let e = fs::write(format!("/proc/{pid}/status"), b"x").err().ok_or("/proc must be read-only")?;
     check!(e.raw_os_error() == Some(libc::EROFS), "write to /proc: {e}");
     expect_err("a process that does not exist", fs::read("/proc/999999/status"), ErrorKind::NotFound)?;

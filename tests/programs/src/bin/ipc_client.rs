@@ -1,6 +1,8 @@
 //! A client of `test:ipc/api` (bound by the kernel to a server process):
 //! calls every function and prints what came back. With `crash` as its
-//! argument it then asks the server to trap, and reports what that call did.
+//! argument it then asks the server to trap, and reports what that call did;
+//! with `crash-checked`, it does so through a function whose result carries
+//! the failure, and goes on.
 
 wit_bindgen::generate!({ path: "wit/ipc", world: "client" });
 
@@ -30,5 +32,9 @@ fn main() {
         println!("crashing the server");
         api::crash();
         println!("unreachable: the crash call returned");
+    }
+    if std::env::args().nth(1).as_deref() == Some("crash-checked") {
+        println!("crash-checked: {:?}", api::crash_checked());
+        println!("check after: {:?}", api::check(4));
     }
 }

@@ -71,6 +71,10 @@ impl Guest for Server {
     fn crash() {
         panic!("the server crashes on purpose");
     }
+
+    fn crash_checked() -> Result<u32, String> {
+        panic!("the server crashes on purpose, checked");
+    }
 }
 
 export!(Server);

@@ -2,8 +2,11 @@
 //!
 //! An event says which process, when, what (`interface.function`), the
 //! arguments and results as WAVE text (cut at [`MAX_TEXT`] characters with
-//! `…`), how long it took and how it ended. Recorded today: spawns and exits,
-//! and every bound call between processes (both sides' pids). Each process
+//! `…`), how long it took and how it ended. Recorded: spawns and exits, every
+//! host call a process makes ([`host_calls`]: `wasi:*` and
+//! `agentos:kernel/*`), and every bound call and typed-port handoff between
+//! processes (in both processes' traces, each naming the other). Events are
+//! numbered in the order they were recorded, across processes. Each process
 //! keeps its last [`RING`] events in memory, also after it ended (for the
 //! last [`ENDED_KEPT`] ended processes); with a workspace open, every event
 //! is also appended to `trace.jsonl` in the workspace directory by a thread
@@ -13,10 +16,13 @@
 //! **Invariant:** recording never fails a call: a log that cannot be written
 //! is reported once and then skipped.
 
+pub(crate) mod host_calls;
+
 use crate::process::Pid;
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 use tokio::sync::broadcast;
@@ -55,8 +61,15 @@ impl Outcome {
 /// One traced event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceEvent {
+    /// Its number: events are numbered in the order they were recorded, across
+    /// processes, from 1 at each boot.
+    pub seq: u64,
     /// The process it belongs to.
     pub pid: Pid,
+    /// The other process of a bound call or a handoff.
+    pub peer: Option<Pid>,
+    /// Whether `peer` made the call (this is the served side's copy).
+    pub incoming: bool,
     /// When it started.
     pub time: SystemTime,
     /// What: `interface.function`, or `process.spawn`, `process.exit`.
@@ -75,8 +88,13 @@ impl TraceEvent {
     /// One line, the way `trace` prints it.
     pub fn line(&self) -> String {
         let t = self.time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let peer = match (self.peer, self.incoming) {
+            (Some(peer), false) => format!(" (to {peer})"),
+            (Some(peer), true) => format!(" (from {peer})"),
+            (None, _) => String::new(),
+        };
         format!(
-            "{}.{:06} {:>5} {}({}) -> {} [{}, {:?}]",
+            "{}.{:06} {:>5} {}({}) -> {} [{}, {:?}]{peer}",
             t.as_secs(),
             t.subsec_micros(),
             self.pid,
@@ -92,9 +110,12 @@ impl TraceEvent {
     /// the epoch) that tells apart the pids of different runs.
     pub fn json(&self, boot: u128) -> String {
         let t = self.time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        let peer = self.peer.map_or_else(|| "null".to_string(), |p| p.to_string());
         format!(
-            "{{\"boot\":{boot},\"pid\":{},\"time_ns\":{},\"call\":{},\"args\":{},\"result\":{},\"duration_ns\":{},\"outcome\":\"{}\"}}",
+            "{{\"boot\":{boot},\"seq\":{},\"pid\":{},\"peer\":{peer},\"incoming\":{},\"time_ns\":{},\"call\":{},\"args\":{},\"result\":{},\"duration_ns\":{},\"outcome\":\"{}\"}}",
+            self.seq,
             self.pid,
+            self.incoming,
             t.as_nanos(),
             json_string(&self.call),
             json_string(&self.args),
@@ -195,7 +216,11 @@ pub fn cut(text: String) -> String {
 /// someone reads them, so recording costs a call little.
 #[derive(Clone)]
 pub(crate) struct Raw {
+    /// Set by [`Tracer::record`].
+    pub(crate) seq: u64,
     pub(crate) pid: Pid,
+    pub(crate) peer: Option<Pid>,
+    pub(crate) incoming: bool,
     pub(crate) time: SystemTime,
     pub(crate) call: Arc<str>,
     pub(crate) args: Text,
@@ -207,8 +232,11 @@ pub(crate) struct Raw {
 /// Arguments or results: values to print, or text already.
 #[derive(Clone)]
 pub(crate) enum Text {
-    Values(Vec<Val>, bool),
-    Plain(String),
+    Values(Arc<[Val]>, bool),
+    /// Rust `Debug` text of a host call's values (see [`host_calls`]),
+    /// printed as WAVE when read.
+    Debug(Arc<str>),
+    Plain(Arc<str>),
 }
 
 impl Text {
@@ -218,9 +246,15 @@ impl Text {
         Text::Values(values.iter().map(|v| abbreviate(v, &mut cut_short)).collect(), cut_short)
     }
 
+    /// Text as it is.
+    pub(crate) fn plain(text: impl Into<String>) -> Text {
+        Text::Plain(text.into().into())
+    }
+
     fn render(&self) -> String {
         match self {
-            Text::Plain(text) => text.clone(),
+            Text::Plain(text) => text.to_string(),
+            Text::Debug(text) => cut(host_calls::debug_to_wave(text)),
             Text::Values(values, cut_short) => {
                 let text = wave(values);
                 if *cut_short && !text.ends_with('…') { text + "…" } else { text }
@@ -232,7 +266,10 @@ impl Text {
 impl Raw {
     fn render(&self) -> TraceEvent {
         TraceEvent {
+            seq: self.seq,
             pid: self.pid,
+            peer: self.peer,
+            incoming: self.incoming,
             time: self.time,
             call: self.call.to_string(),
             args: self.args.render(),
@@ -251,6 +288,10 @@ pub(crate) struct Tracer {
     log: OnceLock<std::sync::mpsc::Sender<Raw>>,
     /// When this kernel started.
     boot: SystemTime,
+    /// The last event number given.
+    seq: AtomicU64,
+    /// Whether anyone ever followed events (before that, nobody does).
+    followed: AtomicBool,
 }
 
 #[derive(Default)]
@@ -267,6 +308,8 @@ impl Tracer {
             follow: broadcast::channel(4096).0,
             log: OnceLock::new(),
             boot: SystemTime::now(),
+            seq: AtomicU64::new(0),
+            followed: AtomicBool::new(false),
         }
     }
 
@@ -281,7 +324,7 @@ impl Tracer {
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
         let mut size = file.metadata()?.len();
         let (events, receiver) = std::sync::mpsc::channel::<Raw>();
-        let boot = self.boot.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos();
+        let boot = self.boot();
         std::thread::Builder::new().name("agentos-trace".into()).spawn(move || {
             while let Ok(event) = receiver.recv() {
                 let line = event.render().json(boot) + "\n";
@@ -307,17 +350,33 @@ impl Tracer {
     }
 
     pub(crate) fn record(&self, event: Raw) {
+        if self.enabled {
+            self.record_locked(&mut self.state.lock().unwrap(), event);
+        }
+    }
+
+    /// Records a bound call or handoff made by `event.pid` to `peer`, in both
+    /// processes' traces (the caller's copy first).
+    pub(crate) fn record_both(&self, event: Raw, peer: Pid) {
         if !self.enabled {
             return;
         }
+        let served = Raw { pid: peer, peer: Some(event.pid), incoming: true, ..event.clone() };
+        let mut state = self.state.lock().unwrap();
+        self.record_locked(&mut state, Raw { peer: Some(peer), incoming: false, ..event });
+        self.record_locked(&mut state, served);
+    }
+
+    fn record_locked(&self, state: &mut State, mut event: Raw) {
+        // Numbered under the lock: the log and the rings are in number order.
+        event.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(log) = self.log.get() {
             // The writer may have stopped on an error it reported.
             let _ = log.send(event.clone());
         }
-        if self.follow.receiver_count() > 0 {
+        if self.followed.load(Ordering::Relaxed) && self.follow.receiver_count() > 0 {
             let _ = self.follow.send(event.render());
         }
-        let mut state = self.state.lock().unwrap();
         let ring = state.rings.entry(event.pid).or_default();
         if ring.len() == RING {
             ring.pop_front();
@@ -336,13 +395,38 @@ impl Tracer {
         }
     }
 
+    /// Whether events of `pid` are kept.
+    pub(crate) fn has(&self, pid: Pid) -> bool {
+        self.state.lock().unwrap().rings.contains_key(&pid)
+    }
+
+    /// The kept events of `pid`, oldest first.
     pub(crate) fn events(&self, pid: Pid) -> Vec<TraceEvent> {
         let raw: Vec<Raw> =
             self.state.lock().unwrap().rings.get(&pid).map(|r| r.iter().cloned().collect()).unwrap_or_default();
         raw.iter().map(Raw::render).collect()
     }
 
+    /// The last [`RING`] events of all processes, oldest first (merged from
+    /// the processes' rings when asked, so recording stays one ring push).
+    pub(crate) fn recent(&self) -> Vec<TraceEvent> {
+        let mut raw: Vec<Raw> = {
+            let state = self.state.lock().unwrap();
+            let mut all: Vec<&Raw> = state.rings.values().flatten().collect();
+            all.sort_unstable_by_key(|e| std::cmp::Reverse(e.seq));
+            all.into_iter().take(RING).cloned().collect()
+        };
+        raw.reverse();
+        raw.iter().map(Raw::render).collect()
+    }
+
+    /// The boot time, in nanoseconds since the epoch (see [`TraceEvent::json`]).
+    pub(crate) fn boot(&self) -> u128 {
+        self.boot.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_nanos()
+    }
+
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<TraceEvent> {
+        self.followed.store(true, Ordering::Relaxed);
         self.follow.subscribe()
     }
 }

@@ -1,0 +1,198 @@
+//! `trace`: what processes did, like strace, from the kernel's trace events
+//! in `/proc/PID/trace` (and `/proc/trace`, the last events of every
+//! process), one JSON object a line.
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::io::Write;
+use std::time::Duration;
+
+const USAGE: &str = "\
+usage: trace [-f | --follow] [PID…]
+       trace --pipeline [PID]
+
+Prints the trace events of processes: every host call, bound call and typed
+handoff, with its arguments and results (as WAVE), outcome and duration.
+
+  PID…          these processes (also after they ended, while the kernel
+                keeps their events); without PID, the last events of all
+  -f, --follow  then print new events as they happen, until the process ends
+  --pipeline    the handoffs between the processes of PID's pipeline (of the
+                newest pipeline without PID), once each, in order
+  -h, --help    print this help";
+
+/// How often `--follow` looks for new events.
+const POLL: Duration = Duration::from_millis(200);
+
+/// One event, as `/proc/…/trace` has it.
+struct Event {
+    seq: u64,
+    pid: u64,
+    peer: Option<u64>,
+    incoming: bool,
+    time_ns: u64,
+    call: String,
+    args: String,
+    result: String,
+    duration_ns: u64,
+    outcome: String,
+}
+
+impl Event {
+    fn parse(line: &str) -> Option<Event> {
+        let v: Value = serde_json::from_str(line).ok()?;
+        let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let number = |k: &str| v.get(k).and_then(Value::as_u64);
+        Some(Event {
+            seq: number("seq")?,
+            pid: number("pid")?,
+            peer: number("peer"),
+            incoming: v.get("incoming").and_then(Value::as_bool).unwrap_or(false),
+            time_ns: number("time_ns").unwrap_or(0),
+            call: text("call"),
+            args: text("args"),
+            result: text("result"),
+            duration_ns: number("duration_ns").unwrap_or(0),
+            outcome: text("outcome"),
+        })
+    }
+
+    fn line(&self) -> String {
+        let (secs, micros) = (self.time_ns / 1_000_000_000, self.time_ns % 1_000_000_000 / 1000);
+        let duration = Duration::from_nanos(self.duration_ns);
+        let peer = match (self.peer, self.incoming) {
+            (Some(peer), false) => format!(" (to {peer})"),
+            (Some(peer), true) => format!(" (from {peer})"),
+            (None, _) => String::new(),
+        };
+        format!(
+            "{secs}.{micros:06} {:>5} {}({}) -> {} [{}, {duration:?}]{peer}",
+            self.pid, self.call, self.args, self.result, self.outcome
+        )
+    }
+}
+
+/// The events in `path`, or why they cannot be read.
+fn events(path: &str) -> Result<Vec<Event>, std::io::Error> {
+    Ok(std::fs::read_to_string(path)?.lines().filter_map(Event::parse).collect())
+}
+
+fn source(pid: Option<u64>) -> String {
+    pid.map_or_else(|| "/proc/trace".to_string(), |pid| format!("/proc/{pid}/trace"))
+}
+
+fn read(pid: Option<u64>) -> Result<Vec<Event>, String> {
+    events(&source(pid)).map_err(|e| match (pid, e.kind()) {
+        (Some(pid), std::io::ErrorKind::NotFound) => {
+            format!("trace: no process {pid} (or its events are no longer kept; see ps)")
+        }
+        (_, _) => format!("trace: {}: {}", source(pid), crate::describe(&e)),
+    })
+}
+
+pub fn trace(_: &str, args: Vec<String>) -> i32 {
+    let (mut follow, mut pipeline, mut pids) = (false, false, Vec::new());
+    for arg in args {
+        match arg.as_str() {
+            "-f" | "--follow" => follow = true,
+            "--pipeline" => pipeline = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return 0;
+            }
+            _ => match arg.parse::<u64>() {
+                Ok(pid) if pid > 0 => pids.push(pid),
+                _ => {
+                    eprintln!("trace: not a process id: '{arg}'\n{USAGE}");
+                    return 2;
+                }
+            },
+        }
+    }
+    let result = if pipeline {
+        if follow || pids.len() > 1 {
+            eprintln!("trace: --pipeline takes one PID and no --follow\n{USAGE}");
+            return 2;
+        }
+        show_pipeline(pids.first().copied())
+    } else if pids.is_empty() {
+        show(None, follow)
+    } else {
+        pids.iter().try_for_each(|pid| show(Some(*pid), follow))
+    };
+    match result {
+        Ok(()) => 0,
+        Err(message) => {
+            eprintln!("{message}");
+            1
+        }
+    }
+}
+
+/// Prints the events of `pid` (of all processes without one); with `follow`,
+/// then the new ones as they come, until the process has ended.
+fn show(pid: Option<u64>, follow: bool) -> Result<(), String> {
+    let mut out = std::io::stdout();
+    let mut last = 0;
+    loop {
+        let mut ended = false;
+        for event in read(pid)? {
+            ended |= pid == Some(event.pid) && event.call == "process.exit";
+            if event.seq > last {
+                last = event.seq;
+                let _ = writeln!(out, "{}", event.line());
+            }
+        }
+        let _ = out.flush();
+        if !follow || ended {
+            return Ok(());
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Prints the handoffs among the processes of `start`'s pipeline: those
+/// linked to it by bound calls or typed ports, found by following each
+/// handoff's other side. Each handoff is in both sides' traces and is printed
+/// once (the caller's copy), in the order the kernel recorded them.
+fn show_pipeline(start: Option<u64>) -> Result<(), String> {
+    let start = match start {
+        Some(pid) => pid,
+        None => read(None)?
+            .iter()
+            .rev()
+            .find(|e| e.peer.is_some())
+            .map(|e| e.pid)
+            .ok_or("trace: no pipeline has handed anything over lately (give a PID of one of its processes)")?,
+    };
+    let mut seen = BTreeSet::from([start]);
+    let mut queue = VecDeque::from([start]);
+    let mut handoffs = BTreeMap::new();
+    while let Some(pid) = queue.pop_front() {
+        let events = match read(Some(pid)) {
+            Ok(events) => events,
+            // A process met through a handoff whose events are gone.
+            Err(_) if pid != start => continue,
+            Err(e) => return Err(e),
+        };
+        for event in events {
+            let Some(peer) = event.peer else { continue };
+            if seen.insert(peer) {
+                queue.push_back(peer);
+            }
+            if !event.incoming {
+                handoffs.insert(event.seq, event);
+            }
+        }
+    }
+    if handoffs.is_empty() {
+        return Err(format!("trace: process {start} made no handoffs to another process"));
+    }
+    let pids: Vec<String> = seen.iter().map(u64::to_string).collect();
+    eprintln!("pipeline of processes {}: {} handoffs", pids.join(" "), handoffs.len());
+    let mut out = std::io::stdout();
+    for event in handoffs.values() {
+        let _ = writeln!(out, "{}", event.line());
+    }
+    Ok(())
+}

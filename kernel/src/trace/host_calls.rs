@@ -1,0 +1,603 @@
+//! Host calls as trace events.
+//!
+//! wasmtime's `bindgen!` with `tracing` (the kernel's bindings and
+//! wasmtime-wasi's alike) wraps every host call in a span named
+//! `wit-bindgen import` and emits, inside it, a `call` event carrying the
+//! arguments and a `return` event carrying the result, as Rust `Debug` text.
+//! [`HostCalls`] is the default `tracing` subscriber of the threads that run
+//! processes (see [`Scope`]): it makes those spans events of the process being
+//! polled, and passes everything else on to the subscriber that was the
+//! default when the kernel was made (the embedder's log, which is therefore
+//! set up before the kernel), so `RUST_LOG` output is the same.
+//!
+//! The `Debug` text is kept (cut at a bound, so a megabyte buffer costs no
+//! more to trace than a short one) and printed as WAVE only when read
+//! ([`debug_to_wave`]): the generated types print records with their WIT
+//! field names and cases with their Rust names, which map back to WIT's.
+//!
+//! Calls of the vfs component on the store (`agentos:store/kv`) happen inside
+//! a process's filesystem call; they are the vfs's, not the process's, and are
+//! not recorded.
+
+use super::{MAX_TEXT, Outcome, Raw, Text, Tracer};
+use crate::process::Pid;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+use tracing::field::{Field, Visit};
+use tracing::level_filters::LevelFilter;
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Dispatch, Event, Metadata, Subscriber};
+use tracing_core::span::Current;
+
+/// The span `bindgen!` opens around a host call.
+const SPAN_NAME: &str = "wit-bindgen import";
+/// The bindings of the vfs component's imports (not a process's calls).
+const VFS_BINDINGS: &str = "agentos_kernel::bindings::vfs";
+/// Span ids of host calls have this bit set; other ids are the inner
+/// subscriber's (which counts from 1).
+const OURS: u64 = 1 << 63;
+/// Bytes of `Debug` text kept per call's arguments or result.
+const KEPT: usize = 4 * MAX_TEXT;
+
+thread_local! {
+    /// The process being polled on this thread.
+    static PROCESS: Cell<Option<Pid>> = const { Cell::new(None) };
+    /// Host-call spans entered on this thread, innermost last: id and target.
+    static ENTERED: RefCell<Vec<(u64, &'static str)>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The subscriber that records host calls; see the module documentation.
+pub(crate) struct HostCalls {
+    tracer: Arc<Tracer>,
+    inner: Dispatch,
+    open: Mutex<Open>,
+}
+
+#[derive(Default)]
+struct Open {
+    last: u64,
+    calls: HashMap<u64, Call>,
+    /// Call names by span callsite (one per host function), and whether
+    /// the function's Rust result wraps its WIT one (see [`wraps_result`]).
+    names: HashMap<usize, (Arc<str>, bool)>,
+}
+
+/// A host call in progress.
+struct Call {
+    /// `None` outside a process (not recorded).
+    pid: Option<Pid>,
+    target: &'static str,
+    call: Arc<str>,
+    wrapped: bool,
+    time: SystemTime,
+    started: Instant,
+    args: String,
+    result: Option<(String, Duration)>,
+    refs: usize,
+}
+
+impl HostCalls {
+    /// A dispatcher recording host calls into `tracer`, passing everything
+    /// else to the current default dispatcher.
+    pub(crate) fn dispatch(tracer: Arc<Tracer>) -> Dispatch {
+        let inner = tracing::dispatcher::get_default(Dispatch::clone);
+        Dispatch::new(HostCalls { tracer, inner, open: Mutex::default() })
+    }
+
+    fn finish(&self, call: Call) {
+        let Some(pid) = call.pid else { return };
+        let (result, duration, outcome) = match call.result {
+            Some((text, duration)) => {
+                match text.strip_prefix("Ok(").and_then(|t| t.strip_suffix(')')) {
+                    Some(inner) if call.wrapped => {
+                        let outcome = if inner.starts_with("Err(") { Outcome::Error } else { Outcome::Ok };
+                        (Text::Debug(inner.into()), duration, outcome)
+                    }
+                    // `wasi:cli/exit` ends the process by a trap that is
+                    // no failure.
+                    _ if call.call.starts_with("wasi:cli/exit.") => (Text::plain("(exits)"), duration, Outcome::Ok),
+                    // `Err` of the Rust result around the WIT one: a trap,
+                    // shown by its message.
+                    _ if call.wrapped && text.starts_with("Err(") => {
+                        let message = text["Err(".len()..].trim_end_matches(')');
+                        (Text::plain(message), duration, Outcome::Trap)
+                    }
+                    _ => {
+                        let outcome = if text.starts_with("Err(") { Outcome::Error } else { Outcome::Ok };
+                        (Text::Debug(text.into()), duration, outcome)
+                    }
+                }
+            }
+            // Dropped before it returned: the process was killed or trapped.
+            None => (Text::plain("(did not return)"), call.started.elapsed(), Outcome::Trap),
+        };
+        self.tracer.record(Raw {
+            seq: 0,
+            pid,
+            peer: None,
+            incoming: false,
+            time: call.time,
+            call: call.call,
+            args: Text::Debug(call.args.into()),
+            result,
+            duration,
+            outcome,
+        });
+    }
+}
+
+fn is_host_call(meta: &Metadata<'_>) -> bool {
+    meta.is_span() && meta.name() == SPAN_NAME && !meta.target().starts_with(VFS_BINDINGS)
+}
+
+/// `interface.function` from the generated module's path (its last three
+/// segments are namespace, package and interface) and the WIT function name.
+fn call_name(target: &str, function: &str) -> String {
+    let mut parts = target.rsplit("::").take(3).map(|p| p.replace('_', "-"));
+    let (interface, package, namespace) = (parts.next(), parts.next(), parts.next());
+    let function = if let Some(rest) = function.strip_prefix("[method]") {
+        rest.to_string()
+    } else if let Some(rest) = function.strip_prefix("[static]") {
+        rest.to_string()
+    } else if let Some(resource) = function.strip_prefix("[constructor]") {
+        format!("{resource}.new")
+    } else if let Some(resource) = function.strip_prefix("[drop]") {
+        format!("{resource}.drop")
+    } else {
+        function.to_string()
+    };
+    match (namespace, package, interface) {
+        (Some(ns), Some(pkg), Some(iface)) => format!("{ns}:{pkg}/{iface}.{function}"),
+        _ => format!("{target}.{function}"),
+    }
+}
+
+/// Whether a host function's Rust result is `wasmtime::Result<T>` around
+/// its WIT result `T` (`Err` is a trap), rather than the WIT result itself.
+/// With `trappable` imports, it is the former for every function but those
+/// whose WIT `result`'s error is a trappable error type: the functions of
+/// `wasi:filesystem/types` and `wasi:io/streams` that return `result`.
+fn wraps_result(target: &str, function: &str) -> bool {
+    let error_typed = target.ends_with("::filesystem::types") || target.ends_with("::io::streams");
+    !error_typed
+        || function.starts_with("[drop]")
+        || function.ends_with(".subscribe")
+        || function == "filesystem-error-code"
+}
+
+impl Subscriber for HostCalls {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> Interest {
+        if meta.target().contains("::bindings::") {
+            // Host calls, and the events inside them: whether they are
+            // recorded depends on the thread (see `enabled`).
+            Interest::sometimes()
+        } else {
+            self.inner.register_callsite(meta)
+        }
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        Some(LevelFilter::TRACE)
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        if is_host_call(meta) {
+            return PROCESS.get().is_some();
+        }
+        let in_call = ENTERED.with(|e| e.borrow().last().is_some_and(|(_, target)| *target == meta.target()));
+        in_call || self.inner.enabled(meta)
+    }
+
+    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        let meta = attrs.metadata();
+        if !is_host_call(meta) {
+            return self.inner.new_span(attrs);
+        }
+        let pid = PROCESS.get();
+        let mut open = self.open.lock().unwrap();
+        let key = meta as *const Metadata<'static> as usize;
+        let (call, wrapped) = match open.names.get(&key) {
+            Some(name) => name.clone(),
+            None => {
+                let mut function = FunctionField(None);
+                attrs.record(&mut function);
+                let function = function.0.as_deref().unwrap_or("?");
+                let name = (call_name(meta.target(), function).into(), wraps_result(meta.target(), function));
+                open.names.insert(key, name.clone());
+                name
+            }
+        };
+        open.last += 1;
+        let id = open.last;
+        open.calls.insert(
+            id,
+            Call {
+                pid,
+                target: meta.target(),
+                call,
+                wrapped,
+                time: SystemTime::now(),
+                started: Instant::now(),
+                args: String::new(),
+                result: None,
+                refs: 1,
+            },
+        );
+        Id::from_u64(id | OURS)
+    }
+
+    fn record(&self, span: &Id, values: &Record<'_>) {
+        if span.into_u64() & OURS == 0 {
+            self.inner.record(span, values);
+        }
+    }
+
+    fn record_follows_from(&self, span: &Id, follows: &Id) {
+        if (span.into_u64() | follows.into_u64()) & OURS == 0 {
+            self.inner.record_follows_from(span, follows);
+        }
+    }
+
+    fn event(&self, event: &Event<'_>) {
+        let top = ENTERED.with(|e| e.borrow().last().copied());
+        let Some((id, _)) = top.filter(|(_, target)| *target == event.metadata().target()) else {
+            return self.inner.event(event);
+        };
+        let mut fields = Fields { message: String::new(), text: Bounded::default() };
+        event.record(&mut fields);
+        let mut open = self.open.lock().unwrap();
+        let Some(call) = open.calls.get_mut(&id) else { return };
+        match fields.message.as_str() {
+            "call" => call.args = fields.text.text,
+            "return" => call.result = Some((fields.text.text, call.started.elapsed())),
+            _ => {}
+        }
+    }
+
+    fn enter(&self, span: &Id) {
+        let id = span.into_u64();
+        if id & OURS == 0 {
+            return self.inner.enter(span);
+        }
+        let id = id & !OURS;
+        let target = self.open.lock().unwrap().calls.get(&id).map(|c| c.target);
+        if let Some(target) = target {
+            ENTERED.with(|e| e.borrow_mut().push((id, target)));
+        }
+    }
+
+    fn exit(&self, span: &Id) {
+        let id = span.into_u64();
+        if id & OURS == 0 {
+            return self.inner.exit(span);
+        }
+        let id = id & !OURS;
+        ENTERED.with(|e| {
+            let mut entered = e.borrow_mut();
+            if let Some(at) = entered.iter().rposition(|(entered, _)| *entered == id) {
+                entered.remove(at);
+            }
+        });
+    }
+
+    fn clone_span(&self, span: &Id) -> Id {
+        let id = span.into_u64();
+        if id & OURS == 0 {
+            return self.inner.clone_span(span);
+        }
+        if let Some(call) = self.open.lock().unwrap().calls.get_mut(&(id & !OURS)) {
+            call.refs += 1;
+        }
+        span.clone()
+    }
+
+    fn try_close(&self, span: Id) -> bool {
+        let id = span.into_u64();
+        if id & OURS == 0 {
+            return self.inner.try_close(span);
+        }
+        let id = id & !OURS;
+        let finished = {
+            let mut open = self.open.lock().unwrap();
+            let Some(call) = open.calls.get_mut(&id) else { return false };
+            call.refs -= 1;
+            if call.refs > 0 {
+                return false;
+            }
+            open.calls.remove(&id)
+        };
+        if let Some(call) = finished {
+            self.finish(call);
+        }
+        true
+    }
+
+    fn current_span(&self) -> Current {
+        self.inner.current_span()
+    }
+}
+
+/// While alive, host calls made on this thread are `pid`'s: made around each
+/// poll of a process.
+///
+/// The dispatcher is installed as the thread's default the first time and
+/// left there (it passes on everything but host calls, and records nothing
+/// outside a process), so that a poll costs a thread-local write rather than
+/// swapping dispatchers; another kernel's process on the thread replaces it.
+pub(crate) struct Scope {
+    previous: Option<Pid>,
+}
+
+thread_local! {
+    /// The host-call dispatcher installed on this thread: its identity and
+    /// the guard that keeps it the default.
+    static INSTALLED: RefCell<Option<(usize, tracing::dispatcher::DefaultGuard)>> = const { RefCell::new(None) };
+}
+
+impl Scope {
+    pub(crate) fn enter(dispatch: &Dispatch, pid: Pid) -> Scope {
+        let identity = dispatch.downcast_ref::<HostCalls>().map_or(0, |h| h as *const HostCalls as usize);
+        INSTALLED.with(|installed| {
+            let mut installed = installed.borrow_mut();
+            if installed.as_ref().map(|(id, _)| *id) != Some(identity) {
+                // The old guard first: it restores the default it replaced.
+                installed.take();
+                *installed = Some((identity, tracing::dispatcher::set_default(dispatch)));
+            }
+        });
+        Scope { previous: PROCESS.replace(Some(pid)) }
+    }
+}
+
+impl Drop for Scope {
+    fn drop(&mut self) {
+        PROCESS.set(self.previous);
+    }
+}
+
+struct FunctionField(Option<String>);
+
+impl Visit for FunctionField {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "function" {
+            self.0 = Some(value.to_string());
+        }
+    }
+
+    fn record_debug(&mut self, _: &Field, _: &dyn fmt::Debug) {}
+}
+
+/// The fields of a `call` or `return` event: the message, and the values as
+/// `Debug` text, comma-separated.
+struct Fields {
+    message: String,
+    text: Bounded,
+}
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        if field.name() == "message" {
+            let _ = write!(self.message, "{value:?}");
+            return;
+        }
+        if self.text.cut {
+            return;
+        }
+        if !self.text.text.is_empty() {
+            let _ = self.text.write_str(", ");
+        }
+        let _ = write!(self.text, "{value:?}");
+    }
+}
+
+/// Text that stops taking more past [`KEPT`] bytes, or at a line break (and
+/// makes the formatter stop: a long list is not printed whole to be thrown
+/// away). One-line `Debug` text has no line breaks (strings escape theirs);
+/// an error's text goes on after one with its causes and backtrace, which
+/// would cost far more than the call to print.
+#[derive(Default)]
+struct Bounded {
+    text: String,
+    cut: bool,
+}
+
+impl fmt::Write for Bounded {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if self.cut {
+            return Err(fmt::Error);
+        }
+        let line = s.find('\n').map_or(s, |end| &s[..end]);
+        if line.len() == s.len() && self.text.len() + s.len() <= KEPT {
+            self.text.push_str(s);
+            return Ok(());
+        }
+        let mut end = line.len().min(KEPT - self.text.len());
+        while !line.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.text.push_str(&line[..end]);
+        if end < line.len() {
+            self.text.push('…');
+        }
+        self.cut = true;
+        Err(fmt::Error)
+    }
+}
+
+/// Rust `Debug` text of generated WIT types as WAVE: `Some(x)` is `some(x)`,
+/// `Ok(())` is `ok`, `DescriptorType::RegularFile` is `regular-file`, a
+/// record's type name is dropped (its fields already have their WIT names),
+/// flags `(read|write)` are `{read, write}`, and a resource is `handle(N)`.
+/// The `"..."` bindgen writes for a list it does not print is `[…]`.
+pub(crate) fn debug_to_wave(text: &str) -> String {
+    if text == "()" {
+        // No values (a function without results).
+        return String::new();
+    }
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    let rest = |i: usize| chars[i..].iter().collect::<String>();
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' || c == '\'' {
+            let start = i;
+            i += 1;
+            while i < chars.len() && chars[i] != c {
+                i += if chars[i] == '\\' { 2 } else { 1 };
+            }
+            i = (i + 1).min(chars.len());
+            let literal: String = chars[start..i].iter().collect();
+            out.push_str(if literal == "\"...\"" { "[…]" } else { &literal });
+        } else if c.is_ascii_alphabetic() || c == '_' {
+            let start = i;
+            while i < chars.len() {
+                let more = chars[i].is_ascii_alphanumeric()
+                    || chars[i] == '_'
+                    || (chars[i] == ':' && chars.get(i + 1) == Some(&':'))
+                    || (chars[i] == ':' && i > 0 && chars[i - 1] == ':')
+                    || (chars[i] == '-' && chars.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic()));
+                if !more {
+                    break;
+                }
+                i += 1;
+            }
+            let ident: String = chars[start..i].iter().collect();
+            let last = ident.rsplit("::").next().unwrap_or(&ident);
+            let next = chars[i..].iter().position(|c| *c != ' ').map(|k| chars[i + k]);
+            match next {
+                // A field name (already the WIT one).
+                Some(':') => out.push_str(&ident),
+                // A record: its fields follow.
+                Some('{') if last == "Resource" => {
+                    // `Resource { rep: 3, state: "own" }`.
+                    let body = rest(i);
+                    let rep: String =
+                        body.split("rep: ").nth(1).unwrap_or("").chars().take_while(char::is_ascii_digit).collect();
+                    out.push_str(&format!("handle({rep})"));
+                    while i < chars.len() && chars[i] != '}' {
+                        i += 1;
+                    }
+                    i = (i + 1).min(chars.len());
+                }
+                Some('{') => {
+                    while i < chars.len() && chars[i] == ' ' {
+                        i += 1;
+                    }
+                }
+                _ => {
+                    out.push_str(&case_name(last));
+                    if rest(i).starts_with("(())") {
+                        i += 4;
+                    }
+                }
+            }
+        } else if c == '(' && chars.get(i + 1) == Some(&')') {
+            // Not after a name (a case's payload is never empty): flags
+            // with none set.
+            out.push_str("{}");
+            i += 2;
+        } else if c == '(' && is_flags(&chars[i..]) {
+            let end = i + chars[i..].iter().position(|c| *c == ')').unwrap_or(0);
+            let names: String = chars[i + 1..end].iter().collect();
+            let names: Vec<String> = names.split('|').filter(|n| !n.is_empty()).map(case_name).collect();
+            out.push('{');
+            out.push_str(&names.join(", "));
+            out.push('}');
+            i = end + 1;
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    if out == "()" { String::new() } else { out }
+}
+
+/// Whether `chars` starts with flags as wasmtime prints them: `(A|B)`, or
+/// `(A)` for one (flag names are upper case; a one-value tuple of anything
+/// else has lower case or no letters).
+fn is_flags(chars: &[char]) -> bool {
+    let Some(end) = chars.iter().position(|c| *c == ')') else { return false };
+    let inner = &chars[1..end];
+    let names = inner.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '|'));
+    let upper = inner.iter().any(char::is_ascii_uppercase) && !inner.iter().any(char::is_ascii_lowercase);
+    names && (inner.contains(&'|') || upper)
+}
+
+/// A Rust case name as WIT's: `RegularFile` is `regular-file`, `READ_ONLY`
+/// is `read-only`, `Some` is `some`.
+fn case_name(name: &str) -> String {
+    if matches!(name, "true" | "false") {
+        return name.to_string();
+    }
+    if !name.chars().any(|c| c.is_ascii_lowercase()) {
+        return name.to_ascii_lowercase().replace('_', "-");
+    }
+    let mut out = String::with_capacity(name.len() + 4);
+    for (k, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if k > 0 && !out.ends_with('-') {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if c == '_' {
+            out.push('-');
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_text_reads_as_wave() {
+        let cases = [
+            ("Some(3)", "some(3)"),
+            ("None", "none"),
+            ("Ok(())", "ok"),
+            ("()", ""),
+            ("Resource { rep: 0, state: \"borrow\" }, (), \"home\"", "handle(0), {}, \"home\""),
+            ("Err(NoEntry)", "err(no-entry)"),
+            ("Ok(DescriptorType::RegularFile)", "ok(regular-file)"),
+            (
+                "Ok(DescriptorStat { type: DescriptorType::Directory, link-count: 1, size: 40 })",
+                "ok({ type: directory, link-count: 1, size: 40 })",
+            ),
+            ("Resource { rep: 7, state: \"borrow\" }, \"a b\"", "handle(7), \"a b\""),
+            ("(READ|MUTATE_DIRECTORY)", "{read, mutate-directory}"),
+            ("Resource { rep: 0, state: \"borrow\" }, (SYMLINK_FOLLOW), \"a\"", "handle(0), {symlink-follow}, \"a\""),
+            ("Some((READ))", "some({read})"),
+            ("\"...\"", "[…]"),
+            ("[1, 2, 3]", "[1, 2, 3]"),
+            ("(\"x\", true)", "(\"x\", true)"),
+            ("Ok(\"it's \\\"q\\\"\")", "ok(\"it's \\\"q\\\"\")"),
+        ];
+        for (debug, wave) in cases {
+            assert_eq!(debug_to_wave(debug), wave, "from {debug}");
+        }
+    }
+
+    #[test]
+    fn call_names_read_as_wit() {
+        assert_eq!(
+            call_name(
+                "wasmtime_wasi_io::bindings::wasi::io::streams",
+                "[method]output-stream.blocking-write-and-flush"
+            ),
+            "wasi:io/streams.output-stream.blocking-write-and-flush"
+        );
+        assert_eq!(
+            call_name("agentos_kernel::bindings::host::wasi::filesystem::types", "[drop]descriptor"),
+            "wasi:filesystem/types.descriptor.drop"
+        );
+        assert_eq!(call_name("a::bindings::agentos::kernel::process", "spawn"), "agentos:kernel/process.spawn");
+    }
+}
