@@ -181,6 +181,13 @@ impl Kernel {
         self.inner.tracer.events(pid)
     }
 
+    /// Writes the trace events not yet in the workspace's `trace.jsonl` (they
+    /// are written in batches, at most 100 ms late); an embedder calls it
+    /// before it exits.
+    pub fn flush_trace(&self) {
+        self.inner.tracer.flush();
+    }
+
     /// Every traced event from now on, as it happens (`trace --follow`).
     pub fn follow_trace(&self) -> tokio::sync::broadcast::Receiver<crate::trace::TraceEvent> {
         self.inner.tracer.subscribe()

@@ -127,6 +127,11 @@ pub async fn ipc_bench() {
         let out = run_captured(&kernel, client, b"").await;
         assert_eq!(out.status, ExitStatus::Exited(0), "stderr: {}", out.stderr);
         assert!(out.stdout.starts_with(&format!("{size} bytes: ")), "{}", out.stdout);
+        // Bulk bytes take the fast path; the trace shows their first bytes.
+        let bounces: Vec<_> = kernel.trace(out.pid).into_iter().filter(|e| e.call.ends_with(".bounce")).collect();
+        assert_eq!(bounces.len(), 10, "5 to warm up, 5 timed");
+        let shown = if size == "0" { "[]".to_string() } else { format!("[{}]…", vec!["7"; 16].join(", ")) };
+        assert_eq!((bounces[0].args.as_str(), bounces[0].result.as_str()), (shown.as_str(), shown.as_str()));
     }
 }
 

@@ -9,8 +9,8 @@
 //! numbered in the order they were recorded, across processes. Each process
 //! keeps its last [`RING`] events in memory, also after it ended (for the
 //! last [`ENDED_KEPT`] ended processes); with a workspace open, every event
-//! is also appended to `trace.jsonl` in the workspace directory by a thread
-//! of its own, and the file is rotated to `trace.jsonl.1` past [`LOG_CAP`]
+//! is also appended to `trace.jsonl` in the workspace directory, in batches,
+//! by a thread of its own (and by [`crate::Kernel::flush_trace`]), and the file is rotated to `trace.jsonl.1` past [`LOG_CAP`]
 //! bytes. Values are kept (shortened) and printed as WAVE only when read.
 //!
 //! **Invariant:** recording never fails a call: a log that cannot be written
@@ -23,7 +23,7 @@ use std::collections::{HashMap, VecDeque};
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 use tokio::sync::broadcast;
 use wasmtime::component::Val;
@@ -170,7 +170,7 @@ pub fn wave(values: &[Val]) -> String {
 }
 
 /// Items of a list kept when tracing it.
-const LIST_ITEMS: usize = 16;
+pub(crate) const LIST_ITEMS: usize = 16;
 
 /// A copy of `value` for printing: lists cut to [`LIST_ITEMS`], strings to
 /// [`MAX_TEXT`] characters (setting `cut_short`), resources as `handle`
@@ -284,14 +284,67 @@ pub(crate) struct Tracer {
     enabled: bool,
     state: Mutex<State>,
     follow: broadcast::Sender<TraceEvent>,
-    /// The log writer's thread, once a workspace is open.
-    log: OnceLock<std::sync::mpsc::Sender<Raw>>,
+    /// The persisted log, once a workspace is open.
+    log: OnceLock<Arc<Log>>,
     /// When this kernel started.
     boot: SystemTime,
     /// The last event number given.
     seq: AtomicU64,
     /// Whether anyone ever followed events (before that, nobody does).
     followed: AtomicBool,
+}
+
+/// Events the log writer takes at once, and wakes up for.
+const BATCH: usize = 256;
+/// How long an event waits for the log writer at most.
+const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// `trace.jsonl`: events waiting to be written, and the file.
+struct Log {
+    pending: Mutex<Vec<Raw>>,
+    wake: Condvar,
+    /// `None` once writing failed (reported once).
+    file: Mutex<Option<LogFile>>,
+    boot: u128,
+}
+
+struct LogFile {
+    path: std::path::PathBuf,
+    file: std::fs::File,
+    size: u64,
+}
+
+impl Log {
+    /// Writes the pending events, in the order they were recorded (the file
+    /// lock is taken before the batch, so two flushes cannot interleave).
+    fn flush(&self) {
+        let mut file = self.file.lock().unwrap();
+        let batch = std::mem::take(&mut *self.pending.lock().unwrap());
+        let Some(log) = file.as_mut() else { return };
+        if batch.is_empty() {
+            return;
+        }
+        let mut text = String::with_capacity(batch.len() * 256);
+        for event in &batch {
+            text.push_str(&event.render().json(self.boot));
+            text.push('\n');
+        }
+        let written = (|| {
+            if log.size > 0 && log.size + text.len() as u64 > LOG_CAP {
+                std::fs::rename(&log.path, log.path.with_extension("jsonl.1"))?;
+                log.file = std::fs::OpenOptions::new().create(true).append(true).open(&log.path)?;
+                log.size = 0;
+            }
+            log.file.write_all(text.as_bytes())
+        })();
+        match written {
+            Ok(()) => log.size += text.len() as u64,
+            Err(e) => {
+                tracing::warn!(path = %log.path.display(), error = %e, "cannot write the trace log; it is off from now");
+                *file = None;
+            }
+        }
+    }
 }
 
 #[derive(Default)]
@@ -317,36 +370,39 @@ impl Tracer {
         self.enabled
     }
 
-    /// Appends events to `<dir>/trace.jsonl` from now on, on a thread of its
-    /// own (printing and writing stay off the traced calls).
+    /// Appends events to `<dir>/trace.jsonl` from now on, in batches, on a
+    /// thread of its own (printing and writing stay off the traced calls).
     pub(crate) fn persist_in(&self, dir: &Path) -> std::io::Result<()> {
         let path = dir.join("trace.jsonl");
-        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-        let mut size = file.metadata()?.len();
-        let (events, receiver) = std::sync::mpsc::channel::<Raw>();
-        let boot = self.boot();
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+        let size = file.metadata()?.len();
+        let log = Arc::new(Log {
+            pending: Mutex::default(),
+            wake: Condvar::new(),
+            file: Mutex::new(Some(LogFile { path, file, size })),
+            boot: self.boot(),
+        });
+        let writer = log.clone();
         std::thread::Builder::new().name("agentos-trace".into()).spawn(move || {
-            while let Ok(event) = receiver.recv() {
-                let line = event.render().json(boot) + "\n";
-                let written = (|| {
-                    if size + line.len() as u64 > LOG_CAP {
-                        std::fs::rename(&path, path.with_extension("jsonl.1"))?;
-                        file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-                        size = 0;
-                    }
-                    file.write_all(line.as_bytes())
-                })();
-                match written {
-                    Ok(()) => size += line.len() as u64,
-                    Err(e) => {
-                        tracing::warn!(path = %path.display(), error = %e, "cannot write the trace log; it is off from now");
-                        return;
+            loop {
+                {
+                    let pending = writer.pending.lock().unwrap();
+                    if pending.len() < BATCH {
+                        drop(writer.wake.wait_timeout(pending, FLUSH_EVERY).unwrap());
                     }
                 }
+                writer.flush();
             }
         })?;
-        let _ = self.log.set(events);
+        let _ = self.log.set(log);
         Ok(())
+    }
+
+    /// Writes the events not yet in `trace.jsonl` now.
+    pub(crate) fn flush(&self) {
+        if let Some(log) = self.log.get() {
+            log.flush();
+        }
     }
 
     pub(crate) fn record(&self, event: Raw) {
@@ -371,8 +427,13 @@ impl Tracer {
         // Numbered under the lock: the log and the rings are in number order.
         event.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(log) = self.log.get() {
-            // The writer may have stopped on an error it reported.
-            let _ = log.send(event.clone());
+            let mut pending = log.pending.lock().unwrap();
+            pending.push(event.clone());
+            // One wake-up per batch, not per event: a wake-up is a system
+            // call on the traced call's path.
+            if pending.len() == BATCH {
+                log.wake.notify_one();
+            }
         }
         if self.followed.load(Ordering::Relaxed) && self.follow.receiver_count() > 0 {
             let _ = self.follow.send(event.render());

@@ -209,11 +209,18 @@ fn fail(message: &str, code: u8) -> ExitCode {
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let config =
-        KernelConfig { cache_dir: Some(cache_dir(cli.cache_dir)?), trace: !cli.no_trace, ..KernelConfig::default() };
+        KernelConfig { cache_dir: Some(cache_dir(cli.cache_dir.clone())?), trace: !cli.no_trace, ..KernelConfig::default() };
     let kernel = Kernel::new(config)?;
-    let workspace = workspace_dir(cli.workspace)?;
+    let workspace = workspace_dir(cli.workspace.clone())?;
     kernel.open_workspace(&workspace, &user()).await?;
-    demo::seed(&kernel, &user()).await?;
+    let result = command(&kernel, cli, &workspace).await;
+    kernel.flush_trace();
+    result
+}
+
+/// Runs what the command line asks for in the open workspace.
+async fn command(kernel: &Kernel, cli: Cli, workspace: &std::path::Path) -> anyhow::Result<ExitCode> {
+    demo::seed(kernel, &user()).await?;
     let command = match (cli.command, cli.line) {
         (Some(command), _) => command,
         (None, Some(line)) => return shell(&kernel, vec!["-c".into(), line], None).await,
@@ -272,7 +279,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("rolled back to snapshot {name}");
             Ok(ExitCode::SUCCESS)
         }
-        Command::Trace(args) => trace::show(&workspace, args).await,
+        Command::Trace(args) => trace::show(workspace, args).await,
         Command::Snapshots => {
             for (name, taken) in kernel.snapshots().await? {
                 println!("{name}  {}", format_time(taken));

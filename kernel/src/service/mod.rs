@@ -25,6 +25,8 @@
 //! **Invariant:** a client reaches only the services it was bound to at
 //! spawn, and a handle only through its own handle table.
 
+mod bytes;
+
 use crate::process::{Pid, ProcessCtx};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,6 +44,14 @@ pub(crate) enum Request {
         reply: oneshot::Sender<Result<Vec<Val>, String>>,
         /// A typed port's place in its queue, given back once consumed.
         permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    },
+    /// A call on the fast path for bulk data (see [`bytes`]).
+    Bytes {
+        interface: String,
+        function: String,
+        shape: bytes::Shape,
+        param: Option<bytes::Blob>,
+        reply: oneshot::Sender<Result<Option<bytes::Blob>, String>>,
     },
     /// The client dropped its last handle to this server resource.
     Drop(ResourceAny),
@@ -508,7 +518,11 @@ pub(crate) fn define(
     }
     let resources = Arc::new(resources);
     for (name, item) in client.exports(engine) {
-        let ComponentItem::ComponentFunc(_) = item.ty else { continue };
+        let ComponentItem::ComponentFunc(func) = item.ty else { continue };
+        if let Some(shape) = bytes::Shape::of(&func) {
+            bytes::define(&mut instance, name, shape, interface, service)?;
+            continue;
+        }
         let (interface, function) = (interface.to_string(), name.to_string());
         let traced_name: Arc<str> = format!("{interface}.{function}").into();
         let service = service.clone();
@@ -662,12 +676,24 @@ pub(crate) async fn serve(
                 }
                 return Ok(Ok(()));
             }
+            Request::Bytes { interface, function, shape, param, reply } => {
+                let Some(func) = export(store, instance, &interface, &function) else {
+                    let _ = reply.send(Err(format!("it exports no `{interface}.{function}`")));
+                    continue;
+                };
+                match bytes::call(store, func, shape, param).await {
+                    Ok(blob) => {
+                        let _ = reply.send(Ok(blob));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(format!("it trapped: {}", e.root_cause())));
+                        return Err(e);
+                    }
+                }
+            }
             Request::Call { interface, function, params, reply, permit } => {
                 let _permit = permit;
-                let index = instance
-                    .get_export_index(&mut *store, None, &interface)
-                    .and_then(|i| instance.get_export_index(&mut *store, Some(&i), &function));
-                let Some(func) = index.and_then(|i| instance.get_func(&mut *store, i)) else {
+                let Some(func) = export(store, instance, &interface, &function) else {
                     let _ = reply.send(Err(format!("it exports no `{interface}.{function}`")));
                     continue;
                 };
@@ -685,4 +711,17 @@ pub(crate) async fn serve(
         }
     }
     Ok(Ok(()))
+}
+
+/// The function `interface.function` the server's instance exports.
+fn export(
+    store: &mut wasmtime::Store<ProcessCtx>,
+    instance: Instance,
+    interface: &str,
+    function: &str,
+) -> Option<wasmtime::component::Func> {
+    let index = instance
+        .get_export_index(&mut *store, None, interface)
+        .and_then(|i| instance.get_export_index(&mut *store, Some(&i), function))?;
+    instance.get_func(&mut *store, index)
 }
