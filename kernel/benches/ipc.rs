@@ -108,20 +108,31 @@ fn start(cache: &std::path::Path, trace: bool) -> (Kernel, agentos_kernel::Pid) 
     (kernel, server)
 }
 
-/// The best ns per 0 B call with tracing off, then on, taken in turns.
+/// The median ns per 0 B call with tracing off, then on, of runs taken in
+/// turns (the best of them swings with where the scheduler put the two
+/// tasks).
 async fn tracing_off_and_on(cache: &std::path::Path, count: usize) -> (f64, f64) {
     let (untraced, untraced_server) = start(cache, false);
     let (traced, traced_server) = start(cache, true);
-    let (mut off, mut on) = (f64::MAX, f64::MAX);
-    for _ in 0..ROUNDS {
-        let kernel = untraced.clone();
-        let ns = tokio::spawn(async move { bound_calls(&kernel, untraced_server, 0, count).await });
-        off = off.min(ns.await.unwrap());
-        let kernel = traced.clone();
-        let ns = tokio::spawn(async move { bound_calls(&kernel, traced_server, 0, count).await });
-        on = on.min(ns.await.unwrap());
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        // Each first in turn: whichever runs second finds the worker
+        // threads in the state the first left them.
+        for traced_now in [round % 2 == 1, round % 2 == 0] {
+            let (kernel, server) =
+                if traced_now { (traced.clone(), traced_server) } else { (untraced.clone(), untraced_server) };
+            let ns = tokio::spawn(async move { bound_calls(&kernel, server, 0, count).await }).await.unwrap();
+            if std::env::var_os("ROUNDS_SHOWN").is_some() {
+                eprintln!("round {round}: tracing {} {ns:.0}", if traced_now { "on" } else { "off" });
+            }
+            if traced_now { &mut on } else { &mut off }.push(ns);
+        }
     }
-    (off, on)
+    let median = |mut runs: Vec<f64>| {
+        runs.sort_by(f64::total_cmp);
+        runs[runs.len() / 2]
+    };
+    (median(off), median(on))
 }
 
 fn main() {
@@ -130,7 +141,7 @@ fn main() {
     let cache = cache.path();
     // Two worker threads (as the CLI has on this machine): client and server
     // may be on one thread or on both, which is most of the noise here; the
-    // best of several runs is kept.
+    // median of several runs is kept.
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     // One thread: client and server always take turns on it, so the cost of
     // tracing is measured without the noise of where they run.
@@ -146,9 +157,12 @@ fn main() {
         println!("| round trip | ns per call | ÷ fastest Unix socket |");
         println!("| --- | ---: | ---: |");
         println!("| Unix socket pair, 1 byte, two threads | {unix:.0} | {:.2}× |", unix / socket);
-        println!("| Unix socket pair, 1 byte, two threads on one CPU | {unix_one_cpu:.0} | {:.2}× |", unix_one_cpu / socket);
-        println!("| bound call, 0 B payload, tracing off (best of {ROUNDS}) | {off:.0} | {:.2}× |", off / socket);
-        println!("| bound call, 0 B payload (best of {ROUNDS}) | {on:.0} | {:.2}× |", on / socket);
+        println!(
+            "| Unix socket pair, 1 byte, two threads on one CPU | {unix_one_cpu:.0} | {:.2}× |",
+            unix_one_cpu / socket
+        );
+        println!("| bound call, 0 B payload, tracing off (median of {ROUNDS}) | {off:.0} | {:.2}× |", off / socket);
+        println!("| bound call, 0 B payload (median of {ROUNDS}) | {on:.0} | {:.2}× |", on / socket);
         let (kernel, server) = start(cache, true);
         let payloads = std::env::var("PAYLOADS").map_or(true, |v| v != "0");
         for size in [4096, 1 << 20].into_iter().filter(|_| payloads) {
@@ -159,8 +173,8 @@ fn main() {
             println!("| bound call, {} payload | {ns:.0} | {:.2}× |", human(size), ns / socket);
         }
         kernel.kill(server, None).unwrap();
-        println!("| one-thread runtime: bound call, 0 B, tracing off (best of {ROUNDS}) | {one_off:.0} | |");
-        println!("| one-thread runtime: bound call, 0 B, tracing on (best of {ROUNDS}) | {one_on:.0} | |");
+        println!("| one-thread runtime: bound call, 0 B, tracing off (median of {ROUNDS}) | {one_off:.0} | |");
+        println!("| one-thread runtime: bound call, 0 B, tracing on (median of {ROUNDS}) | {one_on:.0} | |");
         let cost = |off: f64, on: f64| 100.0 * (on - off) / off;
         println!(
             "\nTracing costs {:.0}% on the 0 B round trip on one thread ({:.0}% on two, where the noise is larger).",

@@ -160,7 +160,13 @@ pub async fn bound_calls_are_traced() {
     let served = kernel.trace(server).into_iter().find(|e| e.call == echo.call).expect("the server's copy");
     assert_eq!(
         served,
-        agentos_kernel::trace::TraceEvent { pid: server, peer: Some(client), incoming: true, seq: served.seq, ..echo.clone() }
+        agentos_kernel::trace::TraceEvent {
+            pid: server,
+            peer: Some(client),
+            incoming: true,
+            seq: served.seq,
+            ..echo.clone()
+        }
     );
     assert_eq!(served.seq, echo.seq + 1, "recorded one after the other");
     // Followers saw them live.

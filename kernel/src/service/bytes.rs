@@ -132,17 +132,16 @@ trait WithTypes {
 /// A bulk value for the trace: its first bytes or characters, as the
 /// general path's values are shortened.
 fn traced(blob: &Option<Blob>) -> crate::trace::Text {
-    let value = match blob {
-        None => return crate::trace::Text::values(&[]),
-        Some(Blob::Bytes(bytes)) => {
-            let shown = &bytes[..bytes.len().min(crate::trace::LIST_ITEMS + 1)];
-            Val::List(shown.iter().map(|b| Val::U8(*b)).collect())
-        }
-        Some(Blob::Text(text)) => {
-            Val::String(text.chars().take(crate::trace::MAX_TEXT + 1).collect())
-        }
+    use crate::trace::{MAX_TEXT, Text};
+    let (value, cut) = match blob {
+        None => return Text::Values(Arc::new([]), false),
+        Some(Blob::Bytes(bytes)) => return Text::bytes(bytes),
+        Some(Blob::Text(text)) => match text.char_indices().nth(MAX_TEXT) {
+            Some((end, _)) => (Val::String(text[..end].into()), true),
+            None => (Val::String(text.clone()), false),
+        },
     };
-    crate::trace::Text::values(&[value])
+    Text::Values(Arc::new([value]), cut)
 }
 
 /// Defines the client's import `name` (of shape `shape`) as calls to
@@ -167,7 +166,8 @@ pub(crate) fn define(
                 let call = call.clone();
                 Box::new(async move {
                     let answer = call.make(store, params.into_blob()).await?;
-                    R::from_blob(answer).ok_or_else(|| wasmtime::format_err!("{}: an answer of another shape", call.name))
+                    R::from_blob(answer)
+                        .ok_or_else(|| wasmtime::format_err!("{}: an answer of another shape", call.name))
                 })
             })
         }
@@ -193,8 +193,12 @@ struct Call {
 }
 
 impl Call {
-    async fn make(&self, store: StoreContextMut<'_, ProcessCtx>, param: Option<Blob>) -> wasmtime::Result<Option<Blob>> {
-        let started = (std::time::SystemTime::now(), std::time::Instant::now());
+    async fn make(
+        &self,
+        store: StoreContextMut<'_, ProcessCtx>,
+        param: Option<Blob>,
+    ) -> wasmtime::Result<Option<Blob>> {
+        let started = std::time::Instant::now();
         let kernel = store.data().kernel.clone();
         let client = store.data().pid;
         let args = kernel.inner.tracer.enabled().then(|| traced(&param));
@@ -234,11 +238,11 @@ impl Call {
                 pid: client,
                 peer: None,
                 incoming: false,
-                time: started.0,
+                time: kernel.inner.tracer.time_of(started),
                 call: self.name.clone(),
                 args,
                 result,
-                duration: started.1.elapsed(),
+                duration: started.elapsed(),
                 outcome,
             };
             kernel.inner.tracer.record_both(event, service.pid);
@@ -264,7 +268,8 @@ pub(crate) fn call<'a>(
         fn with<P: Blobs, R: Blobs>(self) -> Self::Out {
             Box::pin(async move {
                 let typed = self.func.typed::<P, R>(&*self.store)?;
-                let params = P::from_blob(self.param).ok_or_else(|| wasmtime::format_err!("a request of another shape"))?;
+                let params =
+                    P::from_blob(self.param).ok_or_else(|| wasmtime::format_err!("a request of another shape"))?;
                 Ok(typed.call_async(&mut *self.store, params).await?.into_blob())
             })
         }

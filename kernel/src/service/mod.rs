@@ -532,7 +532,7 @@ pub(crate) fn define(
                 (interface.clone(), function.clone(), service.clone(), resources.clone());
             let traced_name = traced_name.clone();
             Box::new(async move {
-                let started = (std::time::SystemTime::now(), std::time::Instant::now());
+                let started = std::time::Instant::now();
                 let kernel = store.data().kernel.clone();
                 let client = store.data().pid;
                 let traced = kernel.inner.tracer.enabled().then(|| crate::trace::Text::values(params));
@@ -596,11 +596,11 @@ pub(crate) fn define(
                         pid: client,
                         peer: None,
                         incoming: false,
-                        time: started.0,
+                        time: kernel.inner.tracer.time_of(started),
                         call: traced_name.clone(),
                         args,
                         result,
-                        duration: started.1.elapsed(),
+                        duration: started.elapsed(),
                         outcome,
                     };
                     // In both processes' traces: `trace --pipeline` shows the caller's.

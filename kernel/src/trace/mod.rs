@@ -20,11 +20,12 @@ pub(crate) mod host_calls;
 
 use crate::process::Pid;
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
 use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::broadcast;
 use wasmtime::component::Val;
 
@@ -233,6 +234,9 @@ pub(crate) struct Raw {
 #[derive(Clone)]
 pub(crate) enum Text {
     Values(Arc<[Val]>, bool),
+    /// A `list<u8>`'s first bytes (how many, and whether there were more),
+    /// kept without an allocation.
+    Bytes([u8; LIST_ITEMS], u8, bool),
     /// Rust `Debug` text of a host call's values (see [`host_calls`]),
     /// printed as WAVE when read.
     Debug(Arc<str>),
@@ -246,6 +250,14 @@ impl Text {
         Text::Values(values.iter().map(|v| abbreviate(v, &mut cut_short)).collect(), cut_short)
     }
 
+    /// A `list<u8>`, shortened to its first [`LIST_ITEMS`] bytes.
+    pub(crate) fn bytes(bytes: &[u8]) -> Text {
+        let mut head = [0; LIST_ITEMS];
+        let len = bytes.len().min(LIST_ITEMS);
+        head[..len].copy_from_slice(&bytes[..len]);
+        Text::Bytes(head, len as u8, bytes.len() > LIST_ITEMS)
+    }
+
     /// Text as it is.
     pub(crate) fn plain(text: impl Into<String>) -> Text {
         Text::Plain(text.into().into())
@@ -254,6 +266,10 @@ impl Text {
     fn render(&self) -> String {
         match self {
             Text::Plain(text) => text.to_string(),
+            Text::Bytes(head, len, cut_short) => {
+                let shown: Vec<String> = head[..usize::from(*len)].iter().map(u8::to_string).collect();
+                format!("[{}]{}", shown.join(", "), if *cut_short { "…" } else { "" })
+            }
             Text::Debug(text) => cut(host_calls::debug_to_wave(text)),
             Text::Values(values, cut_short) => {
                 let text = wave(values);
@@ -286,8 +302,9 @@ pub(crate) struct Tracer {
     follow: broadcast::Sender<TraceEvent>,
     /// The persisted log, once a workspace is open.
     log: OnceLock<Arc<Log>>,
-    /// When this kernel started.
+    /// When this kernel started, on the wall clock and the monotonic one.
     boot: SystemTime,
+    boot_instant: Instant,
     /// The last event number given.
     seq: AtomicU64,
     /// Whether anyone ever followed events (before that, nobody does).
@@ -347,9 +364,30 @@ impl Log {
     }
 }
 
+/// Pids hash as themselves: they are small distinct numbers, and recording
+/// looks a ring up per event.
+#[derive(Default)]
+struct PidHasher(u64);
+
+impl std::hash::Hasher for PidHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 << 8) | u64::from(*b);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n);
+    }
+}
+
 #[derive(Default)]
 struct State {
-    rings: HashMap<Pid, VecDeque<Raw>>,
+    rings: HashMap<Pid, VecDeque<Raw>, BuildHasherDefault<PidHasher>>,
     ended: VecDeque<Pid>,
 }
 
@@ -361,6 +399,7 @@ impl Tracer {
             follow: broadcast::channel(4096).0,
             log: OnceLock::new(),
             boot: SystemTime::now(),
+            boot_instant: Instant::now(),
             seq: AtomicU64::new(0),
             followed: AtomicBool::new(false),
         }
@@ -479,6 +518,12 @@ impl Tracer {
         };
         raw.reverse();
         raw.iter().map(Raw::render).collect()
+    }
+
+    /// The wall-clock time of `at`, from one monotonic clock reading (a
+    /// traced call reads the clock once to start and once to end).
+    pub(crate) fn time_of(&self, at: Instant) -> SystemTime {
+        self.boot + at.saturating_duration_since(self.boot_instant)
     }
 
     /// The boot time, in nanoseconds since the epoch (see [`TraceEvent::json`]).

@@ -208,8 +208,11 @@ fn fail(message: &str, code: u8) -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config =
-        KernelConfig { cache_dir: Some(cache_dir(cli.cache_dir.clone())?), trace: !cli.no_trace, ..KernelConfig::default() };
+    let config = KernelConfig {
+        cache_dir: Some(cache_dir(cli.cache_dir.clone())?),
+        trace: !cli.no_trace,
+        ..KernelConfig::default()
+    };
     let kernel = Kernel::new(config)?;
     let workspace = workspace_dir(cli.workspace.clone())?;
     kernel.open_workspace(&workspace, &user()).await?;
