@@ -24,14 +24,17 @@ use crate::process::Pid;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tracing::field::{Field, Visit};
 use tracing::level_filters::LevelFilter;
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
 use tracing::{Dispatch, Event, Metadata, Subscriber};
 use tracing_core::span::Current;
+
+type Identity = BuildHasherDefault<super::PidHasher>;
 
 /// The span `bindgen!` opens around a host call.
 const SPAN_NAME: &str = "wit-bindgen import";
@@ -60,10 +63,10 @@ pub(crate) struct HostCalls {
 #[derive(Default)]
 struct Open {
     last: u64,
-    calls: HashMap<u64, Call>,
+    calls: HashMap<u64, Call, Identity>,
     /// Call names by span callsite (one per host function), and whether
     /// the function's Rust result wraps its WIT one (see [`wraps_result`]).
-    names: HashMap<usize, (Arc<str>, bool)>,
+    names: HashMap<usize, (Arc<str>, bool), Identity>,
 }
 
 /// A host call in progress.
@@ -73,7 +76,6 @@ struct Call {
     target: &'static str,
     call: Arc<str>,
     wrapped: bool,
-    time: SystemTime,
     started: Instant,
     args: String,
     result: Option<(String, Duration)>,
@@ -120,7 +122,7 @@ impl HostCalls {
             pid,
             peer: None,
             incoming: false,
-            time: call.time,
+            time: self.tracer.time_of(call.started),
             call: call.call,
             args: Text::Debug(call.args.into()),
             result,
@@ -220,7 +222,6 @@ impl Subscriber for HostCalls {
                 target: meta.target(),
                 call,
                 wrapped,
-                time: SystemTime::now(),
                 started: Instant::now(),
                 args: String::new(),
                 result: None,
@@ -438,10 +439,14 @@ pub(crate) fn debug_to_wave(text: &str) -> String {
         // No values (a function without results).
         return String::new();
     }
+    if !text.bytes().any(|b| b.is_ascii_alphabetic() || b == b'(' || b == b'"' || b == b'\'') {
+        // Numbers and punctuation only (`65536`, `[1, 2]`): WAVE already.
+        return text.to_string();
+    }
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
-    let rest = |i: usize| chars[i..].iter().collect::<String>();
+    let starts_with = |i: usize, prefix: &str| prefix.chars().enumerate().all(|(k, c)| chars.get(i + k) == Some(&c));
     while i < chars.len() {
         let c = chars[i];
         if c == '"' || c == '\'' {
@@ -475,7 +480,8 @@ pub(crate) fn debug_to_wave(text: &str) -> String {
                 // A record: its fields follow.
                 Some('{') if last == "Resource" => {
                     // `Resource { rep: 3, state: "own" }`.
-                    let body = rest(i);
+                    let end = chars[i..].iter().position(|c| *c == '}').map_or(chars.len(), |k| i + k);
+                    let body: String = chars[i..end].iter().collect();
                     let rep: String =
                         body.split("rep: ").nth(1).unwrap_or("").chars().take_while(char::is_ascii_digit).collect();
                     out.push_str(&format!("handle({rep})"));
@@ -491,7 +497,7 @@ pub(crate) fn debug_to_wave(text: &str) -> String {
                 }
                 _ => {
                     out.push_str(&case_name(last));
-                    if rest(i).starts_with("(())") {
+                    if starts_with(i, "(())") {
                         i += 4;
                     }
                 }

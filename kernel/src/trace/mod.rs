@@ -110,37 +110,49 @@ impl TraceEvent {
     /// The event as one JSON object, with the boot (kernel start, in ns since
     /// the epoch) that tells apart the pids of different runs.
     pub fn json(&self, boot: u128) -> String {
+        use std::fmt::Write as _;
         let t = self.time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-        let peer = self.peer.map_or_else(|| "null".to_string(), |p| p.to_string());
-        format!(
-            "{{\"boot\":{boot},\"seq\":{},\"pid\":{},\"peer\":{peer},\"incoming\":{},\"time_ns\":{},\"call\":{},\"args\":{},\"result\":{},\"duration_ns\":{},\"outcome\":\"{}\"}}",
-            self.seq,
-            self.pid,
-            self.incoming,
-            t.as_nanos(),
-            json_string(&self.call),
-            json_string(&self.args),
-            json_string(&self.result),
-            self.duration.as_nanos(),
-            self.outcome.name()
-        )
+        let mut out = String::with_capacity(160 + self.call.len() + self.args.len() + self.result.len());
+        let _ = write!(out, "{{\"boot\":{boot},\"seq\":{},\"pid\":{},\"peer\":", self.seq, self.pid);
+        match self.peer {
+            Some(peer) => {
+                let _ = write!(out, "{peer}");
+            }
+            None => out.push_str("null"),
+        }
+        let _ = write!(out, ",\"incoming\":{},\"time_ns\":{},\"call\":", self.incoming, t.as_nanos());
+        json_string(&mut out, &self.call);
+        out.push_str(",\"args\":");
+        json_string(&mut out, &self.args);
+        out.push_str(",\"result\":");
+        json_string(&mut out, &self.result);
+        let _ = write!(out, ",\"duration_ns\":{},\"outcome\":\"{}\"}}", self.duration.as_nanos(), self.outcome.name());
+        out
     }
 }
 
-fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
+/// Appends `text` as a JSON string: runs that need no escape are copied whole.
+fn json_string(out: &mut String, text: &str) {
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
+    let mut start = 0;
+    for (at, c) in text.char_indices() {
+        let escaped = match c {
+            '"' => "\\\"",
+            '\\' => "\\\\",
+            '\n' => "\\n",
+            c if (c as u32) < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&text[start..at]);
+        if escaped.is_empty() {
+            out.push_str(&format!("\\u{:04x}", c as u32));
+        } else {
+            out.push_str(escaped);
         }
+        start = at + c.len_utf8();
     }
+    out.push_str(&text[start..]);
     out.push('"');
-    out
 }
 
 /// Values as WAVE text, comma-separated, cut at [`MAX_TEXT`] characters.
@@ -364,10 +376,10 @@ impl Log {
     }
 }
 
-/// Pids hash as themselves: they are small distinct numbers, and recording
-/// looks a ring up per event.
+/// Pids (and the ids of host calls in progress) hash as themselves: they are
+/// small distinct numbers, and recording looks one up per event.
 #[derive(Default)]
-struct PidHasher(u64);
+pub(crate) struct PidHasher(u64);
 
 impl std::hash::Hasher for PidHasher {
     fn finish(&self) -> u64 {
@@ -382,6 +394,15 @@ impl std::hash::Hasher for PidHasher {
 
     fn write_u32(&mut self, n: u32) {
         self.0 = u64::from(n);
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        // Callsite addresses: their low bits are alignment.
+        self.0 = (n >> 4) as u64;
     }
 }
 
@@ -534,5 +555,30 @@ impl Tracer {
     pub(crate) fn subscribe(&self) -> broadcast::Receiver<TraceEvent> {
         self.followed.store(true, Ordering::Relaxed);
         self.follow.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_json_lines() {
+        let event = TraceEvent {
+            seq: 7,
+            pid: Pid::new(3).unwrap(),
+            peer: None,
+            incoming: false,
+            time: SystemTime::UNIX_EPOCH + Duration::from_nanos(1_500),
+            call: "wasi:io/streams.output-stream.write".into(),
+            args: "handle(2), \"a \\\"q\\\" b\"\n\u{1}".into(),
+            result: "ok".into(),
+            duration: Duration::from_nanos(42),
+            outcome: Outcome::Error,
+        };
+        assert_eq!(
+            event.json(9),
+            r#"{"boot":9,"seq":7,"pid":3,"peer":null,"incoming":false,"time_ns":1500,"call":"wasi:io/streams.output-stream.write","args":"handle(2), \"a \\\"q\\\" b\"\n\u0001","result":"ok","duration_ns":42,"outcome":"error"}"#
+        );
     }
 }
