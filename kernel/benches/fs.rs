@@ -29,7 +29,10 @@ fn parse(out: &str) -> BTreeMap<String, (f64, String)> {
 async fn through_kernel(seq_mib: String) -> String {
     let workspace = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let cache = tempfile::tempdir().unwrap();
-    let kernel = Kernel::new(KernelConfig { cache_dir: Some(cache.path().into()), ..KernelConfig::default() }).unwrap();
+    // `TRACE=0` measures the kernel with tracing off.
+    let trace = std::env::var("TRACE").map_or(true, |v| v != "0");
+    let kernel =
+        Kernel::new(KernelConfig { cache_dir: Some(cache.path().into()), trace, ..KernelConfig::default() }).unwrap();
     kernel.open_workspace(workspace.path(), "bench").await.unwrap();
     kernel.create_dir_all("/tmp/bench").await.unwrap();
     let program = kernel.load_file(programs::FS_BENCH).unwrap();

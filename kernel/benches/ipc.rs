@@ -1,7 +1,7 @@
 //! IPC benchmark: a bound call (client process → kernel → server process and
 //! back) against a Unix-socket ping-pong between two threads, in the same
-//! run; bound calls with 0 B, 4 KiB and 1 MiB payloads; and the 0 B call
-//! with tracing off.
+//! run; bound calls with 0 B, 4 KiB and 1 MiB payloads; the 0 B call
+//! with tracing off; and what tracing costs a plain host call.
 //!
 //! Run: `cargo bench -p agentos-kernel --bench ipc` (`CALLS=N` to change the
 //! number of calls, `PAYLOADS=0` to leave out the large payloads). The client (`tests/programs/src/bin/ipc_bench.rs`) times
@@ -95,6 +95,22 @@ async fn bound_calls(kernel: &Kernel, server: agentos_kernel::Pid, size: usize, 
     ns.parse().unwrap()
 }
 
+/// Runs `host_calls` (reads of the monotonic clock) on `kernel`; its ns per
+/// host call.
+async fn host_calls(kernel: &Kernel, count: usize) -> f64 {
+    let program = kernel.load_file(programs::HOST_CALLS).unwrap();
+    let (out_w, out_r) = pipe(agentos_kernel::DEFAULT_PIPE_CAPACITY);
+    let spawn = Spawn::new(&program)
+        .args([count.to_string()])
+        .grants(Grants::none().grant(Capability::Cli).grant(Capability::Clocks))
+        .limits(Limits::none())
+        .stdio(Stdio { stdout: Output::Pipe(out_w), ..Stdio::default() });
+    let pid = kernel.spawn(spawn).unwrap();
+    let out = String::from_utf8(out_r.read_to_end().await).unwrap();
+    kernel.wait(pid).await.unwrap();
+    out.split(": ").nth(1).and_then(|s| s.split(' ').next()).expect("the program's figure").parse().unwrap()
+}
+
 /// Runs of the 0 B call with tracing off and on.
 const ROUNDS: usize = 7;
 
@@ -128,11 +144,12 @@ async fn tracing_off_and_on(cache: &std::path::Path, count: usize) -> (f64, f64)
             if traced_now { &mut on } else { &mut off }.push(ns);
         }
     }
-    let median = |mut runs: Vec<f64>| {
-        runs.sort_by(f64::total_cmp);
-        runs[runs.len() / 2]
-    };
     (median(off), median(on))
+}
+
+fn median(mut runs: Vec<f64>) -> f64 {
+    runs.sort_by(f64::total_cmp);
+    runs[runs.len() / 2]
 }
 
 fn main() {
@@ -147,6 +164,16 @@ fn main() {
     // tracing is measured without the noise of where they run.
     let one_thread = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let (one_off, one_on) = one_thread.block_on(tracing_off_and_on(cache, count));
+    let (clock_off, clock_on) = one_thread.block_on(async {
+        let (untraced, _) = start(cache, false);
+        let (traced, _) = start(cache, true);
+        let (mut off, mut on) = (Vec::new(), Vec::new());
+        for _ in 0..ROUNDS {
+            off.push(host_calls(&untraced, count * 5).await);
+            on.push(host_calls(&traced, count * 5).await);
+        }
+        (median(off), median(on))
+    });
     runtime.block_on(async {
         let unix = unix_socket_round_trip(count, false);
         let unix_one_cpu = unix_socket_round_trip(count, true);
@@ -175,6 +202,12 @@ fn main() {
         kernel.kill(server, None).unwrap();
         println!("| one-thread runtime: bound call, 0 B, tracing off (median of {ROUNDS}) | {one_off:.0} | |");
         println!("| one-thread runtime: bound call, 0 B, tracing on (median of {ROUNDS}) | {one_on:.0} | |");
+        println!("\n## Host calls: `wasi:clocks/monotonic-clock.now` from a guest ({} calls)\n", count * 5);
+        println!("| host call | ns per call |");
+        println!("| --- | ---: |");
+        println!("| tracing off (median of {ROUNDS}) | {clock_off:.0} |");
+        println!("| traced (median of {ROUNDS}) | {clock_on:.0} |");
+        println!("\nTracing costs {:.0} ns a host call.", clock_on - clock_off);
         let cost = |off: f64, on: f64| 100.0 * (on - off) / off;
         println!(
             "\nTracing costs {:.0}% on the 0 B round trip on one thread ({:.0}% on two, where the noise is larger).",

@@ -177,6 +177,23 @@ pub async fn bound_calls_are_traced() {
     assert_eq!(seen, 2, "one event for each side");
 }
 
+/// Every host call is an event of the process that made it: here 300 reads
+/// of the monotonic clock, each with its result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn host_calls() {
+    let kernel = kernel_with(8);
+    let out = run_captured(&kernel, command(&kernel, programs::HOST_CALLS).args(["300"]), b"").await;
+    assert_eq!(out.status, ExitStatus::Exited(0), "stderr: {}", out.stderr);
+    assert!(out.stdout.starts_with("300 calls: "), "{}", out.stdout);
+    let clock: Vec<_> =
+        kernel.trace(out.pid).into_iter().filter(|e| e.call == "wasi:clocks/monotonic-clock.now").collect();
+    // The reading before the loop and the 300 in it.
+    assert_eq!(clock.len(), 301, "{:?}", clock.first());
+    let readings: Vec<u64> = clock.iter().map(|e| e.result.parse().expect("a number of ns")).collect();
+    assert!(readings.windows(2).all(|w| w[0] <= w[1]), "monotonic: {readings:?}");
+    assert!(clock.iter().all(|e| e.args.is_empty() && e.outcome == agentos_kernel::trace::Outcome::Ok));
+}
+
 const OUT_PORT: &str = "test:port/out-port";
 const IN_PORT: &str = "test:port/in-port";
 

@@ -19,7 +19,7 @@
 //! a process's filesystem call; they are the vfs's, not the process's, and are
 //! not recorded.
 
-use super::{MAX_TEXT, Outcome, Raw, Text, Tracer};
+use super::{INLINE, MAX_TEXT, Outcome, Raw, Small, Text, Tracer};
 use crate::process::Pid;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -77,8 +77,8 @@ struct Call {
     call: Arc<str>,
     wrapped: bool,
     started: Instant,
-    args: String,
-    result: Option<(String, Duration)>,
+    args: Bounded,
+    result: Option<(Bounded, Duration)>,
     refs: usize,
 }
 
@@ -94,10 +94,11 @@ impl HostCalls {
         let Some(pid) = call.pid else { return };
         let (result, duration, outcome) = match call.result {
             Some((text, duration)) => {
+                let text = text.as_str();
                 match text.strip_prefix("Ok(").and_then(|t| t.strip_suffix(')')) {
                     Some(inner) if call.wrapped => {
                         let outcome = if inner.starts_with("Err(") { Outcome::Error } else { Outcome::Ok };
-                        (Text::Debug(inner.into()), duration, outcome)
+                        (Text::Debug(Small::new(inner)), duration, outcome)
                     }
                     // `wasi:cli/exit` ends the process by a trap that is
                     // no failure.
@@ -110,7 +111,7 @@ impl HostCalls {
                     }
                     _ => {
                         let outcome = if text.starts_with("Err(") { Outcome::Error } else { Outcome::Ok };
-                        (Text::Debug(text.into()), duration, outcome)
+                        (Text::Debug(Small::new(text)), duration, outcome)
                     }
                 }
             }
@@ -124,7 +125,7 @@ impl HostCalls {
             incoming: false,
             time: self.tracer.time_of(call.started),
             call: call.call,
-            args: Text::Debug(call.args.into()),
+            args: Text::Debug(call.args.into_small()),
             result,
             duration,
             outcome,
@@ -223,7 +224,7 @@ impl Subscriber for HostCalls {
                 call,
                 wrapped,
                 started: Instant::now(),
-                args: String::new(),
+                args: Bounded::default(),
                 result: None,
                 refs: 1,
             },
@@ -248,13 +249,13 @@ impl Subscriber for HostCalls {
         let Some((id, _)) = top.filter(|(_, target)| *target == event.metadata().target()) else {
             return self.inner.event(event);
         };
-        let mut fields = Fields { message: String::new(), text: Bounded::default() };
+        let mut fields = Fields { message: Message::default(), text: Bounded::default() };
         event.record(&mut fields);
         let mut open = self.open.lock().unwrap();
         let Some(call) = open.calls.get_mut(&id) else { return };
         match fields.message.as_str() {
-            "call" => call.args = fields.text.text,
-            "return" => call.result = Some((fields.text.text, call.started.elapsed())),
+            "call" => call.args = fields.text,
+            "return" => call.result = Some((fields.text, call.started.elapsed())),
             _ => {}
         }
     }
@@ -375,7 +376,7 @@ impl Visit for FunctionField {
 /// The fields of a `call` or `return` event: the message, and the values as
 /// `Debug` text, comma-separated.
 struct Fields {
-    message: String,
+    message: Message,
     text: Bounded,
 }
 
@@ -388,10 +389,37 @@ impl Visit for Fields {
         if self.text.cut {
             return;
         }
-        if !self.text.text.is_empty() {
+        if !self.text.is_empty() {
             let _ = self.text.write_str(", ");
         }
         let _ = write!(self.text, "{value:?}");
+    }
+}
+
+/// An event's message (`call`, `return`), kept without an allocation.
+#[derive(Default)]
+struct Message {
+    bytes: [u8; 8],
+    len: usize,
+}
+
+impl Message {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Write for Message {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.len + s.len();
+        if end > self.bytes.len() {
+            // Not a message of ours.
+            self.len = 0;
+            return Err(fmt::Error);
+        }
+        self.bytes[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -399,11 +427,59 @@ impl Visit for Fields {
 /// makes the formatter stop: a long list is not printed whole to be thrown
 /// away). One-line `Debug` text has no line breaks (strings escape theirs);
 /// an error's text goes on after one with its causes and backtrace, which
-/// would cost far more than the call to print.
-#[derive(Default)]
+/// would cost far more than the call to print. The first [`INLINE`] bytes
+/// are kept in place: most calls' values take no allocation.
 struct Bounded {
-    text: String,
+    inline: [u8; INLINE],
+    len: usize,
+    /// All of the text, once it outgrew `inline`.
+    spilled: Option<String>,
     cut: bool,
+}
+
+impl Default for Bounded {
+    fn default() -> Bounded {
+        Bounded { inline: [0; INLINE], len: 0, spilled: None, cut: false }
+    }
+}
+
+impl Bounded {
+    fn len(&self) -> usize {
+        self.spilled.as_ref().map_or(self.len, String::len)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn as_str(&self) -> &str {
+        match &self.spilled {
+            Some(text) => text,
+            // Only ever filled from whole `&str`s.
+            None => std::str::from_utf8(&self.inline[..self.len]).unwrap_or_default(),
+        }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        if self.spilled.is_none() && self.len + s.len() <= INLINE {
+            self.inline[self.len..self.len + s.len()].copy_from_slice(s.as_bytes());
+            self.len += s.len();
+            return;
+        }
+        let text = self.spilled.get_or_insert_with(|| {
+            let mut text = String::with_capacity(2 * INLINE + s.len());
+            text.push_str(std::str::from_utf8(&self.inline[..self.len]).unwrap_or_default());
+            text
+        });
+        text.push_str(s);
+    }
+
+    fn into_small(self) -> Small {
+        match self.spilled {
+            Some(text) => Small::Shared(text.into()),
+            None => Small::Inline(self.inline, self.len as u8),
+        }
+    }
 }
 
 impl fmt::Write for Bounded {
@@ -412,17 +488,17 @@ impl fmt::Write for Bounded {
             return Err(fmt::Error);
         }
         let line = s.find('\n').map_or(s, |end| &s[..end]);
-        if line.len() == s.len() && self.text.len() + s.len() <= KEPT {
-            self.text.push_str(s);
+        if line.len() == s.len() && self.len() + s.len() <= KEPT {
+            self.push_str(s);
             return Ok(());
         }
-        let mut end = line.len().min(KEPT - self.text.len());
+        let mut end = line.len().min(KEPT - self.len());
         while !line.is_char_boundary(end) {
             end -= 1;
         }
-        self.text.push_str(&line[..end]);
-        if end < line.len() {
-            self.text.push('…');
+        self.push_str(&line[..end]);
+        if end < s.len() {
+            self.push_str("…");
         }
         self.cut = true;
         Err(fmt::Error)
@@ -589,6 +665,26 @@ mod tests {
         for (debug, wave) in cases {
             assert_eq!(debug_to_wave(debug), wave, "from {debug}");
         }
+    }
+
+    #[test]
+    fn debug_text_is_kept_in_place_then_spilled_then_cut() {
+        let mut short = Bounded::default();
+        write!(short, "{:?}", Some(65536)).unwrap();
+        assert!(short.spilled.is_none());
+        assert!(matches!(short.into_small(), Small::Inline(_, 11)));
+
+        let mut long = Bounded::default();
+        let list: Vec<u32> = (0..1000).collect();
+        assert!(write!(long, "{list:?}").is_err(), "the formatter is stopped");
+        let text = long.as_str().to_string();
+        assert!(text.starts_with("[0, 1, 2, ") && text.ends_with('…'), "{text}");
+        assert!(text.len() <= KEPT + '…'.len_utf8());
+        assert_eq!(long.into_small().as_str(), text);
+
+        let mut error = Bounded::default();
+        let _ = write!(error, "first line\nbacktrace");
+        assert_eq!(error.as_str(), "first line…");
     }
 
     #[test]

@@ -251,8 +251,8 @@ pub(crate) enum Text {
     Bytes([u8; LIST_ITEMS], u8, bool),
     /// Rust `Debug` text of a host call's values (see [`host_calls`]),
     /// printed as WAVE when read.
-    Debug(Arc<str>),
-    Plain(Arc<str>),
+    Debug(Small),
+    Plain(Small),
 }
 
 impl Text {
@@ -271,22 +271,53 @@ impl Text {
     }
 
     /// Text as it is.
-    pub(crate) fn plain(text: impl Into<String>) -> Text {
-        Text::Plain(text.into().into())
+    pub(crate) fn plain(text: impl AsRef<str>) -> Text {
+        Text::Plain(Small::new(text.as_ref()))
     }
 
     fn render(&self) -> String {
         match self {
-            Text::Plain(text) => text.to_string(),
+            Text::Plain(text) => text.as_str().to_string(),
             Text::Bytes(head, len, cut_short) => {
                 let shown: Vec<String> = head[..usize::from(*len)].iter().map(u8::to_string).collect();
                 format!("[{}]{}", shown.join(", "), if *cut_short { "…" } else { "" })
             }
-            Text::Debug(text) => cut(host_calls::debug_to_wave(text)),
+            Text::Debug(text) => cut(host_calls::debug_to_wave(text.as_str())),
             Text::Values(values, cut_short) => {
                 let text = wave(values);
                 if *cut_short && !text.ends_with('…') { text + "…" } else { text }
             }
+        }
+    }
+}
+
+/// Bytes of text an event keeps in itself: most host calls' arguments and
+/// results (`handle(3), 65536`, `Ok(65536)`) fit, and cost no allocation.
+pub(crate) const INLINE: usize = 38;
+
+/// Text kept in an event: short text inline, longer text shared.
+#[derive(Clone)]
+pub(crate) enum Small {
+    Inline([u8; INLINE], u8),
+    Shared(Arc<str>),
+}
+
+impl Small {
+    pub(crate) fn new(text: &str) -> Small {
+        if text.len() <= INLINE {
+            let mut bytes = [0; INLINE];
+            bytes[..text.len()].copy_from_slice(text.as_bytes());
+            Small::Inline(bytes, text.len() as u8)
+        } else {
+            Small::Shared(text.into())
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // Only ever filled from a `&str` whole.
+            Small::Inline(bytes, len) => std::str::from_utf8(&bytes[..usize::from(*len)]).unwrap_or_default(),
+            Small::Shared(text) => text,
         }
     }
 }

@@ -36,7 +36,7 @@ struct Cli {
 
     /// Record no trace events (no `trace`, no trace log), for measuring what
     /// tracing costs.
-    #[arg(long, global = true, env = "AGENTOS_NO_TRACE")]
+    #[arg(long, global = true, env = "AGENTOS_NO_TRACE", value_parser = clap::builder::FalseyValueParser::new())]
     no_trace: bool,
 
     /// Run one shell line and exit with its status.
