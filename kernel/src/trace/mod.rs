@@ -366,6 +366,8 @@ struct Log {
     /// `None` once writing failed (reported once).
     file: Mutex<Option<LogFile>>,
     boot: u128,
+    /// Bytes of `trace.jsonl` before it is rotated ([`LOG_CAP`]).
+    cap: u64,
 }
 
 struct LogFile {
@@ -390,7 +392,7 @@ impl Log {
             text.push('\n');
         }
         let written = (|| {
-            if log.size > 0 && log.size + text.len() as u64 > LOG_CAP {
+            if log.size > 0 && log.size + text.len() as u64 > self.cap {
                 std::fs::rename(&log.path, log.path.with_extension("jsonl.1"))?;
                 log.file = std::fs::OpenOptions::new().create(true).append(true).open(&log.path)?;
                 log.size = 0;
@@ -464,6 +466,10 @@ impl Tracer {
     /// Appends events to `<dir>/trace.jsonl` from now on, in batches, on a
     /// thread of its own (printing and writing stay off the traced calls).
     pub(crate) fn persist_in(&self, dir: &Path) -> std::io::Result<()> {
+        self.persist_capped(dir, LOG_CAP)
+    }
+
+    fn persist_capped(&self, dir: &Path, cap: u64) -> std::io::Result<()> {
         let path = dir.join("trace.jsonl");
         let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
         let size = file.metadata()?.len();
@@ -472,6 +478,7 @@ impl Tracer {
             wake: Condvar::new(),
             file: Mutex::new(Some(LogFile { path, file, size })),
             boot: self.boot(),
+            cap,
         });
         let writer = log.clone();
         std::thread::Builder::new().name("agentos-trace".into()).spawn(move || {
@@ -592,6 +599,62 @@ impl Tracer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(pid: u32, call: &str) -> Raw {
+        Raw {
+            seq: 0,
+            pid: Pid::new(pid).unwrap(),
+            peer: None,
+            incoming: false,
+            time: SystemTime::now(),
+            call: call.into(),
+            args: Text::plain("x".repeat(100)),
+            result: Text::plain("ok"),
+            duration: Duration::ZERO,
+            outcome: Outcome::Ok,
+        }
+    }
+
+    #[test]
+    fn memory_is_bounded_per_process_and_in_ended_processes() {
+        let tracer = Tracer::new(true);
+        for k in 0..RING + 10 {
+            tracer.record(event(1, &format!("call-{k}")));
+        }
+        let kept = tracer.events(Pid::new(1).unwrap());
+        assert_eq!(kept.len(), RING);
+        assert_eq!(kept[0].call, "call-10", "the oldest go first");
+        assert_eq!(kept.last().unwrap().call, format!("call-{}", RING + 9));
+        // Ended processes keep their events, the last ENDED_KEPT of them.
+        for pid in 1..=ENDED_KEPT as u32 + 1 {
+            tracer.record(event(pid, "process.exit"));
+            tracer.ended(Pid::new(pid).unwrap());
+        }
+        assert!(!tracer.has(Pid::new(1).unwrap()));
+        assert!(tracer.has(Pid::new(2).unwrap()));
+        assert_eq!(tracer.recent().len(), ENDED_KEPT, "pid 1's events went with it");
+    }
+
+    #[test]
+    fn the_log_is_rotated_past_its_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let tracer = Tracer::new(true);
+        tracer.persist_capped(dir.path(), 4096).unwrap();
+        for k in 0..100 {
+            tracer.record(event(1, &format!("call-{k}")));
+            // Batches as small as one event, so that rotation is tried often.
+            tracer.flush();
+        }
+        let log = std::fs::read_to_string(dir.path().join("trace.jsonl")).unwrap();
+        let old = std::fs::read_to_string(dir.path().join("trace.jsonl.1")).unwrap();
+        assert!(log.len() <= 4096 && old.len() <= 4096, "{} and {} bytes", log.len(), old.len());
+        assert!(log.lines().last().unwrap().contains("\"call\":\"call-99\""), "{log}");
+        // Nothing is lost across the rotation: the two files end and start
+        // with consecutive events.
+        let seq =
+            |line: &str| line.split("\"seq\":").nth(1).unwrap().split(',').next().unwrap().parse::<u64>().unwrap();
+        assert_eq!(seq(old.lines().last().unwrap()) + 1, seq(log.lines().next().unwrap()));
+    }
 
     #[test]
     fn events_are_json_lines() {
