@@ -527,7 +527,7 @@ impl Kernel {
         };
         tracing::info!(pid = pid.get(), parent = parent.map(Pid::get), program = program.name(), serve, "spawn");
         let argv = self.inner.table.lock().unwrap().entries[&pid].info.argv.clone();
-        self.inner.tracer.record(crate::trace::Raw {
+        self.inner.tracer.record_start(crate::trace::Raw {
             seq: 0,
             pid,
             peer: None,

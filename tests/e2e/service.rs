@@ -154,6 +154,7 @@ pub async fn bound_calls_are_traced() {
     assert_eq!(echo.outcome, agentos_kernel::trace::Outcome::Ok);
     let check = events.iter().find(|e| e.call.ends_with(".check") && e.args == "7").expect("check(7)");
     assert_eq!(check.result, r#"err("7 is odd")"#);
+    assert_eq!(check.outcome, agentos_kernel::trace::Outcome::Error, "an err result is an error");
     // The server's trace holds the same handoffs.
     assert_eq!(echo.peer, Some(server));
     assert!(!echo.incoming);

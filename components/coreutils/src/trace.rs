@@ -16,7 +16,9 @@ handoff, with its arguments and results (as WAVE), outcome and duration.
 
   PID…          these processes (also after they ended, while the kernel
                 keeps their events); without PID, the last events of all
-  -f, --follow  then print new events as they happen, until the process ends
+                but this one
+  -f, --follow  then print new events as they happen, until the processes
+                end (without PID, until interrupted)
   --pipeline    the handoffs between the processes of PID's pipeline (of the
                 newest pipeline without PID), once each, in order
   -h, --help    print this help";
@@ -116,9 +118,9 @@ pub fn trace(_: &str, args: Vec<String>) -> i32 {
         }
         show_pipeline(pids.first().copied())
     } else if pids.is_empty() {
-        show(None, follow)
+        show(&[None], follow)
     } else {
-        pids.iter().try_for_each(|pid| show(Some(*pid), follow))
+        show(&pids.into_iter().map(Some).collect::<Vec<_>>(), follow)
     };
     match result {
         Ok(()) => 0,
@@ -129,22 +131,26 @@ pub fn trace(_: &str, args: Vec<String>) -> i32 {
     }
 }
 
-/// Prints the events of `pid` (of all processes without one); with `follow`,
-/// then the new ones as they come, until the process has ended.
-fn show(pid: Option<u64>, follow: bool) -> Result<(), String> {
+/// Prints the events of `pids` (`None`: of all processes but this one),
+/// one after the other; with `follow`, then the new ones of all of them as
+/// they come, until each has ended (never, for all processes).
+fn show(pids: &[Option<u64>], follow: bool) -> Result<(), String> {
+    let me = u64::from(agentos_sdk::process::id().get());
     let mut out = std::io::stdout();
-    let mut last = 0;
+    // For each source: the last event number printed, and whether it ended.
+    let mut seen: Vec<(Option<u64>, u64, bool)> = pids.iter().map(|pid| (*pid, 0, false)).collect();
     loop {
-        let mut ended = false;
-        for event in read(pid)? {
-            ended |= pid == Some(event.pid) && event.call == "process.exit";
-            if event.seq > last {
-                last = event.seq;
-                let _ = writeln!(out, "{}", event.line());
+        for (pid, last, ended) in seen.iter_mut().filter(|(_, _, ended)| !*ended) {
+            for event in read(*pid)? {
+                *ended |= *pid == Some(event.pid) && event.call == "process.exit";
+                if event.seq > *last && (pid.is_some() || event.pid != me) {
+                    *last = event.seq;
+                    let _ = writeln!(out, "{}", event.line());
+                }
             }
         }
         let _ = out.flush();
-        if !follow || ended {
+        if !follow || seen.iter().all(|(_, _, ended)| *ended) {
             return Ok(());
         }
         std::thread::sleep(POLL);

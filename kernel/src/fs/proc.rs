@@ -116,11 +116,11 @@ impl ProcNode {
             ProcNode::Trace => return json(tracer.recent()),
             ProcNode::Root | ProcNode::Process(_) => return Vec::new(),
         };
-        if file == ProcFile::Trace {
-            return json(tracer.events(pid));
-        }
-        let Some(p) = info(kernel, pid) else {
-            return Vec::new();
+        // The trace outlives the process; the rest is of the running one.
+        let p = match (file, info(kernel, pid)) {
+            (ProcFile::Trace, _) => return json(tracer.events(pid)),
+            (_, None) => return Vec::new(),
+            (_, Some(p)) => p,
         };
         match file {
             ProcFile::Status => {
@@ -137,7 +137,7 @@ impl ProcNode {
                 .into_bytes()
             }
             ProcFile::Cmdline => p.argv.iter().flat_map(|a| a.bytes().chain([0])).collect(),
-            ProcFile::Trace => unreachable!("rendered above"),
+            ProcFile::Trace => json(tracer.events(pid)),
             ProcFile::Limits => {
                 let l = p.limits;
                 let show = |d: Option<std::time::Duration>| d.map_or_else(|| "none".to_string(), |d| format!("{d:?}"));

@@ -449,7 +449,7 @@ pub(crate) fn connect(
             let (queue, input, service, traced_name) =
                 (queue.clone(), input.clone(), service.clone(), traced_name.clone());
             Box::new(async move {
-                let started = std::time::SystemTime::now();
+                let started = std::time::Instant::now();
                 let permit = queue.acquire_owned().await.map_err(|_| wasmtime::format_err!("the port is closed"))?;
                 let (reply, _) = oneshot::channel();
                 let call = Request::Call {
@@ -460,25 +460,33 @@ pub(crate) fn connect(
                     permit: Some(permit),
                 };
                 let kernel = store.data().kernel.clone();
-                if kernel.inner.tracer.enabled() {
+                let args = kernel.inner.tracer.enabled().then(|| crate::trace::Text::values(params));
+                let sent = service.requests.send(call).is_ok();
+                let ended = || format!("the consumer {} (pid {}) has ended", service.program, service.pid);
+                if let Some(args) = args {
+                    let (result, outcome) = if sent {
+                        (format!("queued for pid {}", service.pid), crate::trace::Outcome::Ok)
+                    } else {
+                        (ended(), crate::trace::Outcome::Trap)
+                    };
                     let event = crate::trace::Raw {
                         seq: 0,
                         pid: store.data().pid,
                         peer: None,
                         incoming: false,
-                        time: started,
+                        time: kernel.inner.tracer.time_of(started),
                         call: traced_name,
-                        args: crate::trace::Text::values(params),
-                        result: crate::trace::Text::plain(format!("queued for pid {}", service.pid)),
-                        duration: started.elapsed().unwrap_or_default(),
-                        outcome: crate::trace::Outcome::Ok,
+                        args,
+                        result: crate::trace::Text::plain(result),
+                        duration: started.elapsed(),
+                        outcome,
                     };
                     // In both processes' traces: `trace --pipeline` shows the caller's.
                     kernel.inner.tracer.record_both(event, service.pid);
                 }
-                service.requests.send(call).map_err(|_| {
-                    wasmtime::format_err!("the consumer {} (pid {}) has ended", service.program, service.pid)
-                })?;
+                if !sent {
+                    return Err(wasmtime::format_err!("{}", ended()));
+                }
                 Ok(())
             })
         })
@@ -586,6 +594,9 @@ pub(crate) fn define(
                 if let Some(args) = traced {
                     let (result, outcome) = match &answer {
                         Ok(values) if delivered => (crate::trace::Text::values(values), crate::trace::Outcome::Error),
+                        Ok(values) if matches!(values.as_slice(), [Val::Result(Err(_))]) => {
+                            (crate::trace::Text::values(values), crate::trace::Outcome::Error)
+                        }
                         Ok(values) => (crate::trace::Text::values(values), crate::trace::Outcome::Ok),
                         Err(e) => {
                             (crate::trace::Text::plain(crate::trace::cut(e.to_string())), crate::trace::Outcome::Trap)

@@ -8,7 +8,8 @@
 //! processes (see [`Scope`]): it makes those spans events of the process being
 //! polled, and passes everything else on to the subscriber that was the
 //! default when the kernel was made (the embedder's log, which is therefore
-//! set up before the kernel), so `RUST_LOG` output is the same.
+//! set up before the kernel). The host-call spans and their events are the
+//! trace's: the log no longer shows them (bindgen emits them at `TRACE`).
 //!
 //! The `Debug` text is kept (cut at a bound, so a megabyte buffer costs no
 //! more to trace than a short one) and printed as WAVE only when read
@@ -92,28 +93,11 @@ impl HostCalls {
 
     fn finish(&self, call: Call) {
         let Some(pid) = call.pid else { return };
-        let (result, duration, outcome) = match call.result {
+        let (result, duration, outcome) = match &call.result {
             Some((text, duration)) => {
-                let text = text.as_str();
-                match text.strip_prefix("Ok(").and_then(|t| t.strip_suffix(')')) {
-                    Some(inner) if call.wrapped => {
-                        let outcome = if inner.starts_with("Err(") { Outcome::Error } else { Outcome::Ok };
-                        (Text::Debug(Small::new(inner)), duration, outcome)
-                    }
-                    // `wasi:cli/exit` ends the process by a trap that is
-                    // no failure.
-                    _ if call.call.starts_with("wasi:cli/exit.") => (Text::plain("(exits)"), duration, Outcome::Ok),
-                    // `Err` of the Rust result around the WIT one: a trap,
-                    // shown by its message.
-                    _ if call.wrapped && text.starts_with("Err(") => {
-                        let message = text["Err(".len()..].trim_end_matches(')');
-                        (Text::plain(message), duration, Outcome::Trap)
-                    }
-                    _ => {
-                        let outcome = if text.starts_with("Err(") { Outcome::Error } else { Outcome::Ok };
-                        (Text::Debug(Small::new(text)), duration, outcome)
-                    }
-                }
+                let duration = *duration;
+                let (result, outcome) = result_of(&call, text.as_str());
+                (result, duration, outcome)
             }
             // Dropped before it returned: the process was killed or trapped.
             None => (Text::plain("(did not return)"), call.started.elapsed(), Outcome::Trap),
@@ -130,6 +114,50 @@ impl HostCalls {
             duration,
             outcome,
         });
+    }
+}
+
+/// A host call's result and outcome from the `Debug` text of its Rust result.
+fn result_of(call: &Call, text: &str) -> (Text, Outcome) {
+    if call.call.starts_with("wasi:cli/exit.") {
+        // It ends the process by a trap that is no failure.
+        return (Text::plain("(exits)"), Outcome::Ok);
+    }
+    if text == "\"...\"" {
+        // A result holding a list, not printed by wasmtime-wasi's bindings.
+        // Around a plain WIT result it returned (a trap would have ended
+        // the process, as its exit event says); a WIT `result` may have
+        // been an error.
+        let outcome = if call.wrapped { Outcome::Ok } else { Outcome::Unknown };
+        return (Text::Debug(Small::new(text)), outcome);
+    }
+    if !call.wrapped {
+        // The WIT result itself: `Ok`, an error code, or a trap carried in
+        // the trappable error type.
+        return (Text::Debug(Small::new(text)), wit_outcome(text));
+    }
+    if let Some(inner) = text.strip_prefix("Ok(") {
+        // The closing parenthesis is gone when the text was cut.
+        let inner = inner.strip_suffix(')').unwrap_or(inner);
+        return (Text::Debug(Small::new(inner)), wit_outcome(inner));
+    }
+    match text.strip_prefix("Err(") {
+        // `Err` of the Rust result around the WIT one: a trap, shown by its
+        // message.
+        Some(message) => (Text::plain(message.strip_suffix(')').unwrap_or(message)), Outcome::Trap),
+        None => (Text::Debug(Small::new(text)), Outcome::Ok),
+    }
+}
+
+/// The outcome of a WIT result's `Debug` text: a trap carried in an error
+/// type (`FsError`'s `"trap: …"`, `StreamError::Trap`), an error, or not.
+fn wit_outcome(text: &str) -> Outcome {
+    if text.starts_with("Err(\"trap: ") || text.starts_with("Err(Trap(") {
+        Outcome::Trap
+    } else if text.starts_with("Err(") {
+        Outcome::Error
+    } else {
+        Outcome::Ok
     }
 }
 
@@ -163,13 +191,16 @@ fn call_name(target: &str, function: &str) -> String {
 /// its WIT result `T` (`Err` is a trap), rather than the WIT result itself.
 /// With `trappable` imports, it is the former for every function but those
 /// whose WIT `result`'s error is a trappable error type: the functions of
-/// `wasi:filesystem/types` and `wasi:io/streams` that return `result`.
+/// `wasi:filesystem/types`, `wasi:io/streams` and `wasi:sockets/*` that
+/// return a `result` (all of theirs but the ones named here).
 fn wraps_result(target: &str, function: &str) -> bool {
-    let error_typed = target.ends_with("::filesystem::types") || target.ends_with("::io::streams");
+    let error_typed =
+        target.ends_with("::filesystem::types") || target.ends_with("::io::streams") || target.contains("::sockets::");
+    let plain = |name: &str| function == name || function.ends_with(&format!(".{name}"));
     !error_typed
         || function.starts_with("[drop]")
-        || function.ends_with(".subscribe")
-        || function == "filesystem-error-code"
+        || ["subscribe", "is-same-object", "is-listening", "address-family"].into_iter().any(plain)
+        || ["filesystem-error-code", "network-error-code", "instance-network"].contains(&function)
 }
 
 impl Subscriber for HostCalls {
@@ -685,6 +716,58 @@ mod tests {
         let mut error = Bounded::default();
         let _ = write!(error, "first line\nbacktrace");
         assert_eq!(error.as_str(), "first line…");
+    }
+
+    #[test]
+    fn outcomes_read_from_the_rust_result() {
+        let call = |name: &str, wrapped| Call {
+            pid: None,
+            target: "t",
+            call: name.into(),
+            wrapped,
+            started: Instant::now(),
+            args: Bounded::default(),
+            result: None,
+            refs: 1,
+        };
+        let cases = [
+            // An error code of `wasi:filesystem` (not wrapped), and a trap in it.
+            (call("wasi:filesystem/types.descriptor.open-at", false), "Err(no-entry)", "err(no-entry)", Outcome::Error),
+            (
+                call("wasi:filesystem/types.descriptor.read", false),
+                "Err(\"trap: boom\")",
+                "err(\"trap: boom\")",
+                Outcome::Trap,
+            ),
+            (call("wasi:io/streams.input-stream.read", false), "Err(Trap(x))", "err(trap(x))", Outcome::Trap),
+            // A stream read's result is not printed by wasmtime-wasi.
+            (call("wasi:io/streams.input-stream.read", false), "\"...\"", "[…]", Outcome::Unknown),
+            (call("wasi:cli/environment.get-arguments", true), "\"...\"", "[…]", Outcome::Ok),
+            // Wrapped: `Ok` around the WIT result, `Err` a trap.
+            (call("agentos:kernel/process.wait", true), "Ok(Ok(Exited(0)))", "ok(exited(0))", Outcome::Ok),
+            (call("agentos:kernel/process.spawn", true), "Ok(Err(NotFound))", "err(not-found)", Outcome::Error),
+            (call("agentos:kernel/process.spawn", true), "Err(bad handle)", "bad handle", Outcome::Trap),
+            // Cut text has lost its closing parenthesis.
+            (call("wasi:random/random.get-random-u64", true), "Ok(Err(\"long…", "err(\"long…", Outcome::Error),
+            (call("wasi:cli/exit.exit", true), "Err(exit 0)", "(exits)", Outcome::Ok),
+        ];
+        for (call, debug, shown, outcome) in cases {
+            let (text, got) = result_of(&call, debug);
+            assert_eq!((text.render(), got), (shown.to_string(), outcome), "{} {debug}", call.call);
+        }
+    }
+
+    #[test]
+    fn which_results_wrap_the_wit_result() {
+        let tcp = "wasmtime_wasi::p2::bindings::sockets::tcp";
+        assert!(!wraps_result(tcp, "[method]tcp-socket.start-bind"));
+        assert!(wraps_result(tcp, "[method]tcp-socket.is-listening"));
+        assert!(wraps_result(tcp, "[method]tcp-socket.subscribe"));
+        let fs = "agentos_kernel::bindings::host::wasi::filesystem::types";
+        assert!(!wraps_result(fs, "[method]descriptor.open-at"));
+        assert!(wraps_result(fs, "[method]descriptor.is-same-object"));
+        assert!(wraps_result(fs, "[drop]descriptor"));
+        assert!(wraps_result("wasmtime_wasi::p2::bindings::cli::environment", "get-arguments"));
     }
 
     #[test]

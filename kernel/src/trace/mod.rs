@@ -10,8 +10,10 @@
 //! keeps its last [`RING`] events in memory, also after it ended (for the
 //! last [`ENDED_KEPT`] ended processes); with a workspace open, every event
 //! is also appended to `trace.jsonl` in the workspace directory, in batches,
-//! by a thread of its own (and by [`crate::Kernel::flush_trace`]), and the file is rotated to `trace.jsonl.1` past [`LOG_CAP`]
-//! bytes. Values are kept (shortened) and printed as WAVE only when read.
+//! by a thread of its own (and by [`crate::Kernel::flush_trace`]), and the
+//! file is rotated to `trace.jsonl.1` past [`LOG_CAP`] bytes. A process's
+//! ring is made by its spawn event. Values are kept (shortened) and printed
+//! as WAVE only when read.
 //!
 //! **Invariant:** recording never fails a call: a log that cannot be written
 //! is reported once and then skipped.
@@ -47,6 +49,10 @@ pub enum Outcome {
     Error,
     /// It trapped, or the other side did.
     Trap,
+    /// Not known: the bindings of wasmtime-wasi's own interfaces do not
+    /// print a result that holds a list (a stream read), so whether it was
+    /// an error cannot be told.
+    Unknown,
 }
 
 impl Outcome {
@@ -55,6 +61,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Error => "error",
             Outcome::Trap => "trap",
+            Outcome::Unknown => "unknown",
         }
     }
 }
@@ -275,7 +282,7 @@ impl Text {
         Text::Plain(Small::new(text.as_ref()))
     }
 
-    fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         match self {
             Text::Plain(text) => text.as_str().to_string(),
             Text::Bytes(head, len, cut_short) => {
@@ -358,6 +365,9 @@ pub(crate) struct Tracer {
 const BATCH: usize = 256;
 /// How long an event waits for the log writer at most.
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
+/// Events waiting for the log writer before new ones are left out of the
+/// log (a stalled disk must not take the kernel's memory).
+const MAX_PENDING: usize = 1 << 16;
 
 /// `trace.jsonl`: events waiting to be written, and the file.
 struct Log {
@@ -368,6 +378,8 @@ struct Log {
     boot: u128,
     /// Bytes of `trace.jsonl` before it is rotated ([`LOG_CAP`]).
     cap: u64,
+    /// Events left out of the log since the last report.
+    dropped: AtomicU64,
 }
 
 struct LogFile {
@@ -383,6 +395,10 @@ impl Log {
         let mut file = self.file.lock().unwrap();
         let batch = std::mem::take(&mut *self.pending.lock().unwrap());
         let Some(log) = file.as_mut() else { return };
+        let dropped = self.dropped.swap(0, Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::warn!(path = %log.path.display(), dropped, "the trace log fell behind; events were left out of it");
+        }
         if batch.is_empty() {
             return;
         }
@@ -439,6 +455,12 @@ impl std::hash::Hasher for PidHasher {
     }
 }
 
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        self.flush();
+    }
+}
+
 #[derive(Default)]
 struct State {
     rings: HashMap<Pid, VecDeque<Raw>, BuildHasherDefault<PidHasher>>,
@@ -479,17 +501,20 @@ impl Tracer {
             file: Mutex::new(Some(LogFile { path, file, size })),
             boot: self.boot(),
             cap,
+            dropped: AtomicU64::new(0),
         });
-        let writer = log.clone();
+        // The thread ends once the kernel let go of the log (after writing
+        // what was left).
+        let writer = Arc::downgrade(&log);
         std::thread::Builder::new().name("agentos-trace".into()).spawn(move || {
-            loop {
+            while let Some(log) = writer.upgrade() {
                 {
-                    let pending = writer.pending.lock().unwrap();
+                    let pending = log.pending.lock().unwrap();
                     if pending.len() < BATCH {
-                        drop(writer.wake.wait_timeout(pending, FLUSH_EVERY).unwrap());
+                        drop(log.wake.wait_timeout(pending, FLUSH_EVERY).unwrap());
                     }
                 }
-                writer.flush();
+                log.flush();
             }
         })?;
         let _ = self.log.set(log);
@@ -506,6 +531,18 @@ impl Tracer {
     pub(crate) fn record(&self, event: Raw) {
         if self.enabled {
             self.record_locked(&mut self.state.lock().unwrap(), event);
+        }
+    }
+
+    /// Records a process's first event (its spawn), which makes its ring:
+    /// events of a process without one (its ring evicted after it ended)
+    /// are not kept, so that a late handoff to an ended server cannot make
+    /// its ring anew.
+    pub(crate) fn record_start(&self, event: Raw) {
+        if self.enabled {
+            let mut state = self.state.lock().unwrap();
+            state.rings.entry(event.pid).or_default();
+            self.record_locked(&mut state, event);
         }
     }
 
@@ -526,7 +563,12 @@ impl Tracer {
         event.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(log) = self.log.get() {
             let mut pending = log.pending.lock().unwrap();
-            pending.push(event.clone());
+            if pending.len() < MAX_PENDING {
+                pending.push(event.clone());
+            } else {
+                // The disk does not keep up: the ring still has the event.
+                log.dropped.fetch_add(1, Ordering::Relaxed);
+            }
             // One wake-up per batch, not per event: a wake-up is a system
             // call on the traced call's path.
             if pending.len() == BATCH {
@@ -536,7 +578,7 @@ impl Tracer {
         if self.followed.load(Ordering::Relaxed) && self.follow.receiver_count() > 0 {
             let _ = self.follow.send(event.render());
         }
-        let ring = state.rings.entry(event.pid).or_default();
+        let Some(ring) = state.rings.get_mut(&event.pid) else { return };
         if ring.len() == RING {
             ring.pop_front();
         }
@@ -566,16 +608,21 @@ impl Tracer {
         raw.iter().map(Raw::render).collect()
     }
 
-    /// The last [`RING`] events of all processes, oldest first (merged from
-    /// the processes' rings when asked, so recording stays one ring push).
+    /// The last [`RING`] events of all processes, oldest first. Event
+    /// numbers are consecutive, so those are the ones numbered past the last
+    /// less [`RING`]: each ring is read from its end only that far, and
+    /// recording stays one ring push.
     pub(crate) fn recent(&self) -> Vec<TraceEvent> {
         let mut raw: Vec<Raw> = {
             let state = self.state.lock().unwrap();
-            let mut all: Vec<&Raw> = state.rings.values().flatten().collect();
-            all.sort_unstable_by_key(|e| std::cmp::Reverse(e.seq));
-            all.into_iter().take(RING).cloned().collect()
+            let after = self.seq.load(Ordering::Relaxed).saturating_sub(RING as u64);
+            let mut newest = Vec::new();
+            for ring in state.rings.values() {
+                newest.extend(ring.iter().rev().take_while(|e| e.seq > after).cloned());
+            }
+            newest
         };
-        raw.reverse();
+        raw.sort_unstable_by_key(|e| e.seq);
         raw.iter().map(Raw::render).collect()
     }
 
@@ -618,6 +665,7 @@ mod tests {
     #[test]
     fn memory_is_bounded_per_process_and_in_ended_processes() {
         let tracer = Tracer::new(true);
+        tracer.record_start(event(1, "process.spawn"));
         for k in 0..RING + 10 {
             tracer.record(event(1, &format!("call-{k}")));
         }
@@ -627,12 +675,19 @@ mod tests {
         assert_eq!(kept.last().unwrap().call, format!("call-{}", RING + 9));
         // Ended processes keep their events, the last ENDED_KEPT of them.
         for pid in 1..=ENDED_KEPT as u32 + 1 {
+            if pid > 1 {
+                tracer.record_start(event(pid, "process.spawn"));
+            }
             tracer.record(event(pid, "process.exit"));
             tracer.ended(Pid::new(pid).unwrap());
         }
         assert!(!tracer.has(Pid::new(1).unwrap()));
+        // A late event of an evicted process does not bring its ring back.
+        tracer.record(event(1, "late"));
+        assert!(!tracer.has(Pid::new(1).unwrap()));
         assert!(tracer.has(Pid::new(2).unwrap()));
-        assert_eq!(tracer.recent().len(), ENDED_KEPT, "pid 1's events went with it");
+        // The spawn and exit of each kept process; pid 1's events went with it.
+        assert_eq!(tracer.recent().len(), 2 * ENDED_KEPT);
     }
 
     #[test]
@@ -640,6 +695,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let tracer = Tracer::new(true);
         tracer.persist_capped(dir.path(), 4096).unwrap();
+        tracer.record_start(event(1, "process.spawn"));
         for k in 0..100 {
             tracer.record(event(1, &format!("call-{k}")));
             // Batches as small as one event, so that rotation is tried often.

@@ -226,17 +226,17 @@ async fn command(kernel: &Kernel, cli: Cli, workspace: &std::path::Path) -> anyh
     demo::seed(kernel, &user()).await?;
     let command = match (cli.command, cli.line) {
         (Some(command), _) => command,
-        (None, Some(line)) => return shell(&kernel, vec!["-c".into(), line], None).await,
+        (None, Some(line)) => return shell(kernel, vec!["-c".into(), line], None).await,
         (None, None) => {
             let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-            return shell(&kernel, Vec::new(), interactive.then(|| workspace.join("history"))).await;
+            return shell(kernel, Vec::new(), interactive.then(|| workspace.join("history"))).await;
         }
     };
     match command {
         Command::Sh { file, args } => {
             let mut argv = vec![file];
             argv.extend(args);
-            shell(&kernel, argv, None).await
+            shell(kernel, argv, None).await
         }
         Command::Run(args) => {
             let program = match kernel.load_file(&args.file) {
@@ -244,11 +244,11 @@ async fn command(kernel: &Kernel, cli: Cli, workspace: &std::path::Path) -> anyh
                 Err(e @ LoadError::NotFound { .. }) => return Ok(fail(&e.to_string(), 127)),
                 Err(e) => return Ok(fail(&e.to_string(), 126)),
             };
-            run(&kernel, &program, args).await
+            run(kernel, &program, args).await
         }
-        Command::Demo => demo(&kernel).await,
+        Command::Demo => demo(kernel).await,
         Command::Import { host, dest } => {
-            let count = import(&kernel, &host, &dest).await?;
+            let count = import(kernel, &host, &dest).await?;
             eprintln!("imported {count} files into {dest}");
             Ok(ExitCode::SUCCESS)
         }
