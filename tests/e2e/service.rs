@@ -29,6 +29,7 @@ pub async fn ipc_client() {
          describe: nothing\n\
          find: Some(\"origin\") None\n\
          check: Ok(5) Err(\"7 is odd\")\n\
+         try: Ok(1) Ok(2)\n\
          paint: Color::Red read+exec true\n\
          counter: 42 peek 42\n\
          other: 5 first still 42\n"
@@ -83,11 +84,45 @@ pub async fn server_failure_is_an_error_value_where_the_result_has_one() {
     }
     let after = lines.iter().find(|l| l.starts_with("check after: ")).expect("the check-after line");
     assert!(after.contains("Err(") && after.contains(&format!("(pid {server}) has ended")), "{after}");
+    // An error variant or enum with a case `unavailable` gets that case.
+    let variant = lines.iter().find(|l| l.starts_with("try-variant after: ")).expect("the try-variant line");
+    assert!(variant.starts_with("try-variant after: Err(Failure::Unavailable(\"`test:ipc/api"), "{variant}");
+    assert!(variant.contains("has ended"), "{variant}");
+    let status = lines.iter().find(|l| l.starts_with("try-enum after: ")).expect("the try-enum line");
+    assert!(
+        status.starts_with("try-enum after: Err(Status {") && status.contains(r#"name: "unavailable""#),
+        "{status}"
+    );
     assert!(matches!(kernel.wait(server).await.unwrap(), ExitStatus::Trapped(_)));
     // The trace shows the delivered failure as an error, not a trap.
     let event = kernel.trace(server).into_iter().find(|e| e.call.ends_with(".crash-checked")).expect("traced");
     assert_eq!(event.outcome, agentos_kernel::trace::Outcome::Error, "{}", event.line());
     assert!(event.result.starts_with("err(\""), "{}", event.result);
+}
+
+/// A server that traps on the fast path for bulk data fails the call with
+/// an error naming the service; `bounce` has no error result, so the client
+/// traps with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn server_failure_on_the_fast_path() {
+    let kernel = kernel_with(8);
+    let server = start_server(&kernel);
+    let client = command(&kernel, programs::IPC_CLIENT).args(["crash-bytes"]).bind(API, server);
+    let out = run_captured(&kernel, client, b"").await;
+    let ExitStatus::Trapped(message) = &out.status else { panic!("the client should trap: {:?}", out.status) };
+    assert!(message.contains("bounce") && message.contains(&format!("(pid {server}) failed: it trapped")), "{message}");
+    assert!(
+        out.stdout.contains("\nbounce: [102, 105, 110, 101]\ncrashing the server through bounce\n"),
+        "{}",
+        out.stdout
+    );
+    assert!(matches!(kernel.wait(server).await.unwrap(), ExitStatus::Trapped(_)));
+    let traced = kernel.trace(out.pid).into_iter().filter(|e| e.call.ends_with(".bounce")).collect::<Vec<_>>();
+    assert_eq!(traced.len(), 2);
+    assert_eq!(
+        (traced[1].args.as_str(), traced[1].outcome),
+        ("[99, 114, 97, 115, 104]", agentos_kernel::trace::Outcome::Trap)
+    );
 }
 
 /// A client whose types differ from the server's is refused at bind time,

@@ -697,7 +697,7 @@ pub(crate) async fn serve(
                         let _ = reply.send(Ok(blob));
                     }
                     Err(e) => {
-                        let _ = reply.send(Err(format!("it trapped: {}", e.root_cause())));
+                        let _ = reply.send(Err(failed(&e)));
                         return Err(e);
                     }
                 }
@@ -714,7 +714,7 @@ pub(crate) async fn serve(
                         let _ = reply.send(Ok(results));
                     }
                     Err(e) => {
-                        let _ = reply.send(Err(format!("it trapped: {}", e.root_cause())));
+                        let _ = reply.send(Err(failed(&e)));
                         return Err(e);
                     }
                 }
@@ -722,6 +722,14 @@ pub(crate) async fn serve(
         }
     }
     Ok(Ok(()))
+}
+
+/// Why a call of the server failed, for the client.
+fn failed(e: &wasmtime::Error) -> String {
+    match e.downcast_ref::<wasmtime::Trap>() {
+        Some(_) => format!("it trapped: {}", e.root_cause()),
+        None => format!("it failed: {e:#}"),
+    }
 }
 
 /// The function `interface.function` the server's instance exports.

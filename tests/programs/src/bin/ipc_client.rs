@@ -19,6 +19,7 @@ fn main() {
     println!("describe: {}", api::describe(&Shape::Empty));
     println!("find: {:?} {:?}", api::find("origin").map(|p| p.label), api::find("elsewhere").map(|p| p.label));
     println!("check: {:?} {:?}", api::check(10), api::check(7));
+    println!("try: {:?} {:?}", api::try_variant(), api::try_enum());
     let (color, perms) = api::paint(Color::Blue, Perms::READ);
     println!("paint: {color:?} read+exec {}", perms == (Perms::READ | Perms::EXEC));
     let counter = Counter::new(40);
@@ -36,5 +37,13 @@ fn main() {
     if std::env::args().nth(1).as_deref() == Some("crash-checked") {
         println!("crash-checked: {:?}", api::crash_checked());
         println!("check after: {:?}", api::check(4));
+        println!("try-variant after: {:?}", api::try_variant());
+        println!("try-enum after: {:?}", api::try_enum());
+    }
+    if std::env::args().nth(1).as_deref() == Some("crash-bytes") {
+        println!("bounce: {:?}", api::bounce(b"fine"));
+        println!("crashing the server through bounce");
+        api::bounce(b"crash");
+        println!("unreachable: the crash call returned");
     }
 }

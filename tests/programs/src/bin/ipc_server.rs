@@ -3,7 +3,7 @@
 
 wit_bindgen::generate!({ path: "wit/ipc", world: "server" });
 
-use exports::test::ipc::api::{Color, Guest, GuestCounter, Perms, Point, Shape};
+use exports::test::ipc::api::{Color, Failure, Guest, GuestCounter, Perms, Point, Shape, Status};
 use std::cell::Cell;
 
 struct Server;
@@ -65,6 +65,7 @@ impl Guest for Server {
     }
 
     fn bounce(data: Vec<u8>) -> Vec<u8> {
+        assert!(data != b"crash", "the server crashes on purpose, on the fast path");
         data
     }
 
@@ -74,6 +75,14 @@ impl Guest for Server {
 
     fn crash_checked() -> Result<u32, String> {
         panic!("the server crashes on purpose, checked");
+    }
+
+    fn try_variant() -> Result<u32, Failure> {
+        Ok(1)
+    }
+
+    fn try_enum() -> Result<u32, Status> {
+        Ok(2)
     }
 }
 
