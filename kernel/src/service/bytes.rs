@@ -233,19 +233,7 @@ impl Call {
                 Ok(blob) => (traced(blob), crate::trace::Outcome::Ok),
                 Err(e) => (crate::trace::Text::plain(crate::trace::cut(e.to_string())), crate::trace::Outcome::Trap),
             };
-            let event = crate::trace::Raw {
-                seq: 0,
-                pid: client,
-                peer: None,
-                incoming: false,
-                time: kernel.inner.tracer.time_of(started),
-                call: self.name.clone(),
-                args,
-                result,
-                duration: started.elapsed(),
-                outcome,
-            };
-            kernel.inner.tracer.record_both(event, service.pid);
+            kernel.inner.tracer.record_handoff(client, service.pid, started, self.name.clone(), args, result, outcome);
         }
         answer
     }

@@ -469,20 +469,16 @@ pub(crate) fn connect(
                     } else {
                         (ended(), crate::trace::Outcome::Trap)
                     };
-                    let event = crate::trace::Raw {
-                        seq: 0,
-                        pid: store.data().pid,
-                        peer: None,
-                        incoming: false,
-                        time: kernel.inner.tracer.time_of(started),
-                        call: traced_name,
+                    let (producer, result) = (store.data().pid, crate::trace::Text::plain(result));
+                    kernel.inner.tracer.record_handoff(
+                        producer,
+                        service.pid,
+                        started,
+                        traced_name,
                         args,
-                        result: crate::trace::Text::plain(result),
-                        duration: started.elapsed(),
+                        result,
                         outcome,
-                    };
-                    // In both processes' traces: `trace --pipeline` shows the caller's.
-                    kernel.inner.tracer.record_both(event, service.pid);
+                    );
                 }
                 if !sent {
                     return Err(wasmtime::format_err!("{}", ended()));
@@ -602,20 +598,8 @@ pub(crate) fn define(
                             (crate::trace::Text::plain(crate::trace::cut(e.to_string())), crate::trace::Outcome::Trap)
                         }
                     };
-                    let event = crate::trace::Raw {
-                        seq: 0,
-                        pid: client,
-                        peer: None,
-                        incoming: false,
-                        time: kernel.inner.tracer.time_of(started),
-                        call: traced_name.clone(),
-                        args,
-                        result,
-                        duration: started.elapsed(),
-                        outcome,
-                    };
-                    // In both processes' traces: `trace --pipeline` shows the caller's.
-                    kernel.inner.tracer.record_both(event, service.pid);
+                    let name = traced_name.clone();
+                    kernel.inner.tracer.record_handoff(client, service.pid, started, name, args, result, outcome);
                 }
                 let values = answer?;
                 // The server's resources become handles of the client's.

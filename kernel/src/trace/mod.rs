@@ -558,6 +558,34 @@ impl Tracer {
         self.record_locked(&mut state, served);
     }
 
+    /// Records a bound call or typed handoff `client` made to `server`,
+    /// started at `started` and ended now, in both processes' traces.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record_handoff(
+        &self,
+        client: Pid,
+        server: Pid,
+        started: Instant,
+        call: Arc<str>,
+        args: Text,
+        result: Text,
+        outcome: Outcome,
+    ) {
+        let event = Raw {
+            seq: 0,
+            pid: client,
+            peer: None,
+            incoming: false,
+            time: self.time_of(started),
+            call,
+            args,
+            result,
+            duration: started.elapsed(),
+            outcome,
+        };
+        self.record_both(event, server);
+    }
+
     fn record_locked(&self, state: &mut State, mut event: Raw) {
         // Numbered under the lock: the log and the rings are in number order.
         event.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
