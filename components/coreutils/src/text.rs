@@ -268,7 +268,23 @@ pub fn grep(tool: &str, args: Vec<String>) -> i32 {
     if opts.has('x') {
         expression = format!("^(?:{expression})$");
     }
-    let built = regex::bytes::RegexBuilder::new(&expression).case_insensitive(opts.has('i')).multi_line(true).build();
+    let metachars: &[char] = if opts.has('E') {
+        &['\\', '.', '[', ']', '*', '^', '$', '+', '?', '(', ')', '{', '}', '|']
+    } else {
+        &['\\', '.', '[', ']', '*', '^', '$']
+    };
+    let literal = !pattern.is_empty()
+        && !pattern.contains('\n')
+        && !opts.has('i')
+        && !opts.has('w')
+        && !opts.has('x')
+        && (opts.has('F') || !pattern.contains(metachars));
+    let built = if literal {
+        Ok(Matcher::Literal(memchr::memmem::Finder::new(pattern.as_bytes()).into_owned()))
+    } else {
+        let mut built = regex::bytes::RegexBuilder::new(&expression);
+        built.case_insensitive(opts.has('i')).multi_line(true).build().map(Matcher::Regex)
+    };
     let matcher = match built {
         Ok(m) => m,
         Err(e) => {
@@ -327,12 +343,38 @@ pub fn grep(tool: &str, args: Vec<String>) -> i32 {
     }
 }
 
+/// What `grep` looks for: a plain string (found with `memmem`, and then
+/// the line it is in matches), or a regular expression.
+enum Matcher {
+    Literal(memchr::memmem::Finder<'static>),
+    Regex(regex::bytes::Regex),
+}
+
+impl Matcher {
+    /// Where the first match at or after `at` starts.
+    fn find_at(&self, data: &[u8], at: usize) -> Option<usize> {
+        match self {
+            Matcher::Literal(finder) => finder.find(&data[at..]).map(|i| at + i),
+            Matcher::Regex(regex) => regex.find_at(data, at).map(|m| m.start()),
+        }
+    }
+
+    fn is_match(&self, line: &[u8]) -> bool {
+        match self {
+            Matcher::Literal(finder) => finder.find(line).is_some(),
+            Matcher::Regex(regex) => regex.is_match(line),
+        }
+    }
+}
+
 /// The lines of `data` that match (or, `invert`ed, do not), with their
 /// numbers (counted only when `numbered`). Without `invert` the whole text
 /// is searched at once and only the lines a match starts in are checked on
-/// their own, which skips the lines that cannot match without looking at each.
+/// their own (a regular expression may match across a line break; a plain
+/// string without one may not), which skips the lines that cannot match
+/// without looking at each.
 fn matching_lines<'a>(
-    matcher: &'a regex::bytes::Regex,
+    matcher: &'a Matcher,
     data: &'a [u8],
     invert: bool,
     numbered: bool,
@@ -348,16 +390,16 @@ fn matching_lines<'a>(
     Box::new(std::iter::from_fn(move || {
         while at < data.len() {
             let found = matcher.find_at(data, at)?;
-            let start = data[..found.start()].iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1).max(at);
-            let end = data[start..].iter().position(|b| *b == b'\n').map_or(data.len(), |i| start + i);
+            let start = memchr::memrchr(b'\n', &data[..found]).map_or(0, |i| i + 1).max(at);
+            let end = memchr::memchr(b'\n', &data[start..]).map_or(data.len(), |i| start + i);
             at = end + 1;
             let line = &data[start..end];
             if start == data.len() {
                 return None;
             }
-            if matcher.is_match(line) {
+            if matches!(matcher, Matcher::Literal(_)) || matcher.is_match(line) {
                 if numbered {
-                    number += data[counted_to..start].iter().filter(|b| **b == b'\n').count();
+                    number += memchr::memchr_iter(b'\n', &data[counted_to..start]).count();
                     counted_to = start;
                 }
                 return Some((number, line));
@@ -490,12 +532,12 @@ pub fn uniq(tool: &str, args: Vec<String>) -> i32 {
         let mut run: Option<(&[u8], usize)> = None;
         let emit = |line: &[u8], n: usize, o: &mut BufWriter<agentos_sdk::io::Stdout>| {
             if opts.has('c') {
-                let _ = write!(o, "{n:>7} ");
+                let _ = o.write_all(count_field(n, &mut [0; 24]));
             }
             let _ = o.write_all(line);
             let _ = o.write_all(b"\n");
         };
-        for line in lines(data) {
+        for line in lines_iter(data) {
             run = match run {
                 Some((prev, n)) if prev == line => Some((prev, n + 1)),
                 Some((prev, n)) => {
@@ -510,6 +552,45 @@ pub fn uniq(tool: &str, args: Vec<String>) -> i32 {
         }
     }
     status
+}
+
+/// `n` right-aligned in 7 columns and a space, as `uniq -c` prints it
+/// (without the formatting machinery or an allocation: it runs once a line).
+fn count_field(mut n: usize, field: &mut [u8; 24]) -> &[u8] {
+    let mut start = field.len() - 1;
+    field[start] = b' ';
+    loop {
+        start -= 1;
+        field[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    while field.len() - start < 8 {
+        start -= 1;
+        field[start] = b' ';
+    }
+    &field[start..]
+}
+
+/// The lines of `data` as [`lines`] has them, found with `memchr`.
+fn lines_iter(data: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut start = 0;
+    let mut ends = memchr::memchr_iter(b'\n', data);
+    std::iter::from_fn(move || match ends.next() {
+        Some(end) => {
+            let line = &data[start..end];
+            start = end + 1;
+            Some(line)
+        }
+        None if start < data.len() => {
+            let line = &data[start..];
+            start = data.len();
+            Some(line)
+        }
+        None => None,
+    })
 }
 
 /// `a-z` style ranges expanded; `\n` and `\t` understood.
