@@ -182,8 +182,8 @@ impl Kernel {
     }
 
     /// Writes the trace events not yet in the workspace's `trace.jsonl` (they
-    /// are written in batches, at most 100 ms late); an embedder calls it
-    /// before it exits.
+    /// are written in batches, at most 100 ms late; [`Kernel::shutdown`]
+    /// does it too).
     pub fn flush_trace(&self) {
         self.inner.tracer.flush();
     }

@@ -97,6 +97,9 @@ pub enum KillReason {
     /// Interrupted from the terminal (Ctrl-C) while its parent waited for it.
     #[error("interrupted")]
     Interrupted,
+    /// Still running when the kernel shut down.
+    #[error("the kernel shut down")]
+    Shutdown,
     /// Killed on request.
     #[error("killed by {by}")]
     Signal {

@@ -687,6 +687,22 @@ impl Kernel {
         Ok(status)
     }
 
+    /// Ends every process still running (background jobs, services) with
+    /// [`KillReason::Shutdown`], waits up to a second for their ends to be
+    /// recorded, and writes the trace log: what an embedder calls before it
+    /// exits, so that nothing a process did is missing from the log.
+    pub async fn shutdown(&self) {
+        for process in self.list().iter().filter(|p| p.state == ProcessState::Running) {
+            // It may have ended meanwhile.
+            let _ = self.kill_for(process.pid, KillReason::Shutdown);
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(1);
+        while self.inner.table.lock().unwrap().running > 0 && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        self.flush_trace();
+    }
+
     /// Kills a running process; its `wait` reports [`ExitStatus::Killed`].
     /// Killing one that has already ended does nothing.
     pub fn kill(&self, pid: Pid, by: Option<Pid>) -> Result<(), NoSuchProcess> {

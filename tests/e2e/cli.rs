@@ -212,6 +212,11 @@ fn trace_shows_a_run_from_the_log() {
     assert!(one.last().unwrap().contains("process.exit() -> exited with code 0"), "{one:#?}");
     // Its host calls in between.
     assert!(one.iter().any(|l| l.contains("wasi:io/streams.output-stream.")), "{one:#?}");
+    // A background job still running at exit ends with the session, and
+    // its end is in the log.
+    assert_eq!(run(&["-c", "sleep 100 & echo started"]).status.code(), Some(0));
+    let last_run = text(&run(&["trace"]).stdout);
+    assert!(last_run.contains("process.exit() -> killed: the kernel shut down"), "{last_run}");
     let out = run(&["trace", "99"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("no events of pid 99"), "{}", text(&out.stderr));

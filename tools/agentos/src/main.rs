@@ -217,7 +217,8 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     let workspace = workspace_dir(cli.workspace.clone())?;
     kernel.open_workspace(&workspace, &user()).await?;
     let result = command(&kernel, cli, &workspace).await;
-    kernel.flush_trace();
+    // Background jobs and services end with the session, in the trace too.
+    kernel.shutdown().await;
     result
 }
 
