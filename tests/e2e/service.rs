@@ -230,6 +230,22 @@ pub async fn host_calls() {
     assert!(clock.iter().all(|e| e.args.is_empty() && e.outcome == agentos_kernel::trace::Outcome::Ok));
 }
 
+/// `Kernel::shutdown` ends what still runs, a service included, and their
+/// ends are traced.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn shutdown_ends_every_process() {
+    let kernel = kernel_with(8);
+    let server = start_server(&kernel);
+    let sleeper = kernel.spawn(command(&kernel, programs::SLEEP).args(["100000"])).unwrap();
+    kernel.shutdown().await;
+    let shut_down = ExitStatus::Killed(agentos_kernel::KillReason::Shutdown);
+    for pid in [server, sleeper] {
+        assert_eq!(kernel.wait(pid).await.unwrap(), shut_down);
+        let last = kernel.trace(pid).pop().expect("events");
+        assert_eq!((last.call.as_str(), last.result.as_str()), ("process.exit", "killed: the kernel shut down"));
+    }
+}
+
 const OUT_PORT: &str = "test:port/out-port";
 const IN_PORT: &str = "test:port/in-port";
 
