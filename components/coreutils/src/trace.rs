@@ -141,7 +141,12 @@ fn show(pids: &[Option<u64>], follow: bool) -> Result<(), String> {
     let mut seen: Vec<(Option<u64>, u64, bool)> = pids.iter().map(|pid| (*pid, 0, false)).collect();
     loop {
         for (pid, last, ended) in seen.iter_mut().filter(|(_, _, ended)| !*ended) {
-            for event in read(*pid)? {
+            let events = read(*pid)?;
+            if let Some(missed) = missed(*pid, *last, &events) {
+                let whose = pid.map_or_else(|| "all processes".to_string(), |pid| format!("process {pid}"));
+                eprintln!("trace: {missed} of {whose} went by faster than they were read (the kernel keeps {KEPT})");
+            }
+            for event in events {
                 *ended |= *pid == Some(event.pid) && event.call == "process.exit";
                 if event.seq > *last && (pid.is_some() || event.pid != me) {
                     *last = event.seq;
@@ -154,6 +159,25 @@ fn show(pids: &[Option<u64>], follow: bool) -> Result<(), String> {
             return Ok(());
         }
         std::thread::sleep(POLL);
+    }
+}
+
+/// Events the kernel keeps per process, and in `/proc/trace`.
+const KEPT: usize = 1024;
+
+/// Whether events after `last` (the last one printed) were dropped before
+/// they could be read: how many, or "events" when that cannot be told.
+/// `/proc/trace` numbers are consecutive, so its gap is exact; a process's
+/// own are not, so only a full ring that starts past `last` says so.
+fn missed(pid: Option<u64>, last: u64, events: &[Event]) -> Option<String> {
+    let oldest = events.first()?.seq;
+    if last == 0 || oldest <= last + 1 {
+        return None;
+    }
+    match pid {
+        None => Some(format!("{} events", oldest - last - 1)),
+        Some(_) if events.len() >= KEPT => Some("events".to_string()),
+        Some(_) => None,
     }
 }
 
