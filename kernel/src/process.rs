@@ -527,18 +527,13 @@ impl Kernel {
         };
         tracing::info!(pid = pid.get(), parent = parent.map(Pid::get), program = program.name(), serve, "spawn");
         let argv = self.inner.table.lock().unwrap().entries[&pid].info.argv.clone();
-        self.inner.tracer.record_start(crate::trace::Raw {
-            seq: 0,
+        self.inner.tracer.record_start(crate::trace::Raw::now(
             pid,
-            peer: None,
-            incoming: false,
-            time: SystemTime::now(),
-            call: if serve { "process.serve" } else { "process.spawn" }.into(),
-            args: crate::trace::Text::plain(crate::trace::cut(format!("{argv:?}"))),
-            result: crate::trace::Text::plain(pid.to_string()),
-            duration: Duration::ZERO,
-            outcome: crate::trace::Outcome::Ok,
-        });
+            if serve { "process.serve" } else { "process.spawn" },
+            crate::trace::Text::plain(crate::trace::cut(format!("{argv:?}"))),
+            crate::trace::Text::plain(pid.to_string()),
+            crate::trace::Outcome::Ok,
+        ));
         if !ports.is_empty() {
             // The in-port by its full name (`@version` and all), for its `end`.
             let services = self.inner.services.lock().unwrap();
@@ -596,18 +591,13 @@ impl Kernel {
             ExitStatus::Killed(_) => crate::trace::Outcome::Error,
             ExitStatus::Trapped(_) => crate::trace::Outcome::Trap,
         };
-        self.inner.tracer.record(crate::trace::Raw {
-            seq: 0,
+        self.inner.tracer.record(crate::trace::Raw::now(
             pid,
-            peer: None,
-            incoming: false,
-            time: SystemTime::now(),
-            call: "process.exit".into(),
-            args: crate::trace::Text::plain(String::new()),
-            result: crate::trace::Text::plain(crate::trace::cut(status.to_string())),
-            duration: Duration::ZERO,
+            "process.exit",
+            crate::trace::Text::plain(""),
+            crate::trace::Text::plain(crate::trace::cut(status.to_string())),
             outcome,
-        });
+        ));
         self.inner.tracer.ended(pid);
         // End of stream: the consumers of this producer's out-ports end too.
         let consumers = self.inner.port_links.lock().unwrap().remove(&pid).unwrap_or_default();
@@ -692,13 +682,19 @@ impl Kernel {
     /// recorded, and writes the trace log: what an embedder calls before it
     /// exits, so that nothing a process did is missing from the log.
     pub async fn shutdown(&self) {
-        for process in self.list().iter().filter(|p| p.state == ProcessState::Running) {
+        let running: Vec<(Pid, watch::Receiver<Option<ExitStatus>>)> = {
+            let table = self.inner.table.lock().unwrap();
+            let running = table.entries.values().filter(|e| e.info.state == ProcessState::Running);
+            running.map(|e| (e.info.pid, e.exit.clone())).collect()
+        };
+        for (pid, _) in &running {
             // It may have ended meanwhile.
-            let _ = self.kill_for(process.pid, KillReason::Shutdown);
+            let _ = self.kill_for(*pid, KillReason::Shutdown);
         }
-        let deadline = std::time::Instant::now() + Duration::from_secs(1);
-        while self.inner.table.lock().unwrap().running > 0 && std::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        // Its end is recorded before its exit status is sent.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        for (_, mut exit) in running {
+            let _ = tokio::time::timeout_at(deadline, exit.wait_for(Option::is_some)).await;
         }
         self.flush_trace();
     }

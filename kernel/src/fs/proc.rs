@@ -117,13 +117,10 @@ impl ProcNode {
             ProcNode::Root | ProcNode::Process(_) => return Vec::new(),
         };
         // The trace outlives the process; the rest is of the running one.
-        let p = match (file, info(kernel, pid)) {
-            (ProcFile::Trace, _) => return json(tracer.events(pid)),
-            (_, None) => return Vec::new(),
-            (_, Some(p)) => p,
-        };
-        match file {
-            ProcFile::Status => {
+        match (file, info(kernel, pid)) {
+            (ProcFile::Trace, _) => json(tracer.events(pid)),
+            (_, None) => Vec::new(),
+            (ProcFile::Status, Some(p)) => {
                 let state = match &p.state {
                     ProcessState::Running => "running".to_string(),
                     ProcessState::Ended(status) => status.to_string(),
@@ -136,9 +133,8 @@ impl ProcNode {
                 )
                 .into_bytes()
             }
-            ProcFile::Cmdline => p.argv.iter().flat_map(|a| a.bytes().chain([0])).collect(),
-            ProcFile::Trace => json(tracer.events(pid)),
-            ProcFile::Limits => {
+            (ProcFile::Cmdline, Some(p)) => p.argv.iter().flat_map(|a| a.bytes().chain([0])).collect(),
+            (ProcFile::Limits, Some(p)) => {
                 let l = p.limits;
                 let show = |d: Option<std::time::Duration>| d.map_or_else(|| "none".to_string(), |d| format!("{d:?}"));
                 format!(

@@ -211,23 +211,7 @@ impl Call {
             param,
             reply,
         };
-        let sent = service.requests.send(request).is_ok();
-        let answer = if sent { answer.await.ok() } else { None };
-        let answer = match answer {
-            None => Err(wasmtime::format_err!(
-                "`{}`: the service {} (pid {}) has ended",
-                self.name,
-                service.program,
-                service.pid
-            )),
-            Some(Err(e)) => Err(wasmtime::format_err!(
-                "`{}`: the service {} (pid {}) failed: {e}",
-                self.name,
-                service.program,
-                service.pid
-            )),
-            Some(Ok(blob)) => Ok(blob),
-        };
+        let answer = service.ask(&self.name, request, answer).await;
         if let Some(args) = args {
             let (result, outcome) = match &answer {
                 Ok(blob) => (traced(blob), crate::trace::Outcome::Ok),

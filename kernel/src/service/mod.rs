@@ -114,6 +114,25 @@ impl Service {
         let (requests, receiver) = mpsc::unbounded_channel();
         (Service { pid, program, exports, requests, handles: Arc::default() }, receiver)
     }
+
+    /// Sends `request` (the call `name`) and waits for its `answer`; an
+    /// error naming the call and the service when the service has ended or
+    /// failed.
+    pub(crate) async fn ask<T>(
+        &self,
+        name: &str,
+        request: Request,
+        answer: oneshot::Receiver<Result<T, String>>,
+    ) -> wasmtime::Result<T> {
+        let answer = if self.requests.send(request).is_ok() { answer.await.ok() } else { None };
+        match answer {
+            Some(Ok(value)) => Ok(value),
+            Some(Err(why)) => {
+                Err(wasmtime::format_err!("`{name}`: the service {} (pid {}) failed: {why}", self.program, self.pid))
+            }
+            None => Err(wasmtime::format_err!("`{name}`: the service {} (pid {}) has ended", self.program, self.pid)),
+        }
+    }
 }
 
 /// A refused binding.
@@ -554,13 +573,6 @@ pub(crate) fn define(
                     })?;
                 }
                 let (reply, answer) = oneshot::channel();
-                let gone = || {
-                    wasmtime::format_err!(
-                        "`{interface}.{function}`: the service {} (pid {}) has ended",
-                        service.program,
-                        service.pid
-                    )
-                };
                 let call = Request::Call {
                     interface: interface.clone(),
                     function: function.clone(),
@@ -568,28 +580,14 @@ pub(crate) fn define(
                     reply,
                     permit: None,
                 };
-                let sent = service.requests.send(call).is_ok();
-                let answer = async { if sent { answer.await.ok() } else { None } };
-                let answer = answer.await.ok_or_else(gone).and_then(|a| {
-                    a.map_err(|e| {
-                        wasmtime::format_err!(
-                            "`{interface}.{function}`: the service {} (pid {}) failed: {e}",
-                            service.program,
-                            service.pid
-                        )
-                    })
-                });
                 // A failed service is an error value where the function's
                 // result can carry one, so the client goes on.
-                let mut delivered = false;
-                let answer = answer.or_else(|e| {
-                    let value = failure_value(&ty.results().collect::<Vec<_>>(), &e.to_string()).ok_or(e)?;
-                    delivered = true;
-                    Ok::<_, wasmtime::Error>(vec![value])
+                let answer = service.ask(&traced_name, call, answer).await.or_else(|e| {
+                    failure_value(&ty.results().collect::<Vec<_>>(), &e.to_string()).map(|v| vec![v]).ok_or(e)
                 });
                 if let Some(args) = traced {
                     let (result, outcome) = match &answer {
-                        Ok(values) if delivered => (crate::trace::Text::values(values), crate::trace::Outcome::Error),
+                        // An `err`, the server's or the failure's.
                         Ok(values) if matches!(values.as_slice(), [Val::Result(Err(_))]) => {
                             (crate::trace::Text::values(values), crate::trace::Outcome::Error)
                         }

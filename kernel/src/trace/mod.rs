@@ -190,7 +190,7 @@ pub fn wave(values: &[Val]) -> String {
 }
 
 /// Items of a list kept when tracing it.
-pub(crate) const LIST_ITEMS: usize = 16;
+const LIST_ITEMS: usize = 16;
 
 /// A copy of `value` for printing: lists cut to [`LIST_ITEMS`], strings to
 /// [`MAX_TEXT`] characters (setting `cut_short`), resources as `handle`
@@ -330,6 +330,22 @@ impl Small {
 }
 
 impl Raw {
+    /// An event of `pid` that happened at once, now (a spawn, an exit).
+    pub(crate) fn now(pid: Pid, call: &'static str, args: Text, result: Text, outcome: Outcome) -> Raw {
+        Raw {
+            seq: 0,
+            pid,
+            peer: None,
+            incoming: false,
+            time: SystemTime::now(),
+            call: call.into(),
+            args,
+            result,
+            duration: Duration::ZERO,
+            outcome,
+        }
+    }
+
     fn render(&self) -> TraceEvent {
         TraceEvent {
             seq: self.seq,
@@ -546,20 +562,9 @@ impl Tracer {
         }
     }
 
-    /// Records a bound call or handoff made by `event.pid` to `peer`, in both
-    /// processes' traces (the caller's copy first).
-    pub(crate) fn record_both(&self, event: Raw, peer: Pid) {
-        if !self.enabled {
-            return;
-        }
-        let served = Raw { pid: peer, peer: Some(event.pid), incoming: true, ..event.clone() };
-        let mut state = self.state.lock().unwrap();
-        self.record_locked(&mut state, Raw { peer: Some(peer), incoming: false, ..event });
-        self.record_locked(&mut state, served);
-    }
-
     /// Records a bound call or typed handoff `client` made to `server`,
-    /// started at `started` and ended now, in both processes' traces.
+    /// started at `started` and ended now, in both processes' traces (the
+    /// caller's copy first: `trace --pipeline` shows that one).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn record_handoff(
         &self,
@@ -571,10 +576,13 @@ impl Tracer {
         result: Text,
         outcome: Outcome,
     ) {
-        let event = Raw {
+        if !self.enabled {
+            return;
+        }
+        let made = Raw {
             seq: 0,
             pid: client,
-            peer: None,
+            peer: Some(server),
             incoming: false,
             time: self.time_of(started),
             call,
@@ -583,7 +591,10 @@ impl Tracer {
             duration: started.elapsed(),
             outcome,
         };
-        self.record_both(event, server);
+        let served = Raw { pid: server, peer: Some(client), incoming: true, ..made.clone() };
+        let mut state = self.state.lock().unwrap();
+        self.record_locked(&mut state, made);
+        self.record_locked(&mut state, served);
     }
 
     fn record_locked(&self, state: &mut State, mut event: Raw) {
