@@ -33,7 +33,7 @@ async fn through_kernel(seq_mib: String) -> String {
     let trace = std::env::var("TRACE").map_or(true, |v| v != "0");
     let kernel =
         Kernel::new(KernelConfig { cache_dir: Some(cache.path().into()), trace, ..KernelConfig::default() }).unwrap();
-    kernel.open_workspace(workspace.path(), "bench").await.unwrap();
+    kernel.open_workspace(workspace.path(), agentos_artifacts::components::VFS).await.unwrap();
     kernel.create_dir_all("/tmp/bench").await.unwrap();
     let program = kernel.load_file(programs::FS_BENCH).unwrap();
     let grants = Grants::none()

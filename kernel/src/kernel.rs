@@ -55,12 +55,13 @@ pub(crate) struct Inner {
     /// The running services, by pid.
     pub(crate) services: Mutex<HashMap<crate::process::Pid, crate::service::Service>>,
     pub(crate) tracer: Arc<crate::trace::Tracer>,
+    pub(crate) audit: crate::audit::Audit,
     /// The `tracing` dispatcher that records processes' host calls (with
     /// tracing on), set around each poll of a process.
     pub(crate) host_calls: Option<tracing::Dispatch>,
     /// Programs by the file version they were read from, so that spawning
     /// the same file again reads and hashes nothing.
-    files: Mutex<HashMap<FileKey, Program>>,
+    files: Mutex<Lru<FileKey, Program>>,
     /// Producers' typed ports: producer → (consumer, in-port interface).
     pub(crate) port_links: Mutex<HashMap<crate::process::Pid, Vec<(crate::process::Pid, String)>>>,
     engine_tag: String,
@@ -123,7 +124,7 @@ impl Kernel {
         engine.precompile_compatibility_hash().hash(&mut hasher);
         let engine_tag = format!("{:016x}", hasher.finish());
 
-        let ticker = Ticker::start(engine.clone());
+        let ticker = Ticker::start(engine.clone()).map_err(|e| KernelError::Thread(e.to_string()))?;
         let tracer = Arc::new(crate::trace::Tracer::new(config.trace));
         let host_calls = config.trace.then(|| crate::trace::host_calls::HostCalls::dispatch(tracer.clone()));
         Ok(Kernel {
@@ -132,6 +133,7 @@ impl Kernel {
                 linker,
                 table: Mutex::new(ProcessTable::new(config.max_processes)),
                 tracer,
+                audit: crate::audit::Audit::default(),
                 host_calls,
                 config,
                 ticker,
@@ -139,27 +141,28 @@ impl Kernel {
                 fs: OnceLock::new(),
                 services: Mutex::new(HashMap::new()),
                 port_links: Mutex::new(HashMap::new()),
-                files: Mutex::new(HashMap::new()),
+                files: Mutex::new(Lru::new(FILES_KEPT)),
                 engine_tag,
                 compiles: AtomicU64::new(0),
             }),
         })
     }
 
-    /// Opens the workspace in `dir` (creating it with the standard tree and a
-    /// home for `user` if new) and starts its vfs. Processes spawned after this
-    /// see its namespace through `wasi:filesystem`.
-    pub async fn open_workspace(&self, dir: &Path, user: &str) -> Result<(), WorkspaceError> {
+    /// Opens the workspace in `dir` (creating it if new) with `vfs`, the
+    /// bytes of the vfs component, as its namespace server, and mounts
+    /// `/proc`. Processes spawned after this see its namespace through
+    /// `wasi:filesystem`. The kernel puts nothing else in a new namespace:
+    /// seeding the standard tree is the embedder's policy (the CLI's `seed`).
+    pub async fn open_workspace(&self, dir: &Path, vfs: &[u8]) -> Result<(), WorkspaceError> {
         if self.inner.fs.get().is_some() {
             return Err(WorkspaceError::Dir { path: dir.into(), reason: "this kernel has a workspace already".into() });
         }
         // The vfs compiles once, into the same cache as every program.
-        let bytes = agentos_artifacts::components::VFS;
-        let digest: [u8; 32] = Sha256::digest(bytes).into();
-        let vfs = self
-            .compile("vfs", bytes, &digest)
+        let digest: [u8; 32] = Sha256::digest(vfs).into();
+        let vfs = check_header("vfs", vfs)
+            .and_then(|()| self.compile("vfs", vfs, &digest))
             .map_err(|e| WorkspaceError::Vfs { path: dir.into(), reason: e.to_string() })?;
-        let fs = Filesystem::open(&self.inner.engine, &vfs, dir, user).await?;
+        let fs = Filesystem::open(&self.inner.engine, &vfs, dir).await?;
         tracing::info!(workspace = %dir.display(), "workspace open");
         if self.inner.tracer.enabled()
             && let Err(e) = self.inner.tracer.persist_in(dir)
@@ -179,6 +182,12 @@ impl Kernel {
     /// [`trace::RING`](crate::trace::RING) of them, also after it ended.
     pub fn trace(&self, pid: crate::process::Pid) -> Vec<crate::trace::TraceEvent> {
         self.inner.tracer.events(pid)
+    }
+
+    /// The latest audit records (every refusal and limit kill), oldest first;
+    /// see [`AuditEvent`](crate::AuditEvent).
+    pub fn audit(&self) -> Vec<crate::audit::AuditRecord> {
+        self.inner.audit.records()
     }
 
     /// Writes the trace events not yet in the workspace's `trace.jsonl` (they
@@ -377,16 +386,47 @@ pub(crate) type FileKey = [u64; 5];
 const FILES_KEPT: usize = 256;
 
 impl Kernel {
+    /// The program loaded from this file version, if it is remembered.
     pub(crate) fn cached_program(&self, key: &FileKey) -> Option<Program> {
-        self.inner.files.lock().unwrap().get(key).cloned()
+        self.inner.files.lock().unwrap().get(key)
     }
 
     pub(crate) fn cache_program(&self, key: FileKey, program: &Program) {
-        let mut files = self.inner.files.lock().unwrap();
-        if files.len() >= FILES_KEPT {
-            files.clear();
+        self.inner.files.lock().unwrap().insert(key, program.clone());
+    }
+}
+
+/// A map that keeps its `capacity` most recently used entries.
+pub(crate) struct Lru<K, V> {
+    entries: HashMap<K, (V, u64)>,
+    capacity: usize,
+    clock: u64,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Lru<K, V> {
+    pub(crate) fn new(capacity: usize) -> Lru<K, V> {
+        Lru { entries: HashMap::new(), capacity: capacity.max(1), clock: 0 }
+    }
+
+    /// The value of `key`, which becomes the most recently used.
+    pub(crate) fn get(&mut self, key: &K) -> Option<V> {
+        self.clock += 1;
+        let (value, used) = self.entries.get_mut(key)?;
+        *used = self.clock;
+        Some(value.clone())
+    }
+
+    /// Adds or replaces `key`, dropping the least recently used entry when full.
+    pub(crate) fn insert(&mut self, key: K, value: V) {
+        self.clock += 1;
+        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
+            // Linear, but only on a miss, which also reads and compiles a program.
+            let oldest = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone());
+            if let Some(oldest) = oldest {
+                self.entries.remove(&oldest);
+            }
         }
-        files.insert(key, program.clone());
+        self.entries.insert(key, (value, self.clock));
     }
 }
 
@@ -454,6 +494,9 @@ pub enum KernelError {
     /// The engine or linker could not be built.
     #[error("cannot start the wasm engine: {0}")]
     Engine(String),
+    /// The epoch thread (which preempts and meters processes) cannot start.
+    #[error("cannot start the epoch thread: {0}")]
+    Thread(String),
     /// The component cache directory is unusable.
     #[error("cannot use cache directory {}: {reason}", path.display())]
     CacheDir {
@@ -519,4 +562,33 @@ pub enum LoadError {
         /// The linker's message.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11: the cache of programs by file version was cleared whole
+    /// when full, between a spawn finding its program there and taking it.
+    #[test]
+    fn regression_the_program_cache_drops_the_least_recently_used() {
+        let mut lru = Lru::new(2);
+        lru.insert(1, "one");
+        lru.insert(2, "two");
+        assert_eq!(lru.get(&1), Some("one"));
+        lru.insert(3, "three");
+        assert_eq!(lru.get(&2), None, "the least recently used goes");
+        assert_eq!(lru.get(&1), Some("one"), "a recently used one stays");
+        assert_eq!(lru.get(&3), Some("three"));
+        lru.insert(3, "three again");
+        assert_eq!((lru.get(&1), lru.get(&3)), (Some("one"), Some("three again")), "replacing drops nothing");
+    }
+
+    #[test]
+    fn headers_tell_apart_text_modules_and_components() {
+        assert_eq!(check_header("t", b"hello world"), Err(LoadError::NotWasm { name: "t".into() }));
+        assert_eq!(check_header("t", b"\0asm"), Err(LoadError::NotWasm { name: "t".into() }));
+        assert_eq!(check_header("m", b"\0asm\x01\0\0\0"), Err(LoadError::CoreModule { name: "m".into() }));
+        assert_eq!(check_header("c", b"\0asm\x0d\0\x01\0"), Ok(()));
+    }
 }

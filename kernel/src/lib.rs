@@ -8,8 +8,8 @@
 //! A process is a `wasi:cli/command` component instance in a store of its own,
 //! on a tokio task of its own. It starts with nothing: every import must be
 //! covered by a [`Capability`] granted at spawn, a child gets at most its
-//! parent's grants and limits, and every refusal is logged under the
-//! `agentos::audit` tracing target.
+//! parent's grants and limits, and every refusal is an [`AuditEvent`]
+//! ([`Kernel::audit`]), also logged under the `agentos::audit` tracing target.
 //!
 //! What this crate must never do: run guest code outside a process's store and
 //! limits, grant anything by default, or let a failure in one process reach
@@ -31,6 +31,7 @@
 
 #![deny(missing_docs)]
 
+pub mod audit;
 mod bindings;
 mod caps;
 mod fs;
@@ -45,9 +46,10 @@ mod terminal;
 mod ticker;
 pub mod trace;
 
+pub use audit::{AuditEvent, AuditRecord};
 pub use caps::{Capability, ChildGrants, DirRights, GrantError, Grants, Preopen};
 pub use fs::{
-    COREUTILS_TOOLS, ChangeEvent, ChangeKind, FileStdin, FileStdout, FileVersion, FsOpError, Watch, WorkspaceError,
+    ChangeEvent, ChangeKind, Device, FileStdin, FileStdout, FileVersion, FsErrorKind, FsOpError, Watch, WorkspaceError,
 };
 pub use kernel::{Kernel, KernelConfig, KernelError, LoadError, Program};
 pub use limits::{KillReason, LimitError, Limits, format_bytes};

@@ -108,6 +108,14 @@ pub enum KillReason {
     },
 }
 
+impl KillReason {
+    /// Whether a limit of the process's own was passed (memory, CPU time,
+    /// wall-clock time), as opposed to a kill someone asked for.
+    pub fn is_limit(&self) -> bool {
+        matches!(self, KillReason::Memory { .. } | KillReason::Cpu { .. } | KillReason::Timeout { .. })
+    }
+}
+
 /// `64 MiB`, `1.5 GiB`, `512 B`.
 pub fn format_bytes(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];

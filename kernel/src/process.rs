@@ -8,6 +8,7 @@
 //! **Invariant:** a trap, a limit or a panic inside one process ends only that
 //! process's task; the kernel and other processes carry on.
 
+use crate::audit::AuditEvent;
 use crate::caps::Grants;
 use crate::kernel::{Kernel, Program};
 use crate::limits::{CpuMeter, KillReason, Limits, MemoryLimiter};
@@ -56,6 +57,8 @@ pub enum Input {
     /// End of file at once.
     #[default]
     Null,
+    /// Zeros without end (`< /dev/zero`).
+    Zero,
     /// The kernel's own stdin (the terminal).
     Inherit,
     /// A kernel pipe.
@@ -406,7 +409,7 @@ impl Kernel {
     /// What a spawn runs: the command pre-linked at load, or the program
     /// linked now with the services and ports it is bound to; or, to serve,
     /// its instance.
-    fn link(
+    fn link_main(
         &self,
         program: &Program,
         binds: &[(String, Pid)],
@@ -439,12 +442,18 @@ impl Kernel {
                     .cloned()
                     .ok_or(BindError::NoService { pid: consumer.get() })?;
                 crate::service::connect(engine, &mut linker, program.name(), (interface, ty), &service, input)
-                    .inspect_err(|e| tracing::warn!(target: "agentos::audit", program = program.name(), error = %e, "denied: port"))?;
+                    .inspect_err(|e| {
+                        self.inner
+                            .audit
+                            .record(AuditEvent::PortRefused { program: program.name().into(), reason: e.to_string() })
+                    })?;
                 continue;
             }
             let bound = binds.iter().find(|(name, _)| name == interface || name == unversioned);
             let Some((_, server)) = bound else {
-                tracing::warn!(target: "agentos::audit", program = program.name(), interface, "denied: import bound to no service");
+                self.inner
+                    .audit
+                    .record(AuditEvent::ImportUnbound { program: program.name().into(), interface: interface.clone() });
                 return Err(BindError::Unbound { program: program.name().into(), interface: interface.clone() }.into());
             };
             let service = self
@@ -473,14 +482,12 @@ impl Kernel {
 
         if let Some(import) = program.inner.imports.iter().find(|i| i.capability.is_some_and(|c| !grants.has(c))) {
             let capability = import.capability.unwrap();
-            tracing::warn!(
-                target: "agentos::audit",
-                parent = parent.map(Pid::get),
-                program = program.name(),
-                import = %import.name,
-                %capability,
-                "denied: import not granted"
-            );
+            self.inner.audit.record(AuditEvent::ImportNotGranted {
+                parent,
+                program: program.name().to_string(),
+                import: import.name.clone(),
+                capability,
+            });
             return Err(SpawnError::NotGranted {
                 program: program.name().to_string(),
                 import: import.name.clone(),
@@ -488,7 +495,7 @@ impl Kernel {
             });
         }
 
-        let main = self.link(&program, &binds, &ports, serve)?;
+        let main = self.link_main(&program, &binds, &ports, serve)?;
         let wasi = build_wasi(&argv, &env, &cwd, &stdio);
 
         let meter = Arc::new(CpuMeter::new());
@@ -497,8 +504,10 @@ impl Kernel {
         let pid = {
             let mut table = self.inner.table.lock().unwrap();
             if table.running >= table.max {
-                tracing::warn!(target: "agentos::audit", limit = table.max, program = program.name(), "denied: too many processes");
-                return Err(SpawnError::TooManyProcesses { limit: table.max });
+                let limit = table.max;
+                drop(table);
+                self.inner.audit.record(AuditEvent::TooManyProcesses { program: program.name().into(), limit });
+                return Err(SpawnError::TooManyProcesses { limit });
             }
             let pid = Pid(table.next_pid);
             table.next_pid += 1;
@@ -585,6 +594,11 @@ impl Kernel {
             ExitStatus::Exited(code) => tracing::info!(pid = pid.get(), code, "exit"),
             ExitStatus::Killed(reason) => tracing::info!(pid = pid.get(), %reason, "killed"),
             ExitStatus::Trapped(message) => tracing::info!(pid = pid.get(), message, "trapped"),
+        }
+        if let ExitStatus::Killed(reason) = &status
+            && reason.is_limit()
+        {
+            self.inner.audit.record(AuditEvent::LimitKill { pid, reason: reason.clone() });
         }
         let outcome = match &status {
             ExitStatus::Exited(_) => crate::trace::Outcome::Ok,
@@ -783,6 +797,7 @@ fn build_wasi(argv: &[String], env: &[(String, String)], cwd: &str, stdio: &Stdi
     builder.args(argv).envs(env).initial_cwd(cwd);
     match &stdio.stdin {
         Input::Null => builder.stdin(tokio::io::empty()),
+        Input::Zero => builder.stdin(crate::fs::ZeroStdin),
         Input::Inherit => builder.stdin(wasmtime_wasi::cli::stdin()),
         Input::Pipe(reader) => builder.stdin(reader.clone()),
         Input::File(file) => builder.stdin(file.clone()),
@@ -923,11 +938,73 @@ impl<F: Future> Future for Metered<F> {
         let this = &mut *self;
         let _traced =
             this.host_calls.as_ref().map(|(dispatch, pid)| crate::trace::host_calls::Scope::enter(dispatch, *pid));
-        this.ticker.enter();
-        this.meter.start();
-        let result = this.inner.as_mut().poll(cx);
-        this.meter.stop();
-        this.ticker.leave();
-        result
+        let _polling = Polling::enter(&this.meter, &this.ticker);
+        this.inner.as_mut().poll(cx)
+    }
+}
+
+/// One poll of a process: the ticker is awake and the meter runs until it is
+/// dropped, also when the poll unwinds (a panicking host call), so that the
+/// epoch thread is never left waking every tick for a process gone.
+struct Polling<'a> {
+    meter: &'a CpuMeter,
+    ticker: &'a Ticker,
+}
+
+impl<'a> Polling<'a> {
+    fn enter(meter: &'a CpuMeter, ticker: &'a Ticker) -> Polling<'a> {
+        ticker.enter();
+        meter.start();
+        Polling { meter, ticker }
+    }
+}
+
+impl Drop for Polling<'_> {
+    fn drop(&mut self) {
+        self.meter.stop();
+        self.ticker.leave();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11: a panic inside a poll (a host call's bug) skipped
+    /// `ticker.leave()`, and the epoch thread woke every tick forever after.
+    #[test]
+    fn regression_a_poll_that_panics_still_leaves_the_ticker() {
+        let ticker = Ticker::start(wasmtime::Engine::default()).unwrap();
+        let meter = Arc::new(CpuMeter::new());
+        let mut metered = Metered {
+            inner: Box::pin(async { panic!("a host call's bug") }),
+            meter: meter.clone(),
+            ticker: ticker.clone(),
+            host_calls: None,
+        };
+        let waker = std::task::Waker::noop();
+        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = Pin::new(&mut metered).poll(&mut Context::from_waker(waker));
+        }));
+        assert!(polled.is_err(), "the poll panicked");
+        assert_eq!(ticker.running(), 0, "the ticker was left");
+        let used = meter.used();
+        std::thread::sleep(Duration::from_millis(5));
+        assert_eq!(meter.used(), used, "the meter stopped");
+        ticker.stop();
+    }
+
+    #[test]
+    fn exit_statuses_are_classified() {
+        assert_eq!(classify(Ok(Ok(()))), ExitStatus::Exited(0));
+        assert_eq!(classify(Ok(Err(()))), ExitStatus::Exited(1));
+        assert_eq!(classify(Err(I32Exit(3).into())), ExitStatus::Exited(3));
+        let cpu = KillReason::Cpu { limit: Duration::from_millis(5) };
+        assert_eq!(classify(Err(cpu.clone().into())), ExitStatus::Killed(cpu));
+        let trap = classify(Err(wasmtime::Trap::UnreachableCodeReached.into()));
+        assert!(matches!(&trap, ExitStatus::Trapped(m) if m.contains("unreachable")), "{trap:?}");
+        let other = classify(Err(wasmtime::format_err!("the vfs is gone")));
+        assert_eq!(other, ExitStatus::Trapped("the vfs is gone".into()));
+        assert_eq!(ExitStatus::Killed(KillReason::Interrupted).to_string(), "killed: interrupted");
     }
 }

@@ -24,34 +24,43 @@ pub(crate) struct Ticker {
 }
 
 impl Ticker {
-    pub(crate) fn start(engine: wasmtime::Engine) -> Arc<Ticker> {
+    /// Starts the epoch thread; an error if the thread cannot be made.
+    pub(crate) fn start(engine: wasmtime::Engine) -> std::io::Result<Arc<Ticker>> {
+        Ticker::start_on(engine, thread::Builder::new())
+    }
+
+    fn start_on(engine: wasmtime::Engine, builder: thread::Builder) -> std::io::Result<Arc<Ticker>> {
         let (tx, rx) = std::sync::mpsc::channel::<Arc<Ticker>>();
-        let handle = thread::Builder::new()
-            .name("agentos-epoch".into())
-            .spawn(move || {
-                let ticker = rx.recv().expect("ticker handed over");
-                loop {
-                    while ticker.running.load(Ordering::Acquire) == 0 {
-                        if ticker.shutdown.load(Ordering::Acquire) {
-                            return;
-                        }
-                        thread::park();
-                    }
+        let handle = builder.name("agentos-epoch".into()).spawn(move || {
+            // Nothing is sent if the kernel failed to start: then there is nothing to tick.
+            let Ok(ticker) = rx.recv() else { return };
+            loop {
+                while ticker.running.load(Ordering::Acquire) == 0 {
                     if ticker.shutdown.load(Ordering::Acquire) {
                         return;
                     }
-                    thread::sleep(TICK);
-                    engine.increment_epoch();
+                    thread::park();
                 }
-            })
-            .expect("failed to start the epoch thread");
+                if ticker.shutdown.load(Ordering::Acquire) {
+                    return;
+                }
+                thread::sleep(TICK);
+                engine.increment_epoch();
+            }
+        })?;
         let ticker = Arc::new(Ticker {
             running: AtomicUsize::new(0),
             shutdown: AtomicBool::new(false),
             thread: handle.thread().clone(),
         });
-        tx.send(ticker.clone()).expect("epoch thread is alive");
-        ticker
+        tx.send(ticker.clone()).map_err(|_| std::io::Error::other("the epoch thread ended at once"))?;
+        Ok(ticker)
+    }
+
+    /// How many processes are being polled right now.
+    #[cfg(test)]
+    pub(crate) fn running(&self) -> usize {
+        self.running.load(Ordering::Acquire)
     }
 
     /// A process starts being polled.
@@ -69,5 +78,23 @@ impl Ticker {
     pub(crate) fn stop(&self) {
         self.shutdown.store(true, Ordering::Release);
         self.thread.unpark();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 11: `Kernel::new` panicked when the epoch thread could not start.
+    #[test]
+    fn regression_a_thread_that_cannot_start_is_an_error() {
+        let engine = wasmtime::Engine::default();
+        let impossible = thread::Builder::new().stack_size(usize::MAX);
+        assert!(Ticker::start_on(engine.clone(), impossible).is_err());
+        let ticker = Ticker::start(engine).unwrap();
+        ticker.enter();
+        assert_eq!(ticker.running(), 1);
+        ticker.leave();
+        ticker.stop();
     }
 }

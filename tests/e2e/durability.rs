@@ -47,8 +47,7 @@ pub async fn fs_workload() {
 
         // Restart: the store must open, and every acknowledged file be whole.
         let kernel = crate::kernel_with(4);
-        kernel
-            .open_workspace(workspace.path(), "tester")
+        agentos::seed::open(&kernel, workspace.path(), "tester")
             .await
             .unwrap_or_else(|e| panic!("round {round}: store does not reopen: {e}"));
         for name in &acked {

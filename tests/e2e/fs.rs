@@ -4,7 +4,7 @@
 use crate::{Captured, kernel_with, run_captured};
 use agentos_artifacts::programs;
 use agentos_kernel::trace::Outcome;
-use agentos_kernel::{Capability, DirRights, ExitStatus, Grants, Kernel, Preopen, Spawn};
+use agentos_kernel::{Capability, DirRights, ExitStatus, FsErrorKind, Grants, Kernel, Preopen, Spawn};
 
 /// Cases of `fs_cases` that Agent OS does not support yet, with the reason.
 /// A listed case must still fail: when it starts passing, take it off.
@@ -18,7 +18,7 @@ const UNSUPPORTED: &[(&str, &str)] = &[];
 pub async fn workspace() -> (tempfile::TempDir, Kernel) {
     let dir = tempfile::tempdir().unwrap();
     let kernel = kernel_with(64);
-    kernel.open_workspace(dir.path(), "tester").await.expect("workspace opens");
+    agentos::seed::open(&kernel, dir.path(), "tester").await.expect("workspace opens");
     (dir, kernel)
 }
 
@@ -198,6 +198,12 @@ async fn data_keeps_versions_and_snapshots_roll_back() {
     assert_eq!(kernel.snapshots().await.unwrap().iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), vec!["before"]);
     assert_eq!(kernel.rollback("nope").await.unwrap_err().to_string(), "snapshot nope: no such snapshot");
     assert_eq!(kernel.snapshot("before").await.unwrap_err().to_string(), "snapshot before: already exists");
+    // The kind of each failure, for callers that act on it without reading the text.
+    assert_eq!(kernel.rollback("nope").await.unwrap_err().kind, FsErrorKind::NotFound);
+    assert_eq!(kernel.snapshot("before").await.unwrap_err().kind, FsErrorKind::Exists);
+    assert_eq!(kernel.read_file("/nope/x").await.unwrap_err().kind, FsErrorKind::NotFound);
+    assert_eq!(kernel.write_file("/tmp", b"x").await.unwrap_err().kind, FsErrorKind::NotFile);
+    assert_eq!(kernel.write_file("relative", b"x").await.unwrap_err().kind, FsErrorKind::Invalid);
 
     // Writing after a rollback must not change what the snapshot holds.
     kernel.write_file("/tmp/scratch", b"after").await.unwrap();
@@ -228,7 +234,7 @@ async fn a_corrupt_store_is_refused_by_name() {
     let store = dir.path().join("store.sqlite");
     std::fs::write(&store, vec![0x5a; 16384]).unwrap();
     let kernel = kernel_with(4);
-    let err = kernel.open_workspace(dir.path(), "tester").await.unwrap_err().to_string();
+    let err = agentos::seed::open(&kernel, dir.path(), "tester").await.unwrap_err().to_string();
     assert!(err.contains("store.sqlite") && (err.contains("corrupt") || err.contains("not a database")), "{err}");
     assert_eq!(std::fs::read(&store).unwrap(), vec![0x5a; 16384], "the damaged file is not touched");
 }

@@ -4,7 +4,7 @@
 use crate::{command, command_grants, kernel_with, run_captured};
 use agentos_artifacts::programs;
 use agentos_kernel::{
-    Capability, DirRights, ExitStatus, Grants, KillReason, Limits, Preopen, ProcessState, Spawn, SpawnError,
+    AuditEvent, Capability, DirRights, ExitStatus, Grants, KillReason, Limits, Preopen, ProcessState, Spawn, SpawnError,
 };
 use std::time::Duration;
 
@@ -66,6 +66,11 @@ pub async fn membomb() {
     let out = run_captured(&kernel, spawn, b"").await;
     assert_eq!(out.status, ExitStatus::Killed(KillReason::Memory { limit }));
     assert!(out.stderr.contains("membomb: 16 MiB"), "it ran until the limit: {:?}", out.stderr);
+    let audited = kernel.audit().into_iter().map(|r| r.event).collect::<Vec<_>>();
+    assert!(
+        matches!(audited.as_slice(), [AuditEvent::LimitKill { reason: KillReason::Memory { .. }, .. }]),
+        "the limit kill is audited: {audited:?}"
+    );
 }
 
 /// A trap ends only the trapping process.
@@ -113,6 +118,11 @@ pub async fn net() {
     }
     assert!(err.to_string().contains("which needs the `net` capability, not granted"), "{err}");
     assert!(kernel.list().is_empty(), "a refused spawn leaves nothing behind");
+    let audited = kernel.audit().into_iter().map(|r| r.event).collect::<Vec<_>>();
+    assert!(
+        matches!(audited.as_slice(), [AuditEvent::ImportNotGranted { parent: None, capability: Capability::Net, import, .. }] if import.starts_with("wasi:sockets/")),
+        "the refusal is audited: {audited:?}"
+    );
 }
 
 /// A parent spawns and waits for a child through `agentos:kernel/process`;
@@ -157,6 +167,8 @@ pub async fn parent() {
         refusals[2]
     );
     assert_eq!(out.stderr, "echo: done\necho: done\n", "both children inherited the parent's stderr");
+    let audited: Vec<&'static str> = kernel.audit().iter().map(|r| r.event.kind()).collect();
+    assert_eq!(audited, ["grant-exceeded", "grant-exceeded", "import-not-granted"], "each refusal is audited");
     assert!(kernel.list().is_empty(), "parent and child are reaped");
 }
 

@@ -103,7 +103,7 @@ fn bin_holds_every_coreutils_tool() {
     let text = String::from_utf8_lossy(&out.stdout);
     let (listed, bin) = text.split_once("---\n").expect("both lists");
     let listed: Vec<&str> = listed.lines().collect();
-    assert_eq!(listed, agentos_kernel::COREUTILS_TOOLS);
+    assert_eq!(listed, agentos::seed::COREUTILS_TOOLS);
     let mut expected: Vec<&str> = listed.iter().copied().chain(["coreutils", "sh"]).collect();
     expected.sort();
     assert_eq!(bin.lines().collect::<Vec<_>>(), expected);
@@ -218,6 +218,8 @@ const SAME_AS_BASH: &[&str] = &[
     "rm -r d/sub && ls d",
     "tee d/t.txt < d/fruit.txt | wc -l; head -1 d/t.txt",
     "cut -c 1-3 d/fruit.txt",
+    // Issue 11: `< /dev/zero` was refused while `head -c 3 /dev/zero` worked.
+    "head -c 3 < /dev/zero | wc -c; head -c 5 /dev/zero | wc -c; echo x > /dev/zero; echo $?",
     "exit 7",
 ];
 

@@ -2,7 +2,7 @@
 //! do to the namespace without a process — import files, read them back,
 //! versions and snapshots.
 
-use super::{Errno, Filesystem, Kind, OpenFlags, VfsChangeKind, data, now_ns};
+use super::{Device, Errno, Filesystem, Kind, OpenFlags, VfsChangeKind, now_ns};
 use crate::kernel::Kernel;
 use std::collections::VecDeque;
 
@@ -12,8 +12,66 @@ use std::collections::VecDeque;
 pub struct FsOpError {
     /// The path (or snapshot name).
     pub path: String,
-    /// Why.
+    /// What kind of failure, for callers that act on it.
+    pub kind: FsErrorKind,
+    /// Why, for a person.
     pub reason: String,
+}
+
+/// What kind of failure an [`FsOpError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FsErrorKind {
+    /// No such file, directory, version or snapshot.
+    NotFound,
+    /// It exists already.
+    Exists,
+    /// A directory was needed.
+    NotDirectory,
+    /// A directory where something else was needed.
+    IsDirectory,
+    /// A regular file was needed.
+    NotFile,
+    /// The directory is not empty.
+    NotEmpty,
+    /// The path leaves the namespace, or the operation is not allowed.
+    NotPermitted,
+    /// A bad path or argument (relative, too long, a loop of symbolic links).
+    Invalid,
+    /// Busy: a snapshot or rollback while files are being written.
+    Busy,
+    /// No workspace is open in this kernel.
+    NoWorkspace,
+    /// The store or the vfs failed (see the log).
+    Io,
+}
+
+/// Makes the errors of an operation on one path.
+struct At<'a>(&'a str);
+
+impl At<'_> {
+    fn is(&self, kind: FsErrorKind, reason: impl Into<String>) -> FsOpError {
+        FsOpError { path: self.0.to_string(), kind, reason: reason.into() }
+    }
+
+    fn errno(&self, e: Errno) -> FsOpError {
+        let kind = match e {
+            Errno::NoEntry => FsErrorKind::NotFound,
+            Errno::Exists => FsErrorKind::Exists,
+            Errno::NotDirectory => FsErrorKind::NotDirectory,
+            Errno::IsDirectory => FsErrorKind::IsDirectory,
+            Errno::NotEmpty => FsErrorKind::NotEmpty,
+            Errno::NotPermitted | Errno::CrossDevice => FsErrorKind::NotPermitted,
+            Errno::Loop | Errno::NameTooLong | Errno::Invalid => FsErrorKind::Invalid,
+            Errno::Busy => FsErrorKind::Busy,
+            Errno::Io => FsErrorKind::Io,
+        };
+        self.is(kind, describe(e))
+    }
+
+    fn io(&self, e: impl std::fmt::Display) -> FsOpError {
+        self.is(FsErrorKind::Io, e.to_string())
+    }
 }
 
 /// One kept version of a file.
@@ -46,13 +104,13 @@ fn describe(e: Errno) -> &'static str {
 
 impl Kernel {
     fn workspace(&self, path: &str) -> Result<&Filesystem, FsOpError> {
-        self.inner.fs.get().ok_or_else(|| FsOpError { path: path.into(), reason: "no workspace is open".into() })
+        self.inner.fs.get().ok_or_else(|| At(path).is(FsErrorKind::NoWorkspace, "no workspace is open"))
     }
 
     fn relative(path: &str) -> Result<String, FsOpError> {
         let relative = path.trim_start_matches('/');
         if !path.starts_with('/') {
-            return Err(FsOpError { path: path.into(), reason: "the path must be absolute".into() });
+            return Err(At(path).is(FsErrorKind::Invalid, "the path must be absolute"));
         }
         Ok(relative.to_string())
     }
@@ -60,13 +118,13 @@ impl Kernel {
     async fn resolve(&self, path: &str) -> Result<super::Stat, FsOpError> {
         let fs = self.workspace(path)?;
         let relative = Self::relative(path)?;
-        let err = |reason: String| FsOpError { path: path.into(), reason };
+        let at = At(path);
         let stat = if relative.is_empty() {
             fs.vfs.stat_inode(fs.root).await
         } else {
             fs.vfs.stat_at(fs.root, fs.root, relative, true).await
         };
-        stat.map_err(|e| err(e.to_string()))?.map_err(|e| err(describe(e).into()))
+        stat.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))
     }
 
     /// Creates a directory and its missing parents.
@@ -79,17 +137,35 @@ impl Kernel {
                 so_far.push('/');
             }
             so_far.push_str(part);
-            let err = |reason: String| FsOpError { path: format!("/{so_far}"), reason };
-            match fs
-                .vfs
-                .create_directory_at(fs.root, fs.root, so_far.clone(), now_ns())
-                .await
-                .map_err(|e| err(e.to_string()))?
-            {
+            let label = format!("/{so_far}");
+            let at = At(&label);
+            match fs.vfs.create_directory_at(fs.root, fs.root, so_far.clone(), now_ns()).await.map_err(|e| at.io(e))? {
                 Ok(_) | Err(Errno::Exists) => {}
-                Err(e) => return Err(err(describe(e).into())),
+                Err(e) => return Err(at.errno(e)),
             }
         }
+        Ok(())
+    }
+
+    /// Makes `new` a hard link to the file `existing` (both absolute).
+    pub async fn link(&self, existing: &str, new: &str) -> Result<(), FsOpError> {
+        let fs = self.workspace(new)?;
+        let (from, to) = (Self::relative(existing)?, Self::relative(new)?);
+        let at = At(new);
+        fs.vfs
+            .link_at(fs.root, fs.root, from, false, fs.root, to, now_ns())
+            .await
+            .map_err(|e| at.io(e))?
+            .map_err(|e| at.errno(e))
+    }
+
+    /// Creates the device file `device` at `path` (absolute).
+    pub async fn create_device(&self, path: &str, device: Device) -> Result<(), FsOpError> {
+        let fs = self.workspace(path)?;
+        let relative = Self::relative(path)?;
+        let at = At(path);
+        let made = fs.vfs.create_device_at(fs.root, fs.root, relative, device.name().into(), now_ns()).await;
+        made.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
         Ok(())
     }
 
@@ -97,22 +173,17 @@ impl Kernel {
     pub async fn write_file(&self, path: &str, bytes: &[u8]) -> Result<(), FsOpError> {
         let fs = self.workspace(path)?;
         let relative = Self::relative(path)?;
-        let err = |reason: String| FsOpError { path: path.into(), reason };
+        let at = At(path);
         let flags = OpenFlags { create: true, exclusive: false, directory: false, follow: true };
         let now = now_ns();
-        let stat = fs.vfs.open_at(fs.root, fs.root, relative, flags, now).await.map_err(|e| err(e.to_string()))?;
-        let stat = stat.map_err(|e| err(describe(e).into()))?;
+        let stat = fs.vfs.open_at(fs.root, fs.root, relative, flags, now).await.map_err(|e| at.io(e))?;
+        let stat = stat.map_err(|e| at.errno(e))?;
         if stat.kind != Kind::File {
-            return Err(err("not a regular file".into()));
+            return Err(at.is(FsErrorKind::NotFile, "not a regular file"));
         }
-        let blob = fs
-            .vfs
-            .begin_write_held(stat.ino, now)
-            .await
-            .map_err(|e| err(e.to_string()))?
-            .map_err(|e| err(describe(e).into()))?;
+        let blob = fs.vfs.begin_write_held(stat.ino, now).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
         // One commit: a reader never sees the file emptied but not yet written.
-        let result = data::replace(&*fs.store, blob.blob, bytes, now).map_err(|e| err(e.to_string()));
+        let result = fs.blobs.replace(blob.blob, bytes, now).map_err(|e| at.io(e));
         fs.vfs.end_write_later(stat.ino);
         result
     }
@@ -121,11 +192,11 @@ impl Kernel {
     pub async fn read_file(&self, path: &str) -> Result<Vec<u8>, FsOpError> {
         let fs = self.workspace(path)?;
         let relative = Self::relative(path)?;
-        let err = |reason: String| FsOpError { path: path.into(), reason };
-        let held = fs.vfs.stat_at_held(fs.root, fs.root, relative, true).await.map_err(|e| err(e.to_string()))?;
-        match held.map_err(|e| err(describe(e).into()))? {
-            (_, Some(blob)) => data::read_all(&*fs.store, blob.blob).map_err(|e| err(e.to_string())),
-            (_, None) => Err(err("not a regular file".into())),
+        let at = At(path);
+        let held = fs.vfs.stat_at_held(fs.root, fs.root, relative, true).await.map_err(|e| at.io(e))?;
+        match held.map_err(|e| at.errno(e))? {
+            (_, Some(blob)) => fs.blobs.read_all(blob.blob).map_err(|e| at.io(e)),
+            (_, None) => Err(at.is(FsErrorKind::NotFile, "not a regular file")),
         }
     }
 
@@ -133,9 +204,9 @@ impl Kernel {
     pub async fn read_dir(&self, path: &str) -> Result<Vec<(String, bool)>, FsOpError> {
         let stat = self.resolve(path).await?;
         let fs = self.workspace(path)?;
-        let err = |reason: String| FsOpError { path: path.into(), reason };
+        let at = At(path);
         if stat.kind != Kind::Directory {
-            return Err(err(describe(Errno::NotDirectory).into()));
+            return Err(at.errno(Errno::NotDirectory));
         }
         let mut entries = Vec::new();
         let mut after = None;
@@ -144,8 +215,8 @@ impl Kernel {
                 .vfs
                 .read_directory(stat.ino, after.clone(), 256)
                 .await
-                .map_err(|e| err(e.to_string()))?
-                .map_err(|e| err(describe(e).into()))?;
+                .map_err(|e| at.io(e))?
+                .map_err(|e| at.errno(e))?;
             let done = batch.len() < 256;
             after = batch.last().map(|e| e.name.clone());
             entries.extend(batch.into_iter().map(|e| (e.name, e.kind == Kind::Directory)));
@@ -160,9 +231,8 @@ impl Kernel {
     pub async fn history(&self, path: &str) -> Result<Vec<FileVersion>, FsOpError> {
         let stat = self.resolve(path).await?;
         let fs = self.workspace(path)?;
-        let err = |reason: String| FsOpError { path: path.into(), reason };
-        let versions =
-            fs.vfs.history(stat.ino).await.map_err(|e| err(e.to_string()))?.map_err(|e| err(describe(e).into()))?;
+        let at = At(path);
+        let versions = fs.vfs.history(stat.ino).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
         Ok(versions.into_iter().map(|v| FileVersion { number: v.number, size: v.size, saved_ns: v.saved_ns }).collect())
     }
 
@@ -170,39 +240,37 @@ impl Kernel {
     pub async fn restore(&self, path: &str, number: u32) -> Result<(), FsOpError> {
         let stat = self.resolve(path).await?;
         let fs = self.workspace(path)?;
-        let err = |reason: String| FsOpError { path: path.into(), reason };
-        fs.vfs.restore(stat.ino, number, now_ns()).await.map_err(|e| err(e.to_string()))?.map_err(|e| match e {
-            Errno::NoEntry => err(format!("no version {number}")),
-            e => err(describe(e).into()),
+        let at = At(path);
+        fs.vfs.restore(stat.ino, number, now_ns()).await.map_err(|e| at.io(e))?.map_err(|e| match e {
+            Errno::NoEntry => at.is(FsErrorKind::NotFound, format!("no version {number}")),
+            e => at.errno(e),
         })
     }
 
     /// Saves the whole namespace as snapshot `name`.
     pub async fn snapshot(&self, name: &str) -> Result<(), FsOpError> {
         let fs = self.workspace(name)?;
-        let err = |reason: String| FsOpError { path: format!("snapshot {name}"), reason };
-        fs.vfs
-            .snapshot(name.into(), now_ns())
-            .await
-            .map_err(|e| err(e.to_string()))?
-            .map_err(|e| err(describe(e).into()))
+        let label = format!("snapshot {name}");
+        let at = At(&label);
+        fs.vfs.snapshot(name.into(), now_ns()).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))
     }
 
     /// Returns the whole namespace to snapshot `name`.
     pub async fn rollback(&self, name: &str) -> Result<(), FsOpError> {
         let fs = self.workspace(name)?;
-        let err = |reason: String| FsOpError { path: format!("snapshot {name}"), reason };
-        fs.vfs.rollback(name.into(), now_ns()).await.map_err(|e| err(e.to_string()))?.map_err(|e| match e {
-            Errno::NoEntry => err("no such snapshot".into()),
-            e => err(describe(e).into()),
+        let label = format!("snapshot {name}");
+        let at = At(&label);
+        fs.vfs.rollback(name.into(), now_ns()).await.map_err(|e| at.io(e))?.map_err(|e| match e {
+            Errno::NoEntry => at.is(FsErrorKind::NotFound, "no such snapshot"),
+            e => at.errno(e),
         })
     }
 
     /// The snapshots, oldest first, with when each was taken (ns since the epoch).
     pub async fn snapshots(&self) -> Result<Vec<(String, u64)>, FsOpError> {
         let fs = self.workspace("snapshots")?;
-        let err = |reason: String| FsOpError { path: "snapshots".into(), reason };
-        fs.vfs.snapshots().await.map_err(|e| err(e.to_string()))?.map_err(|e| err(describe(e).into()))
+        let at = At("snapshots");
+        fs.vfs.snapshots().await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))
     }
 }
 
@@ -247,11 +315,11 @@ impl Kernel {
     pub async fn watch(&self, path: &str) -> Result<Watch, FsOpError> {
         let stat = self.resolve(path).await?;
         if stat.kind != Kind::Directory {
-            return Err(FsOpError { path: path.into(), reason: "not a directory".into() });
+            return Err(At(path).errno(Errno::NotDirectory));
         }
         let fs = self.workspace(path)?;
-        let err = |reason: String| FsOpError { path: path.into(), reason };
-        let (changes, oldest) = fs.vfs.changes(0, u32::MAX).await.map_err(|e| err(e.to_string()))?;
+        let at = At(path);
+        let (changes, oldest) = fs.vfs.changes(0, u32::MAX).await.map_err(|e| at.io(e))?;
         let cursor = changes.last().map_or(oldest.saturating_sub(1), |c| c.seq);
         Ok(Watch { kernel: self.clone(), dir: stat.ino, cursor, pending: VecDeque::new(), path: path.into() })
     }
@@ -269,10 +337,7 @@ impl Watch {
             // Register for the wake-up before looking, so none is missed.
             let changed = vfs.changed.clone();
             let notified = changed.notified();
-            let (changes, oldest) = vfs
-                .changes(self.cursor, 256)
-                .await
-                .map_err(|e| FsOpError { path: self.path.clone(), reason: e.to_string() })?;
+            let (changes, oldest) = vfs.changes(self.cursor, 256).await.map_err(|e| At(&self.path).io(e))?;
             if oldest > self.cursor + 1 {
                 self.pending.push_back(ChangeEvent { name: String::new(), kind: ChangeKind::Overflow });
             }

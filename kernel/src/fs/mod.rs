@@ -12,9 +12,10 @@ pub(crate) mod proc;
 mod server;
 mod stdio;
 
+pub(crate) use stdio::ZeroStdin;
 pub use stdio::{FileStdin, FileStdout};
 
-pub use api::{ChangeEvent, ChangeKind, FileVersion, FsOpError, Watch};
+pub use api::{ChangeEvent, ChangeKind, FileVersion, FsErrorKind, FsOpError, Watch};
 
 pub(crate) use server::{ChangeKind as VfsChangeKind, Errno, Kind, OpenBlob, OpenFlags, Stat, VfsClient, VfsDown};
 
@@ -27,36 +28,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use wasmtime::component::{Component, ResourceTableError};
 
-/// The tree every new workspace starts with.
-const STANDARD_TREE: &[&str] = &[
-    "bin",
-    "agents",
-    "integrations",
-    "data",
-    "scripts",
-    "home",
-    "tmp",
-    "etc",
-    "proc",
-    "var",
-    "var/log",
-    "approvals",
-    "dev",
-];
-
-/// The tools of the coreutils component, each a hard link to `/bin/coreutils`
-/// (the e2e tests check this list against `coreutils --list`).
-pub const COREUTILS_TOOLS: &[&str] = &[
-    "basename", "cat", "cp", "cut", "date", "dirname", "echo", "env", "false", "find", "grep", "head", "kill", "ls",
-    "mkdir", "mv", "printf", "ps", "pwd", "rm", "rmdir", "seq", "sleep", "sort", "stat", "tail", "tee", "touch",
-    "trace", "tr", "true", "uniq", "wc", "xargs", "yes",
-];
-
 /// The filesystem of one workspace.
 #[derive(Clone)]
 pub(crate) struct Filesystem {
     pub(crate) vfs: VfsClient,
-    pub(crate) store: Arc<dyn Store>,
+    /// File contents, in the workspace's store.
+    pub(crate) blobs: Arc<data::Blobs>,
     pub(crate) root: u64,
     /// The mount point of `/proc`.
     pub(crate) proc_ino: u64,
@@ -87,98 +64,28 @@ pub enum WorkspaceError {
 }
 
 impl Filesystem {
-    /// Opens the workspace in `dir` (creating it, with the standard tree and
-    /// a home for `user`, if new) and starts its vfs.
+    /// Opens the workspace in `dir` (creating the directory and its store if
+    /// new), starts its vfs and mounts `/proc`. What the namespace holds
+    /// besides is the embedder's to seed.
     pub(crate) async fn open(
         engine: &wasmtime::Engine,
         vfs: &Component,
         dir: &Path,
-        user: &str,
     ) -> Result<Filesystem, WorkspaceError> {
         std::fs::create_dir_all(dir).map_err(|e| WorkspaceError::Dir { path: dir.into(), reason: e.to_string() })?;
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("store.sqlite"), Durability::Process)?);
         let vfs_err = |reason: String| WorkspaceError::Vfs { path: dir.into(), reason };
         let client = VfsClient::start(engine, vfs, store.clone()).await.map_err(|e| vfs_err(format!("{e:#}")))?;
         let root = client.root().await.map_err(|e| vfs_err(e.to_string()))?;
-        let mut fs = Filesystem { vfs: client, store, root, proc_ino: 0 };
-        fs.seed(user).await.map_err(vfs_err)?;
-        let proc =
-            fs.vfs.mount_at(root, root, "proc".into(), proc::MOUNT.into()).await.map_err(|e| vfs_err(e.to_string()))?;
+        let mut fs = Filesystem { vfs: client, blobs: Arc::new(data::Blobs::new(store)), root, proc_ino: 0 };
+        let at = proc::MOUNT.to_string();
+        match fs.vfs.create_directory_at(root, root, at.clone(), now_ns()).await.map_err(|e| vfs_err(e.to_string()))? {
+            Ok(_) | Err(Errno::Exists) => {}
+            Err(e) => return Err(vfs_err(format!("cannot create /{at}: {e:?}"))),
+        }
+        let proc = fs.vfs.mount_at(root, root, at, proc::MOUNT.into()).await.map_err(|e| vfs_err(e.to_string()))?;
         fs.proc_ino = proc.map_err(|e| vfs_err(format!("cannot mount /proc: {e:?}")))?.ino;
         Ok(fs)
-    }
-
-    /// Creates whatever of the standard tree is missing.
-    async fn seed(&self, user: &str) -> Result<(), String> {
-        let now = now_ns();
-        let home = format!("home/{user}");
-        for path in STANDARD_TREE.iter().copied().chain([home.as_str()]) {
-            match self
-                .vfs
-                .create_directory_at(self.root, self.root, path.to_string(), now)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Ok(_) | Err(Errno::Exists) => {}
-                Err(e) => return Err(format!("cannot create /{path}: {e:?}")),
-            }
-        }
-        self.install("bin/coreutils", agentos_artifacts::components::COREUTILS).await?;
-        self.install("bin/sh", agentos_artifacts::components::SH).await?;
-        for tool in COREUTILS_TOOLS {
-            let path = format!("bin/{tool}");
-            match self
-                .vfs
-                .link_at(self.root, self.root, "bin/coreutils".into(), false, self.root, path.clone(), now)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Ok(()) | Err(Errno::Exists) => {}
-                Err(e) => return Err(format!("cannot link /{path}: {e:?}")),
-            }
-        }
-        for device in ["null", "zero"] {
-            match self
-                .vfs
-                .create_device_at(self.root, self.root, format!("dev/{device}"), device.into(), now)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                Ok(_) | Err(Errno::Exists) => {}
-                Err(e) => return Err(format!("cannot create /dev/{device}: {e:?}")),
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Filesystem {
-    /// Writes a system file unless it already holds exactly `bytes`.
-    async fn install(&self, path: &str, bytes: &[u8]) -> Result<(), String> {
-        let now = now_ns();
-        let flags = OpenFlags { create: true, exclusive: false, directory: false, follow: false };
-        let (stat, held) = self
-            .vfs
-            .open_at_held(self.root, self.root, path.into(), flags, now)
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot create /{path}: {e:?}"))?;
-        let current = held
-            .map(|b| data::read(&*self.store, b.blob, 0, bytes.len() as u64 + 1))
-            .transpose()
-            .map_err(|e| e.to_string())?;
-        if current.as_deref() == Some(bytes) {
-            return Ok(());
-        }
-        let blob = self
-            .vfs
-            .begin_write_held(stat.ino, now)
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("cannot write /{path}: {e:?}"))?;
-        let result = data::replace(&*self.store, blob.blob, bytes, now).map_err(|e| e.to_string());
-        self.vfs.end_write_later(stat.ino);
-        result
     }
 }
 
@@ -256,11 +163,36 @@ pub(crate) fn errno_code(e: Errno) -> ErrorCode {
     }
 }
 
-/// What an open descriptor refers to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Device {
+/// A device file of the namespace, served by the kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Device {
+    /// `/dev/null`: reads end at once, writes are discarded.
     Null,
+    /// `/dev/zero`: reads give zeros without end, writes are discarded.
     Zero,
+}
+
+impl Device {
+    /// Every device, in order.
+    pub const ALL: [Device; 2] = [Device::Null, Device::Zero];
+
+    /// Its name, as the vfs records it (`null`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Device::Null => "null",
+            Device::Zero => "zero",
+        }
+    }
+
+    /// The device a vfs node is, if it is one the kernel serves. The vfs's
+    /// `device` field is read here and nowhere else.
+    pub(crate) fn of(stat: &Stat) -> Option<Device> {
+        if stat.kind != Kind::Device {
+            return None;
+        }
+        let name = stat.device.as_deref()?;
+        Device::ALL.into_iter().find(|d| d.name() == name)
+    }
 }
 
 /// A writer's claim on a file's blob; tells the vfs when the last holder is gone.

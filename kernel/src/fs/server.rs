@@ -223,7 +223,7 @@ fn collect_orphans(store: &dyn DurableStore, open: &Mutex<HashMap<u64, usize>>) 
     let open = open.lock().unwrap();
     let mut writes = Vec::new();
     for (key, _) in orphans {
-        let blob = u64::from_be_bytes(key[1..9].try_into().expect("an orphan key holds a blob"));
+        let blob = super::data::be64(&key[1..], || format!("orphan mark {key:?}"))?;
         if open.contains_key(&blob) {
             continue;
         }
@@ -379,4 +379,30 @@ vfs_calls! {
     write snapshot => call_snapshot(name: String, now: u64) -> Result<(), Errno>;
     write rollback => call_rollback(name: String, now: u64) -> Result<(), Errno>;
     read snapshots => call_snapshots() -> Result<Vec<(String, u64)>, Errno>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Durability, SqliteStore};
+
+    /// Issue 11: a damaged orphan mark panicked the kernel (`expect`).
+    #[test]
+    fn regression_a_corrupt_orphan_mark_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("s.sqlite"), Durability::Process).unwrap();
+        let mut mark = vec![b'o'];
+        mark.extend(7u64.to_be_bytes());
+        let mut chunk = vec![b'b'];
+        chunk.extend(7u64.to_be_bytes());
+        chunk.push(b'c');
+        store.commit(&[Write::Put(mark.clone(), vec![]), Write::Put(chunk, b"x".to_vec())]).unwrap();
+        let open = Mutex::new(HashMap::new());
+        collect_orphans(&store, &open).unwrap();
+        assert!(store.scan(b"a", b"z", 10).unwrap().is_empty(), "the orphan and its mark are freed");
+
+        store.commit(&[Write::Put(b"o\x01".to_vec(), vec![])]).unwrap();
+        let err = collect_orphans(&store, &open).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
+    }
 }

@@ -3,8 +3,8 @@
 //! Every stream made from one of these shares its position, as the handles of
 //! one open file do; writes go through the data path like any file write.
 
-use super::{OpenBlob, WriteSession, data, now_ns};
-use crate::store::Store;
+use super::data::Blobs;
+use super::{OpenBlob, WriteSession, now_ns};
 use bytes::Bytes;
 use std::io;
 use std::pin::Pin;
@@ -20,7 +20,7 @@ const MAX_IO: u64 = 1 << 20;
 /// A file read as stdin, from its start.
 #[derive(Clone)]
 pub struct FileStdin {
-    store: Arc<dyn Store>,
+    blobs: Arc<Blobs>,
     blob: Arc<OpenBlob>,
     pos: Arc<Mutex<u64>>,
 }
@@ -28,7 +28,7 @@ pub struct FileStdin {
 /// A file written as stdout or stderr.
 #[derive(Clone)]
 pub struct FileStdout {
-    store: Arc<dyn Store>,
+    blobs: Arc<Blobs>,
     session: Arc<WriteSession>,
     /// `None`: every write goes to the end.
     pos: Arc<Mutex<Option<u64>>>,
@@ -47,27 +47,26 @@ impl std::fmt::Debug for FileStdout {
 }
 
 impl FileStdin {
-    pub(crate) fn new(store: Arc<dyn Store>, blob: Arc<OpenBlob>) -> FileStdin {
-        FileStdin { store, blob, pos: Arc::new(Mutex::new(0)) }
+    pub(crate) fn new(blobs: Arc<Blobs>, blob: Arc<OpenBlob>) -> FileStdin {
+        FileStdin { blobs, blob, pos: Arc::new(Mutex::new(0)) }
     }
 
     fn read(&self, size: usize) -> io::Result<Bytes> {
         let mut pos = self.pos.lock().unwrap();
-        let bytes =
-            data::read(&*self.store, self.blob.blob, *pos, (size as u64).min(MAX_IO)).map_err(io::Error::other)?;
+        let bytes = self.blobs.read(self.blob.blob, *pos, (size as u64).min(MAX_IO)).map_err(io::Error::other)?;
         *pos += bytes.len() as u64;
         Ok(Bytes::from(bytes))
     }
 }
 
 impl FileStdout {
-    pub(crate) fn new(store: Arc<dyn Store>, session: Arc<WriteSession>, append: bool) -> FileStdout {
-        FileStdout { store, session, pos: Arc::new(Mutex::new(if append { None } else { Some(0) })) }
+    pub(crate) fn new(blobs: Arc<Blobs>, session: Arc<WriteSession>, append: bool) -> FileStdout {
+        FileStdout { blobs, session, pos: Arc::new(Mutex::new(if append { None } else { Some(0) })) }
     }
 
     fn write(&self, bytes: &[u8]) -> io::Result<()> {
         let mut pos = self.pos.lock().unwrap();
-        let at = data::write(&*self.store, self.session.blob.blob, *pos, bytes, now_ns()).map_err(io::Error::other)?;
+        let at = self.blobs.write(self.session.blob.blob, *pos, bytes, now_ns()).map_err(io::Error::other)?;
         if let Some(pos) = pos.as_mut() {
             *pos = at + bytes.len() as u64;
         }
@@ -162,5 +161,36 @@ impl AsyncWrite for FileStdout {
 
     fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Poll::Ready(Ok(()))
+    }
+}
+
+/// `/dev/zero` as stdin: zeros without end.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ZeroStdin;
+
+impl IsTerminal for ZeroStdin {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdinStream for ZeroStdin {
+    fn async_stream(&self) -> Box<dyn AsyncRead + Send + Sync> {
+        Box::new(tokio::io::repeat(0))
+    }
+
+    fn p2_stream(&self) -> Box<dyn InputStream> {
+        Box::new(ZeroStdin)
+    }
+}
+
+#[wasmtime_wasi_io::async_trait]
+impl Pollable for ZeroStdin {
+    async fn ready(&mut self) {}
+}
+
+impl InputStream for ZeroStdin {
+    fn read(&mut self, size: usize) -> StreamResult<Bytes> {
+        Ok(Bytes::from(vec![0; size.min(MAX_IO as usize)]))
     }
 }

@@ -6,22 +6,22 @@
 //! or symlink that would lead out of it.
 //!
 //! **Invariant:** every operation is checked against the rights of the
-//! preopen its descriptor came from before the vfs sees it; a refusal is
-//! logged under `agentos::audit` and answers `not-permitted`.
+//! preopen its descriptor came from before the vfs sees it; a refusal is an
+//! [`AuditEvent::FsRightDenied`] and answers `not-permitted`.
 
+use crate::audit::AuditEvent;
 use crate::bindings::host::wasi::filesystem::types::{
     Advice, DescriptorFlags, DescriptorStat, DescriptorType, DirectoryEntry, ErrorCode, Filesize, MetadataHashValue,
     NewTimestamp, PathFlags,
 };
 use crate::bindings::host::wasi::filesystem::{preopens, types};
 use crate::caps::DirRights;
+use crate::fs::data::Blobs;
 use crate::fs::proc::{self, ProcError, ProcNode};
 use crate::fs::{
-    self, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, OpenBlob, OpenFlags, Stat, WriteSession, data,
-    now_ns,
+    self, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, OpenBlob, OpenFlags, Stat, WriteSession, now_ns,
 };
 use crate::process::ProcessCtx;
-use crate::store::Store;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -49,19 +49,20 @@ impl ProcessCtx {
     }
 
     /// Checks that `fd` allows `needed`, logging a refusal.
-    fn require(&self, fd: &Resource<Descriptor>, needed: DirRights, what: &str) -> FsResult<&Descriptor> {
+    fn require(&self, fd: &Resource<Descriptor>, needed: DirRights, what: &'static str) -> FsResult<&Descriptor> {
         let d = self.descriptor(fd)?;
         if d.proc.is_some() && needed != DirRights::READ {
             return Err(ErrorCode::ReadOnly.into());
         }
         if !d.rights.contains(needed) {
-            tracing::warn!(target: "agentos::audit", pid = self.pid.get(), ino = d.ino, op = what, held = %d.rights, needed = %needed, "denied: filesystem right not held");
+            let (ino, held) = (d.ino, d.rights);
+            self.audit(AuditEvent::FsRightDenied { pid: self.pid, op: what, ino, held, needed });
             return Err(ErrorCode::NotPermitted.into());
         }
         Ok(d)
     }
 
-    fn directory(&self, fd: &Resource<Descriptor>, needed: DirRights, what: &str) -> FsResult<(u64, u64)> {
+    fn directory(&self, fd: &Resource<Descriptor>, needed: DirRights, what: &'static str) -> FsResult<(u64, u64)> {
         let d = self.require(fd, needed, what)?;
         if d.kind != Kind::Directory {
             return Err(ErrorCode::NotDirectory.into());
@@ -93,8 +94,8 @@ impl ProcessCtx {
         Ok(Some(session))
     }
 
-    fn store(&self) -> FsResult<Arc<dyn Store>> {
-        Ok(self.filesystem()?.store.clone())
+    fn blobs(&self) -> FsResult<Arc<Blobs>> {
+        Ok(self.filesystem()?.blobs.clone())
     }
 
     /// A descriptor for a `/proc` node; a file's contents are rendered now.
@@ -198,14 +199,6 @@ fn timestamp(t: NewTimestamp, now: u64) -> Option<u64> {
     }
 }
 
-fn device(stat: &Stat) -> Option<Device> {
-    match stat.device.as_deref() {
-        Some("null") => Some(Device::Null),
-        Some("zero") => Some(Device::Zero),
-        _ => None,
-    }
-}
-
 impl preopens::Host for ProcessCtx {
     async fn get_directories(&mut self) -> wasmtime::Result<Vec<(Resource<Descriptor>, String)>> {
         let Some(fs) = self.fs.clone() else {
@@ -278,7 +271,7 @@ impl types::HostDescriptor for ProcessCtx {
             return Ok(self.table.push(stream)?);
         }
         let stream: DynInputStream =
-            Box::new(BlobInput { store: self.store()?, blob: d.blob.clone(), pos: offset, device: d.device });
+            Box::new(BlobInput { blobs: self.blobs()?, blob: d.blob.clone(), pos: offset, device: d.device });
         Ok(self.table.push(stream)?)
     }
 
@@ -339,7 +332,7 @@ impl types::HostDescriptor for ProcessCtx {
             return Err(ErrorCode::IsDirectory.into());
         }
         if let Some(session) = self.write_session(&fd).await? {
-            data::set_size(&*self.store()?, session.blob.blob, size, now_ns())?;
+            self.blobs()?.set_size(session.blob.blob, size, now_ns())?;
         }
         Ok(())
     }
@@ -367,10 +360,9 @@ impl types::HostDescriptor for ProcessCtx {
             (_, Some(Device::Zero)) => Ok((vec![0; len.min(MAX_IO) as usize], false)),
             _ => {
                 let blob = d.blob.as_ref().map_or(0, |b| b.blob);
-                let store = self.store()?;
-                let bytes = data::read(&*store, blob, offset, len.min(MAX_IO))?;
-                let end =
-                    bytes.len() < len.min(MAX_IO) as usize || offset + bytes.len() as u64 >= data::size(&*store, blob)?;
+                let blobs = self.blobs()?;
+                let bytes = blobs.read(blob, offset, len.min(MAX_IO))?;
+                let end = bytes.len() < len.min(MAX_IO) as usize || offset + bytes.len() as u64 >= blobs.size(blob)?;
                 Ok((bytes, end))
             }
         }
@@ -386,7 +378,7 @@ impl types::HostDescriptor for ProcessCtx {
         }
         let len = buf.len() as u64;
         if let Some(session) = self.write_session(&fd).await? {
-            data::write(&*self.store()?, session.blob.blob, Some(offset), &buf, now_ns())?;
+            self.blobs()?.write(session.blob.blob, Some(offset), &buf, now_ns())?;
         }
         Ok(len)
     }
@@ -432,7 +424,7 @@ impl types::HostDescriptor for ProcessCtx {
                 ino,
                 kind: Kind::File,
                 nlink: 0,
-                size: data::size(&*self.store()?, blob)?,
+                size: self.blobs()?.size(blob)?,
                 blob,
                 device: None,
                 atime_ns: 0,
@@ -444,7 +436,7 @@ impl types::HostDescriptor for ProcessCtx {
         if session {
             // A writer sees its own blob even while the vfs reports another.
             let blob = self.descriptor(&fd)?.blob.as_ref().map_or(0, |b| b.blob);
-            stat.size = data::size(&*self.store()?, blob)?;
+            stat.size = self.blobs()?.size(blob)?;
         }
         Ok(descriptor_stat(&stat))
     }
@@ -567,7 +559,7 @@ impl types::HostDescriptor for ProcessCtx {
             read: flags.contains(DescriptorFlags::READ) || stat.kind == Kind::Directory,
             write,
             blob: held,
-            device: device(&stat),
+            device: Device::of(&stat),
             session: None,
             proc: None,
             proc_data: None,
@@ -575,7 +567,7 @@ impl types::HostDescriptor for ProcessCtx {
         let new = self.table.push(descriptor)?;
         if truncate && stat.kind == Kind::File {
             if let Some(session) = self.write_session(&new).await? {
-                data::set_size(&*self.store()?, session.blob.blob, 0, now_ns())?;
+                self.blobs()?.set_size(session.blob.blob, 0, now_ns())?;
             }
         }
         Ok(new)
@@ -708,14 +700,14 @@ impl ProcessCtx {
             return Err(ErrorCode::IsDirectory.into());
         }
         let session = self.write_session(&fd).await?;
-        let stream: DynOutputStream = Box::new(BlobOutput { store: self.store()?, session, pos: offset });
+        let stream: DynOutputStream = Box::new(BlobOutput { blobs: self.blobs()?, session, pos: offset });
         Ok(self.table.push(stream)?)
     }
 }
 
 /// A file's bytes as a WASI input stream, read from the store in chunks.
 struct BlobInput {
-    store: Arc<dyn Store>,
+    blobs: Arc<Blobs>,
     /// Held open for as long as the stream lives (`None`: a device).
     blob: Option<Arc<OpenBlob>>,
     pos: u64,
@@ -736,8 +728,7 @@ impl InputStream for BlobInput {
             None => {}
         }
         let blob = self.blob.as_ref().map_or(0, |b| b.blob);
-        let bytes =
-            data::read(&*self.store, blob, self.pos, size).map_err(|e| StreamError::LastOperationFailed(e.into()))?;
+        let bytes = self.blobs.read(blob, self.pos, size).map_err(|e| StreamError::LastOperationFailed(e.into()))?;
         if bytes.is_empty() && size > 0 {
             return Err(StreamError::Closed);
         }
@@ -765,7 +756,7 @@ impl InputStream for MemoryInput {
 
 /// A WASI output stream into a file's blob; `pos: None` appends.
 struct BlobOutput {
-    store: Arc<dyn Store>,
+    blobs: Arc<Blobs>,
     /// `None` for a device, which discards.
     session: Option<Arc<WriteSession>>,
     pos: Option<u64>,
@@ -781,7 +772,7 @@ impl OutputStream for BlobOutput {
         let Some(session) = &self.session else {
             return Ok(());
         };
-        let at = data::write(&*self.store, session.blob.blob, self.pos, &bytes, now_ns()).map_err(|e| {
+        let at = self.blobs.write(session.blob.blob, self.pos, &bytes, now_ns()).map_err(|e| {
             tracing::error!("{e}");
             StreamError::LastOperationFailed(ErrorCode::Io.into())
         })?;

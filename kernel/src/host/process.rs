@@ -1,12 +1,13 @@
 //! `agentos:kernel/process`: a process spawns, waits for and kills its children.
 //!
-//! **Invariant:** every check that refuses is logged under `agentos::audit`;
+//! **Invariant:** every check that refuses is an [`AuditEvent`];
 //! a process can reach only its own children, and a child gets at most its
 //! parent's grants and limits (see [`Grants::attenuate`], [`Limits::attenuate`]).
 
+use crate::audit::AuditEvent;
 use crate::bindings::host::agentos::kernel::process as wit;
 use crate::caps::{self, Capability, ChildGrants, DirRights};
-use crate::fs::{Errno, Kind, data};
+use crate::fs::{Errno, Kind};
 use crate::limits::Limits;
 use crate::pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};
 use crate::process::{ExitStatus, Input, Output, Pid, ProcessCtx, Spawn, SpawnError, Stdio};
@@ -47,7 +48,7 @@ impl wit::Host for ProcessCtx {
     async fn kill(&mut self, pid: wit::Pid) -> wasmtime::Result<Result<(), wit::Error>> {
         let target = Pid::new(pid).filter(|p| self.kernel.is_descendant(*p, self.pid));
         let Some(target) = target else {
-            tracing::warn!(target: "agentos::audit", pid = self.pid.get(), target_pid = pid, "denied: kill of a process that is not a descendant");
+            self.audit(AuditEvent::KillNotDescendant { pid: self.pid, target: pid });
             return Ok(Err(wit::Error::NoSuchProcess(pid)));
         };
         Ok(self.kernel.kill(target, Some(self.pid)).map_err(|_| wit::Error::NoSuchProcess(pid)))
@@ -72,7 +73,7 @@ impl wit::Host for ProcessCtx {
             return Ok(Err(wit::Error::NotFound(format!("{path}: not a valid path"))));
         };
         if self.grants.resolve(&absolute, DirRights::READ).is_none() {
-            tracing::warn!(target: "agentos::audit", pid = self.pid.get(), path, "denied: chdir outside the process's directories");
+            self.audit(AuditEvent::ChdirOutsideDirs { pid: self.pid, path: path.clone() });
             return Ok(Err(wit::Error::Denied(format!("{path}: not in a directory this process holds"))));
         }
         self.kernel.set_cwd(self.pid, &absolute);
@@ -145,9 +146,15 @@ async fn resolve_dir(
     }
 }
 
-/// The bytes of the program file at `rest` below the preopen at `preopen`.
-/// Reads a program file: its identity (inode, blob, size, times), and its
-/// bytes unless the kernel has a program loaded from that very version.
+/// A program file: the program loaded from that very version before, or the
+/// file's identity (inode, blob, size, times) and bytes.
+enum ProgramFile {
+    Loaded(crate::kernel::Program),
+    Read(crate::kernel::FileKey, Vec<u8>),
+}
+
+/// Reads the program file at `rest` below the preopen at `preopen`, unless
+/// the kernel has a program loaded from that very version.
 async fn read_program(
     fs: crate::fs::Filesystem,
     path: &str,
@@ -155,18 +162,18 @@ async fn read_program(
     preopen: &str,
     rest: String,
     kernel: &crate::kernel::Kernel,
-) -> Result<(crate::kernel::FileKey, Option<Vec<u8>>), wit::Error> {
+) -> Result<ProgramFile, wit::Error> {
     let io = |e: String| wit::Error::NotFound(format!("{path}: {e}"));
     let root = resolve_dir(&fs, pinned, preopen, fs.root, fs.root).await.map_err(io)?;
     let stat = fs.vfs.stat_at_held(root, root, rest, true).await.map_err(|e| io(e.to_string()))?;
     match stat {
         Ok((stat, Some(blob))) if stat.kind == Kind::File => {
             let key = [stat.ino, blob.blob, stat.size, stat.mtime_ns, stat.ctime_ns];
-            if kernel.cached_program(&key).is_some() {
-                return Ok((key, None));
+            if let Some(program) = kernel.cached_program(&key) {
+                return Ok(ProgramFile::Loaded(program));
             }
-            let bytes = data::read_all(&*fs.store, blob.blob).map_err(|e| io(e.to_string()))?;
-            Ok((key, Some(bytes)))
+            let bytes = fs.blobs.read_all(blob.blob).map_err(|e| io(e.to_string()))?;
+            Ok(ProgramFile::Read(key, bytes))
         }
         Ok(_) => Err(wit::Error::InvalidComponent(format!("{path}: not a file"))),
         Err(Errno::NoEntry) => Err(wit::Error::NotFound(path.to_string())),
@@ -175,6 +182,11 @@ async fn read_program(
 }
 
 impl ProcessCtx {
+    /// Records a refusal of this process's.
+    pub(crate) fn audit(&self, event: AuditEvent) {
+        self.kernel.inner.audit.record(event);
+    }
+
     fn pipe_end<T: Clone + 'static>(&self, end: &Resource<T>) -> Result<T, wit::Error> {
         self.table.get(end).cloned().map_err(|e| wit::Error::Denied(format!("not a pipe end of this process: {e}")))
     }
@@ -202,8 +214,11 @@ impl ProcessCtx {
             .ok_or_else(|| wit::Error::NotFound(format!("{path}: not a valid path")))?;
         let rights = if append.is_some() { DirRights::WRITE.union(DirRights::CREATE) } else { DirRights::READ };
         let (preopen, rest) = self.grants.resolve(&absolute, rights).ok_or_else(|| {
-            tracing::warn!(target: "agentos::audit", pid = self.pid.get(), path, needed = %rights, "denied: redirection outside the process's directories");
-            wit::Error::Denied(format!("{path}: not in a directory this process may {}", if append.is_some() { "write" } else { "read" }))
+            self.audit(AuditEvent::RedirectionOutsideDirs { pid: self.pid, path: path.into(), needed: rights });
+            wit::Error::Denied(format!(
+                "{path}: not in a directory this process may {}",
+                if append.is_some() { "write" } else { "read" }
+            ))
         })?;
         let io = |e: String| wit::Error::NotFound(format!("{path}: {e}"));
         let root = resolve_dir(&fs, preopen.ino(), preopen.relative(), fs.root, fs.root).await.map_err(io)?;
@@ -218,17 +233,19 @@ impl ProcessCtx {
             Err(Errno::NoEntry) => return Err(wit::Error::NotFound(path.to_string())),
             Err(e) => return Err(io(format!("{e:?}"))),
         };
-        if stat.kind == Kind::Device && stat.device.as_deref() == Some("null") {
-            return Ok(match append {
-                None => (Some(Input::Null), None),
-                Some(_) => (None, Some(Output::Null)),
+        if let Some(device) = crate::fs::Device::of(&stat) {
+            return Ok(match (append, device) {
+                (None, crate::fs::Device::Null) => (Some(Input::Null), None),
+                (None, crate::fs::Device::Zero) => (Some(Input::Zero), None),
+                // Both discard what is written.
+                (Some(_), _) => (None, Some(Output::Null)),
             });
         }
         let Some(blob) = held.filter(|_| stat.kind == Kind::File) else {
             return Err(io("not a regular file".into()));
         };
         let Some(append) = append else {
-            return Ok((Some(Input::File(crate::fs::FileStdin::new(fs.store.clone(), blob))), None));
+            return Ok((Some(Input::File(crate::fs::FileStdin::new(fs.blobs.clone(), blob))), None));
         };
         drop(blob);
         let blob = fs
@@ -239,9 +256,9 @@ impl ProcessCtx {
             .map_err(|e| io(format!("{e:?}")))?;
         let session = std::sync::Arc::new(crate::fs::WriteSession::new(stat.ino, blob, fs.vfs.clone()));
         if !append {
-            data::set_size(&*fs.store, session.blob.blob, 0, crate::fs::now_ns()).map_err(|e| io(e.to_string()))?;
+            fs.blobs.set_size(session.blob.blob, 0, crate::fs::now_ns()).map_err(|e| io(e.to_string()))?;
         }
-        Ok((None, Some(Output::File(crate::fs::FileStdout::new(fs.store.clone(), session, append)))))
+        Ok((None, Some(Output::File(crate::fs::FileStdout::new(fs.blobs.clone(), session, append)))))
     }
 
     /// `pid` if it is a child of this process.
@@ -250,7 +267,7 @@ impl ProcessCtx {
         match self.kernel.parent_of(child) {
             Some(Some(parent)) if parent == self.pid => Ok(child),
             Some(_) => {
-                tracing::warn!(target: "agentos::audit", pid = self.pid.get(), target_pid = pid, "denied: not a child");
+                self.audit(AuditEvent::NotAChild { pid: self.pid, target: pid });
                 Err(wit::Error::NoSuchProcess(pid))
             }
             None => Err(wit::Error::NoSuchProcess(pid)),
@@ -263,17 +280,16 @@ impl ProcessCtx {
         let absolute = caps::absolute_guest_path(&self.cwd, &path)
             .ok_or_else(|| wit::Error::NotFound(format!("{path}: not a valid path")))?;
         let (preopen, rest) = self.grants.resolve(&absolute, DirRights::READ).ok_or_else(|| {
-            tracing::warn!(target: "agentos::audit", pid = self.pid.get(), program = path, "denied: spawn of a program outside the process's directories");
+            self.audit(AuditEvent::ProgramOutsideDirs { pid: self.pid, program: path.clone() });
             wit::Error::NotFound(format!("{path}: not in any directory this process holds"))
         })?;
         let (preopen_path, pinned, rest) = (preopen.relative().to_string(), preopen.ino(), rest);
         let fs =
             self.fs.clone().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
-        let (key, bytes) = read_program(fs, &path, pinned, &preopen_path, rest, &self.kernel).await?;
-        let Some(bytes) = bytes else {
+        let (key, bytes) = match read_program(fs, &path, pinned, &preopen_path, rest, &self.kernel).await? {
             // The same file as a spawn before: no read, no hash.
-            let program = self.kernel.cached_program(&key).expect("read_program found it cached");
-            return Ok(program.named(&path));
+            ProgramFile::Loaded(program) => return Ok(program.named(&path)),
+            ProgramFile::Read(key, bytes) => (key, bytes),
         };
         // Compiling can take milliseconds: keep it off the async workers.
         let kernel = self.kernel.clone();
@@ -289,9 +305,9 @@ impl ProcessCtx {
     async fn spawn_child(&mut self, path: String, options: wit::SpawnOptions) -> Result<wit::Pid, wit::Error> {
         let program = self.load_program(&path).await?;
 
-        let pid = self.pid.get();
+        let (pid, audit) = (self.pid, self.kernel.clone());
         let denied = |e: String| {
-            tracing::warn!(target: "agentos::audit", pid, program = path, reason = e, "denied: spawn asks for more than the parent holds");
+            audit.inner.audit.record(AuditEvent::GrantExceeded { pid, program: path.clone(), reason: e.clone() });
             wit::Error::Denied(e)
         };
         let mut grants = match &options.grants {

@@ -215,7 +215,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     let kernel = Kernel::new(config)?;
     let workspace = workspace_dir(cli.workspace.clone())?;
-    kernel.open_workspace(&workspace, &user()).await?;
+    agentos::seed::open(&kernel, &workspace, &user()).await?;
     let result = command(&kernel, cli, &workspace).await;
     // Background jobs and services end with the session, in the trace too.
     kernel.shutdown().await;
