@@ -13,7 +13,7 @@
 
 use crate::caps::{Capability, DirRights};
 use crate::limits::KillReason;
-use crate::process::Pid;
+use crate::pid::Pid;
 use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Mutex;

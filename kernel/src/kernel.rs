@@ -1,20 +1,38 @@
-//! The kernel object: one engine, one linker, the program cache and the process table.
+//! The composition root: [`Kernel`] owns every subsystem and is the only
+//! place that knows all of them.
+//!
+//! Each subsystem is a module with its own state and knows nothing about the
+//! others (ARCHITECTURE.md lists the rules; `tests::module_dependencies`
+//! holds the code to them): the process table ([`Processes`]), the program
+//! loader ([`Programs`]), the services ([`Services`]), the workspace
+//! filesystem ([`Filesystem`]), the trace ([`Tracer`]) and the audit record
+//! ([`Audit`]). Here they are made, wired together (the exit hooks, `/proc`
+//! over the process table), and put into each process's store data
+//! ([`ProcessCtx`]) at spawn.
 
+use crate::audit::{Audit, AuditEvent, AuditRecord};
 use crate::bindings;
-use crate::caps::Capability;
-use crate::fs::{Filesystem, WorkspaceError};
-use crate::process::{ProcessCtx, ProcessTable};
+use crate::ctx::ProcessCtx;
+use crate::fs::{Device, FileVersion, Filesystem, FsOpError, Watch, WorkspaceError};
+use crate::host::filesystem::HasFs;
+use crate::host::process::{HasProcess, ProcCtx, Spawner};
+use crate::limits::{KillReason, MemoryLimiter};
+use crate::pid::Pid;
+use crate::process::{ExitStatus, NoSuchProcess, ProcessInfo, Processes, Running, TableFull};
+use crate::procfs::ProcFs;
+use crate::program::{LoadError, Program, Programs};
+use crate::service::{Ports, Refused, Services};
+use crate::spawn::{Spawn, SpawnError};
 use crate::ticker::Ticker;
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use crate::trace::{TraceEvent, Tracer};
 use std::fmt;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use wasmtime::component::types::{ComponentInstance, ComponentItem};
-use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use wasmtime::component::{InstancePre, Linker};
+use wasmtime::{
+    Config, Enabled, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig, UpdateDeadline,
+};
 use wasmtime_wasi::p2::bindings::CommandPre;
 
 /// How to build a [`Kernel`].
@@ -41,31 +59,22 @@ impl Default for KernelConfig {
 /// The Agent OS kernel. Cheap to clone: clones share one kernel.
 #[derive(Clone)]
 pub struct Kernel {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct Inner {
-    pub(crate) engine: Engine,
-    pub(crate) linker: Linker<ProcessCtx>,
-    pub(crate) config: KernelConfig,
-    pub(crate) ticker: Arc<Ticker>,
-    pub(crate) table: Mutex<ProcessTable>,
-    programs: Mutex<HashMap<[u8; 32], Arc<ProgramInner>>>,
-    pub(crate) fs: OnceLock<Filesystem>,
-    /// The running services, by pid.
-    pub(crate) services: Mutex<HashMap<crate::process::Pid, crate::service::Service>>,
-    pub(crate) tracer: Arc<crate::trace::Tracer>,
-    pub(crate) audit: crate::audit::Audit,
+struct Inner {
+    engine: Engine,
+    config: KernelConfig,
+    ticker: Arc<Ticker>,
+    processes: Arc<Processes>,
+    programs: Arc<Programs>,
+    services: Arc<Services>,
+    fs: OnceLock<Filesystem>,
+    tracer: Arc<Tracer>,
+    audit: Arc<Audit>,
     /// The `tracing` dispatcher that records processes' host calls (with
     /// tracing on), set around each poll of a process.
-    pub(crate) host_calls: Option<tracing::Dispatch>,
-    /// Programs by the file version they were read from, so that spawning
-    /// the same file again reads and hashes nothing.
-    files: Mutex<Lru<FileKey, Program>>,
-    /// Producers' typed ports: producer → (consumer, in-port interface).
-    pub(crate) port_links: Mutex<HashMap<crate::process::Pid, Vec<(crate::process::Pid, String)>>>,
-    engine_tag: String,
-    compiles: AtomicU64,
+    host_calls: Option<tracing::Dispatch>,
 }
 
 impl Drop for Inner {
@@ -119,31 +128,55 @@ impl Kernel {
             std::fs::create_dir_all(dir)
                 .map_err(|e| KernelError::CacheDir { path: dir.clone(), reason: e.to_string() })?;
         }
-
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        engine.precompile_compatibility_hash().hash(&mut hasher);
-        let engine_tag = format!("{:016x}", hasher.finish());
-
         let ticker = Ticker::start(engine.clone()).map_err(|e| KernelError::Thread(e.to_string()))?;
-        let tracer = Arc::new(crate::trace::Tracer::new(config.trace));
+        let tracer = Arc::new(Tracer::new(config.trace));
         let host_calls = config.trace.then(|| crate::trace::host_calls::HostCalls::dispatch(tracer.clone()));
+        let audit = Arc::new(Audit::default());
+        let services = Arc::new(Services::default());
+        // Every end goes to the trace, the audit record (a limit kill) and
+        // the services (a server takes no more calls, a producer's consumers end).
+        let on_exit: Vec<crate::process::ExitHook> = vec![
+            {
+                let tracer = tracer.clone();
+                Box::new(move |pid, status: &ExitStatus| {
+                    let outcome = match status {
+                        ExitStatus::Exited(_) => crate::trace::Outcome::Ok,
+                        ExitStatus::Killed(_) => crate::trace::Outcome::Error,
+                        ExitStatus::Trapped(_) => crate::trace::Outcome::Trap,
+                    };
+                    let result = crate::trace::Text::plain(crate::trace::cut(status.to_string()));
+                    let empty = crate::trace::Text::plain("");
+                    tracer.record(crate::trace::Raw::now(pid, "process.exit", empty, result, outcome));
+                    tracer.ended(pid);
+                })
+            },
+            {
+                let audit = audit.clone();
+                Box::new(move |pid, status| {
+                    if let ExitStatus::Killed(reason) = status
+                        && reason.is_limit()
+                    {
+                        audit.record(AuditEvent::LimitKill { pid, reason: reason.clone() });
+                    }
+                })
+            },
+            {
+                let services = services.clone();
+                Box::new(move |pid, _| services.ended(pid))
+            },
+        ];
         Ok(Kernel {
             inner: Arc::new(Inner {
+                programs: Arc::new(Programs::new(engine.clone(), linker, config.cache_dir.clone())),
+                processes: Arc::new(Processes::new(config.max_processes, on_exit)),
                 engine,
-                linker,
-                table: Mutex::new(ProcessTable::new(config.max_processes)),
+                services,
                 tracer,
-                audit: crate::audit::Audit::default(),
+                audit,
                 host_calls,
                 config,
                 ticker,
-                programs: Mutex::new(HashMap::new()),
                 fs: OnceLock::new(),
-                services: Mutex::new(HashMap::new()),
-                port_links: Mutex::new(HashMap::new()),
-                files: Mutex::new(Lru::new(FILES_KEPT)),
-                engine_tag,
-                compiles: AtomicU64::new(0),
             }),
         })
     }
@@ -157,12 +190,12 @@ impl Kernel {
         if self.inner.fs.get().is_some() {
             return Err(WorkspaceError::Dir { path: dir.into(), reason: "this kernel has a workspace already".into() });
         }
+        let vfs_err = |reason: String| WorkspaceError::Vfs { path: dir.into(), reason };
         // The vfs compiles once, into the same cache as every program.
-        let digest: [u8; 32] = Sha256::digest(vfs).into();
-        let vfs = check_header("vfs", vfs)
-            .and_then(|()| self.compile("vfs", vfs, &digest))
-            .map_err(|e| WorkspaceError::Vfs { path: dir.into(), reason: e.to_string() })?;
-        let fs = Filesystem::open(&self.inner.engine, &vfs, dir).await?;
+        let vfs = self.inner.programs.compile_component("vfs", vfs).map_err(|e| vfs_err(e.to_string()))?;
+        let mut fs = Filesystem::open(&self.inner.engine, &vfs, dir).await?;
+        let procfs = ProcFs { processes: self.inner.processes.clone(), tracer: self.inner.tracer.clone() };
+        fs.mount(crate::procfs::MOUNT, Arc::new(procfs)).await.map_err(vfs_err)?;
         tracing::info!(workspace = %dir.display(), "workspace open");
         if self.inner.tracer.enabled()
             && let Err(e) = self.inner.tracer.persist_in(dir)
@@ -174,19 +207,19 @@ impl Kernel {
     }
 
     /// The typed ports a program declares (decision 6).
-    pub fn ports(&self, program: &Program) -> crate::service::Ports {
-        crate::service::ports(&self.inner.engine, &program.inner)
+    pub fn ports(&self, program: &Program) -> Ports {
+        crate::service::ports(&self.inner.engine, &program.inner.bindable, &program.inner.exports)
     }
 
     /// The traced events of a process, oldest first: the last
     /// [`trace::RING`](crate::trace::RING) of them, also after it ended.
-    pub fn trace(&self, pid: crate::process::Pid) -> Vec<crate::trace::TraceEvent> {
+    pub fn trace(&self, pid: Pid) -> Vec<TraceEvent> {
         self.inner.tracer.events(pid)
     }
 
     /// The latest audit records (every refusal and limit kill), oldest first;
-    /// see [`AuditEvent`](crate::AuditEvent).
-    pub fn audit(&self) -> Vec<crate::audit::AuditRecord> {
+    /// see [`AuditEvent`].
+    pub fn audit(&self) -> Vec<AuditRecord> {
         self.inner.audit.records()
     }
 
@@ -198,7 +231,7 @@ impl Kernel {
     }
 
     /// Every traced event from now on, as it happens (`trace --follow`).
-    pub fn follow_trace(&self) -> tokio::sync::broadcast::Receiver<crate::trace::TraceEvent> {
+    pub fn follow_trace(&self) -> tokio::sync::broadcast::Receiver<TraceEvent> {
         self.inner.tracer.subscribe()
     }
 
@@ -209,107 +242,324 @@ impl Kernel {
 
     /// How many components this kernel has compiled (not found in a cache).
     pub fn compiles(&self) -> u64 {
-        self.inner.compiles.load(Ordering::Relaxed)
+        self.inner.programs.compiles()
     }
 
     /// Loads a program from a file; see [`Kernel::load`].
     pub fn load_file(&self, path: impl AsRef<Path>) -> Result<Program, LoadError> {
         let path = path.as_ref();
-        self.load_file_named(path, &path.display().to_string())
+        self.inner.programs.load_file_named(path, &path.display().to_string())
     }
 
     /// Loads a program from a file under another name (the path the user
     /// knows it by), used in its errors and as its default `argv[0]`.
     pub fn load_file_named(&self, path: &Path, name: &str) -> Result<Program, LoadError> {
-        let name = name.to_string();
-        let bytes = std::fs::read(path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => LoadError::NotFound { name: name.clone() },
-            _ => LoadError::Read { name: name.clone(), reason: e.to_string() },
-        })?;
-        if bytes.is_empty() && path.is_dir() {
-            return Err(LoadError::Read { name, reason: "is a directory".into() });
-        }
-        self.load(&name, &bytes)
+        self.inner.programs.load_file_named(path, name)
     }
 
     /// Loads a program: validates that `bytes` is a `wasi:cli/command`
     /// component, compiles it (or takes it from the cache) and links it
     /// against the kernel's interfaces once, so that spawns only instantiate.
     pub fn load(&self, name: &str, bytes: &[u8]) -> Result<Program, LoadError> {
-        check_header(name, bytes)?;
-        let digest: [u8; 32] = Sha256::digest(bytes).into();
-        if let Some(inner) = self.inner.programs.lock().unwrap().get(&digest) {
-            return Ok(Program { inner: inner.clone(), name: name.into() });
-        }
-        let component = self.compile(name, bytes, &digest)?;
+        self.inner.programs.load(name, bytes)
+    }
+}
 
-        let engine = &self.inner.engine;
-        let mut imports = Vec::new();
-        let mut bindable = Vec::new();
-        for (import, item) in component.component_type().imports(engine) {
-            match (Capability::for_import(import), item.ty) {
-                (Ok(capability), _) => imports.push(Import { name: import.to_string(), capability }),
-                // Not the kernel's: an interface a service must be bound to at spawn.
-                (Err(()), ComponentItem::ComponentInstance(ty)) => bindable.push((import.to_string(), ty)),
-                (Err(()), _) => {
-                    return Err(LoadError::UnknownImport { name: name.into(), import: import.to_string() });
-                }
-            }
-        }
-        let exports = component
-            .component_type()
-            .exports(engine)
-            .filter_map(|(export, item)| match item.ty {
-                ComponentItem::ComponentInstance(ty) => Some((export.to_string(), ty)),
-                _ => None,
-            })
-            .collect();
-        // Linked once now, unless the link depends on the services bound at spawn.
-        let pre = if bindable.is_empty() {
-            let pre = self
-                .inner
-                .linker
-                .instantiate_pre(&component)
-                .map_err(|e| LoadError::Link { name: name.into(), reason: format!("{e:#}") })?;
-            CommandPre::new(pre).ok()
-        } else {
-            None
-        };
-        let inner = Arc::new(ProgramInner { digest, imports, bindable, exports, component, pre });
-        self.inner.programs.lock().unwrap().insert(digest, inner.clone());
-        tracing::debug!(program = name, digest = %hex(&digest[..8]), "loaded");
-        Ok(Program { inner, name: name.into() })
+/// Processes: spawning, waiting, killing, listing.
+impl Kernel {
+    /// Starts a process. Checks first that every import of the program is
+    /// covered by the grants (refusing with the first that is not), then the
+    /// process limit; then instantiates it on a task of its own.
+    ///
+    /// Must be called from inside a tokio runtime.
+    pub fn spawn(&self, spawn: Spawn) -> Result<Pid, SpawnError> {
+        self.start(spawn, false)
     }
 
-    fn compile(&self, name: &str, bytes: &[u8], digest: &[u8; 32]) -> Result<Component, LoadError> {
-        let engine = &self.inner.engine;
-        let cached = self
+    /// Starts a service: a process whose component's exports are called by
+    /// the clients bound to it ([`Spawn::bind`]) instead of running
+    /// `wasi:cli/run`. It serves until it is killed or a call traps; its
+    /// imports are checked against its grants as a command's are.
+    pub fn serve(&self, spawn: Spawn) -> Result<Pid, SpawnError> {
+        self.start(spawn, true)
+    }
+
+    /// Waits for a process to end, then reaps it (removes it from the table).
+    pub async fn wait(&self, pid: Pid) -> Result<ExitStatus, NoSuchProcess> {
+        self.inner.processes.wait(pid).await
+    }
+
+    /// The status of a process that has ended, reaping it; `None` while it runs.
+    pub fn try_wait(&self, pid: Pid) -> Result<Option<ExitStatus>, NoSuchProcess> {
+        self.inner.processes.try_wait(pid)
+    }
+
+    /// Kills a running process; its `wait` reports [`ExitStatus::Killed`].
+    /// Killing one that has already ended does nothing.
+    pub fn kill(&self, pid: Pid, by: Option<Pid>) -> Result<(), NoSuchProcess> {
+        let by = by.map_or_else(|| "the kernel".to_string(), |p| format!("pid {p}"));
+        self.inner.processes.kill(pid, KillReason::Signal { by })
+    }
+
+    /// Interrupts what `pid` is waiting for (the terminal's Ctrl-C): kills the
+    /// child it is blocked on in `wait`, which then reports
+    /// [`KillReason::Interrupted`]. Returns the pid killed, if any; `pid`
+    /// itself is never touched.
+    pub fn interrupt(&self, pid: Pid) -> Option<Pid> {
+        self.inner.processes.interrupt(pid)
+    }
+
+    /// The processes in the table (running, and ended but not reaped), by pid.
+    pub fn list(&self) -> Vec<ProcessInfo> {
+        self.inner.processes.list()
+    }
+
+    /// Ends every process still running (background jobs, services) with
+    /// [`KillReason::Shutdown`], waits up to a second for their ends to be
+    /// recorded, and writes the trace log: what an embedder calls before it
+    /// exits, so that nothing a process did is missing from the log.
+    pub async fn shutdown(&self) {
+        let exits = self.inner.processes.kill_all(KillReason::Shutdown);
+        // Its end is recorded before its exit status is sent.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+        for mut exit in exits {
+            let _ = tokio::time::timeout_at(deadline, exit.wait_for(Option::is_some)).await;
+        }
+        self.flush_trace();
+    }
+
+    fn start(&self, spawn: Spawn, serve: bool) -> Result<Pid, SpawnError> {
+        let Spawn { program, argv, env, cwd, stdio, grants, limits, parent, binds, ports } = spawn;
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
+        let inner = &self.inner;
+
+        if let Some(import) = program.inner.imports.iter().find(|i| i.capability.is_some_and(|c| !grants.has(c))) {
+            let capability = import.capability.expect("found by its capability");
+            inner.audit.record(AuditEvent::ImportNotGranted {
+                parent,
+                program: program.name().to_string(),
+                import: import.name.clone(),
+                capability,
+            });
+            return Err(SpawnError::NotGranted {
+                program: program.name().to_string(),
+                import: import.name.clone(),
+                capability,
+            });
+        }
+
+        let main = self.link_main(&program, &binds, &ports, serve)?;
+        let wasi = crate::stdio::wasi_ctx(&argv, &env, &cwd, &stdio);
+        let argv_text = crate::trace::cut(format!("{argv:?}"));
+        let mut admitted = match inner.processes.admit(parent, argv, limits, cwd.clone()) {
+            Ok(admitted) => admitted,
+            Err(TableFull(limit)) => {
+                inner.audit.record(AuditEvent::TooManyProcesses { program: program.name().into(), limit });
+                return Err(SpawnError::TooManyProcesses { limit });
+            }
+        };
+        let pid = admitted.pid;
+        tracing::info!(pid = pid.get(), parent = parent.map(Pid::get), program = program.name(), serve, "spawn");
+        inner.tracer.record_start(crate::trace::Raw::now(
+            pid,
+            if serve { "process.serve" } else { "process.spawn" },
+            crate::trace::Text::plain(argv_text),
+            crate::trace::Text::plain(pid.to_string()),
+            crate::trace::Outcome::Ok,
+        ));
+        inner.services.feed(pid, &ports);
+        let main = match main {
+            Main::Serve(pre, _) => {
+                let requests = inner.services.start(pid, program.name(), program.inner.exports.clone());
+                Main::Serve(pre, Some(requests))
+            }
+            command => command,
+        };
+
+        let ctx = ProcessCtx {
+            pid,
+            grants,
+            table: wasmtime::component::ResourceTable::new(),
+            wasi,
+            limiter: MemoryLimiter::new(limits.memory),
+            fs: inner.fs.get().cloned(),
+            process: ProcCtx {
+                limits,
+                stdio,
+                cwd,
+                processes: inner.processes.clone(),
+                programs: inner.programs.clone(),
+                spawner: Arc::new(self.clone()),
+            },
+            tracer: inner.tracer.clone(),
+            audit: inner.audit.clone(),
+        };
+        let mut finish = inner.processes.finisher(&mut admitted);
+        let running = Running {
+            meter: admitted.meter.clone(),
+            ticker: inner.ticker.clone(),
+            host_calls: inner.host_calls.clone().map(|dispatch| (dispatch, pid)),
+            timeout: limits.timeout,
+            kill: admitted.kill,
+        };
+        let engine = inner.engine.clone();
+        let meter = admitted.meter;
+        runtime.spawn(async move {
+            let mut store = wasmtime::Store::new(&engine, ctx);
+            store.limiter(|ctx| &mut ctx.limiter);
+            store.set_epoch_deadline(1);
+            let cpu_limit = limits.cpu;
+            store.epoch_deadline_callback(move |_| {
+                if let Some(limit) = cpu_limit
+                    && meter.used() > limit
+                {
+                    return Err(KillReason::Cpu { limit }.into());
+                }
+                // Once a tick, give the other tasks on this thread their turn.
+                Ok(UpdateDeadline::Yield(1))
+            });
+            let main = async {
+                match main {
+                    Main::Command(pre) => {
+                        let command = pre.instantiate_async(&mut store).await?;
+                        command.wasi_cli_run().call_run(&mut store).await
+                    }
+                    Main::Serve(pre, requests) => {
+                        let instance = pre.instantiate_async(&mut store).await?;
+                        let requests = requests.expect("a service's requests are set at spawn");
+                        crate::service::serve(&mut store, instance, requests).await
+                    }
+                }
+            };
+            // Should the task panic, `finish` still records the end when dropped.
+            let status = crate::process::run(main, running).await;
+            finish.finish(status);
+        });
+        Ok(pid)
+    }
+
+    /// What a spawn runs: the command pre-linked at load, or the program
+    /// linked now with the services and ports it is bound to; or, to serve,
+    /// its instance.
+    fn link_main(
+        &self,
+        program: &Program,
+        binds: &[(String, Pid)],
+        ports: &[(String, Pid, String)],
+        serve: bool,
+    ) -> Result<Main, SpawnError> {
+        let name = program.name();
+        let not_command = || SpawnError::NotCommand { program: name.to_string() };
+        let link_error = |reason: String| SpawnError::Link { program: name.into(), reason };
+        let base = self.inner.programs.linker();
+        if program.inner.bindable.is_empty() {
+            return if serve {
+                let pre = base.instantiate_pre(&program.inner.component).map_err(|e| link_error(format!("{e:#}")))?;
+                Ok(Main::Serve(pre, None))
+            } else {
+                Ok(Main::Command(program.inner.pre.clone().ok_or_else(not_command)?))
+            };
+        }
+        let linker = self
             .inner
-            .config
-            .cache_dir
-            .as_ref()
-            .map(|dir| dir.join(format!("{}-{}.cwasm", hex(digest), self.inner.engine_tag)));
-        if let Some(path) = &cached
-            && path.exists()
-        {
-            // SAFETY: the file is one this kernel wrote with
-            // `Component::serialize` into its own cache directory, named by the
-            // content hash of the source and the engine's compatibility hash;
-            // wasmtime still checks the header and engine settings.
-            match unsafe { Component::deserialize_file(engine, path) } {
-                Ok(component) => return Ok(component),
-                Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cached component: {e}"),
-            }
+            .services
+            .link(&self.inner.engine, base, name, &program.inner.bindable, binds, ports, &self.inner.audit)
+            .map_err(|refused| match refused {
+                Refused::Bind(e) => SpawnError::Bind(e),
+                Refused::Link(reason) => link_error(reason),
+            })?;
+        let pre = linker.instantiate_pre(&program.inner.component).map_err(|e| link_error(format!("{e:#}")))?;
+        if serve {
+            // A service with out-ports of its own: a stage in the middle of a typed pipeline.
+            return Ok(Main::Serve(pre, None));
         }
-        let component = Component::new(engine, bytes)
-            .map_err(|e| LoadError::Invalid { name: name.into(), reason: format!("{e:#}") })?;
-        self.inner.compiles.fetch_add(1, Ordering::Relaxed);
-        if let Some(path) = &cached {
-            if let Err(e) = write_atomically(path, &component) {
-                tracing::warn!(path = %path.display(), "cannot cache compiled component: {e}");
-            }
-        }
-        Ok(component)
+        Ok(Main::Command(CommandPre::new(pre).map_err(|_| not_command())?))
+    }
+}
+
+/// A process may start children: the kernel is the spawner of the
+/// `process` capability.
+impl Spawner for Kernel {
+    fn spawn(&self, spawn: Spawn, serve: bool) -> Result<Pid, SpawnError> {
+        self.start(spawn, serve)
+    }
+}
+
+/// What a process's task runs.
+enum Main {
+    /// `wasi:cli/run`.
+    Command(CommandPre<ProcessCtx>),
+    /// The component's exports, called by the clients bound to it (the
+    /// request channel is made once the service has its pid).
+    Serve(InstancePre<ProcessCtx>, Option<tokio::sync::mpsc::UnboundedReceiver<crate::service::Request>>),
+}
+
+/// The workspace's namespace, from the host (the CLI, tests): each method
+/// is the open workspace's (see [`Filesystem`]), naming the path it failed on.
+impl Kernel {
+    fn workspace(&self, path: &str) -> Result<&Filesystem, FsOpError> {
+        self.inner.fs.get().ok_or_else(|| crate::fs::no_workspace(path))
+    }
+
+    /// Creates a directory and its missing parents.
+    pub async fn create_dir_all(&self, path: &str) -> Result<(), FsOpError> {
+        self.workspace(path)?.create_dir_all(path).await
+    }
+
+    /// Makes `new` a hard link to the file `existing` (both absolute).
+    pub async fn link(&self, existing: &str, new: &str) -> Result<(), FsOpError> {
+        self.workspace(new)?.link(existing, new).await
+    }
+
+    /// Creates the device file `device` at `path` (absolute).
+    pub async fn create_device(&self, path: &str, device: Device) -> Result<(), FsOpError> {
+        self.workspace(path)?.create_device(path, device).await
+    }
+
+    /// Writes a whole file (creating or replacing its contents).
+    pub async fn write_file(&self, path: &str, bytes: &[u8]) -> Result<(), FsOpError> {
+        self.workspace(path)?.write_file(path, bytes).await
+    }
+
+    /// Reads a whole file.
+    pub async fn read_file(&self, path: &str) -> Result<Vec<u8>, FsOpError> {
+        self.workspace(path)?.read_file(path).await
+    }
+
+    /// The entries of a directory, by name: (name, whether it is a directory).
+    pub async fn read_dir(&self, path: &str) -> Result<Vec<(String, bool)>, FsOpError> {
+        self.workspace(path)?.read_dir(path).await
+    }
+
+    /// The kept versions of a file, oldest first.
+    pub async fn history(&self, path: &str) -> Result<Vec<FileVersion>, FsOpError> {
+        self.workspace(path)?.history(path).await
+    }
+
+    /// Makes version `number` a file's contents again (the current contents become a version).
+    pub async fn restore(&self, path: &str, number: u32) -> Result<(), FsOpError> {
+        self.workspace(path)?.restore(path, number).await
+    }
+
+    /// Saves the whole namespace as snapshot `name`.
+    pub async fn snapshot(&self, name: &str) -> Result<(), FsOpError> {
+        self.workspace(name)?.snapshot(name).await
+    }
+
+    /// Returns the whole namespace to snapshot `name`.
+    pub async fn rollback(&self, name: &str) -> Result<(), FsOpError> {
+        self.workspace(name)?.rollback(name).await
+    }
+
+    /// The snapshots, oldest first, with when each was taken (ns since the epoch).
+    pub async fn snapshots(&self) -> Result<Vec<(String, u64)>, FsOpError> {
+        self.workspace("snapshots")?.snapshots().await
+    }
+
+    /// Watches the directory at `path` for changes from now on; see
+    /// [`ChangeEvent`](crate::ChangeEvent).
+    pub async fn watch(&self, path: &str) -> Result<Watch, FsOpError> {
+        self.workspace(path)?.watch(path).await
     }
 }
 
@@ -329,9 +579,9 @@ fn process_linker(engine: &Engine) -> wasmtime::Result<Linker<ProcessCtx>> {
     wasmtime_wasi_io::add_to_linker_async(l)?;
     clocks::wall_clock::add_to_linker::<ProcessCtx, WasiClocks>(l, ProcessCtx::clocks)?;
     clocks::monotonic_clock::add_to_linker::<ProcessCtx, WasiClocks>(l, ProcessCtx::clocks)?;
-    random::random::add_to_linker::<ProcessCtx, WasiRandom>(l, |t| t.wasi_mut().random())?;
-    random::insecure::add_to_linker::<ProcessCtx, WasiRandom>(l, |t| t.wasi_mut().random())?;
-    random::insecure_seed::add_to_linker::<ProcessCtx, WasiRandom>(l, |t| t.wasi_mut().random())?;
+    random::random::add_to_linker::<ProcessCtx, WasiRandom>(l, |t| t.wasi.random())?;
+    random::insecure::add_to_linker::<ProcessCtx, WasiRandom>(l, |t| t.wasi.random())?;
+    random::insecure_seed::add_to_linker::<ProcessCtx, WasiRandom>(l, |t| t.wasi.random())?;
     cli::exit::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
     cli::environment::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
     cli::stdin::add_to_linker::<ProcessCtx, WasiCli>(l, ProcessCtx::cli)?;
@@ -349,143 +599,10 @@ fn process_linker(engine: &Engine) -> wasmtime::Result<Linker<ProcessCtx>> {
     sockets::tcp::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
     sockets::udp::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
     sockets::udp_create_socket::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
-    bindings::host::wasi::filesystem::types::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(l, |t| t)?;
-    bindings::host::wasi::filesystem::preopens::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(l, |t| t)?;
-    bindings::host::agentos::kernel::process::add_to_linker::<ProcessCtx, HasSelf<ProcessCtx>>(l, |t| t)?;
+    bindings::host::wasi::filesystem::types::add_to_linker::<ProcessCtx, HasFs>(l, ProcessCtx::fs_view)?;
+    bindings::host::wasi::filesystem::preopens::add_to_linker::<ProcessCtx, HasFs>(l, ProcessCtx::fs_view)?;
+    bindings::host::agentos::kernel::process::add_to_linker::<ProcessCtx, HasProcess>(l, ProcessCtx::process_view)?;
     Ok(linker)
-}
-
-fn write_atomically(path: &Path, component: &Component) -> std::io::Result<()> {
-    let bytes = component.serialize().map_err(|e| std::io::Error::other(e.to_string()))?;
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Tells apart "not wasm", "a core module" and "a component" from the header.
-fn check_header(name: &str, bytes: &[u8]) -> Result<(), LoadError> {
-    const MAGIC: &[u8] = b"\0asm";
-    if bytes.len() < 8 || &bytes[..4] != MAGIC {
-        return Err(LoadError::NotWasm { name: name.into() });
-    }
-    // Bytes 4..6 are the version, 6..8 the layer: 0 for a core module, 1 for a component.
-    if bytes[6..8] == [0, 0] {
-        return Err(LoadError::CoreModule { name: name.into() });
-    }
-    Ok(())
-}
-
-/// A file version of the workspace: inode, blob, size, mtime and ctime.
-pub(crate) type FileKey = [u64; 5];
-
-/// File versions whose programs are remembered (a bound on the memory).
-const FILES_KEPT: usize = 256;
-
-impl Kernel {
-    /// The program loaded from this file version, if it is remembered.
-    pub(crate) fn cached_program(&self, key: &FileKey) -> Option<Program> {
-        self.inner.files.lock().unwrap().get(key)
-    }
-
-    pub(crate) fn cache_program(&self, key: FileKey, program: &Program) {
-        self.inner.files.lock().unwrap().insert(key, program.clone());
-    }
-}
-
-/// A map that keeps its `capacity` most recently used entries.
-pub(crate) struct Lru<K, V> {
-    entries: HashMap<K, (V, u64)>,
-    capacity: usize,
-    clock: u64,
-}
-
-impl<K: Eq + Hash + Clone, V: Clone> Lru<K, V> {
-    pub(crate) fn new(capacity: usize) -> Lru<K, V> {
-        Lru { entries: HashMap::new(), capacity: capacity.max(1), clock: 0 }
-    }
-
-    /// The value of `key`, which becomes the most recently used.
-    pub(crate) fn get(&mut self, key: &K) -> Option<V> {
-        self.clock += 1;
-        let (value, used) = self.entries.get_mut(key)?;
-        *used = self.clock;
-        Some(value.clone())
-    }
-
-    /// Adds or replaces `key`, dropping the least recently used entry when full.
-    pub(crate) fn insert(&mut self, key: K, value: V) {
-        self.clock += 1;
-        if self.entries.len() >= self.capacity && !self.entries.contains_key(&key) {
-            // Linear, but only on a miss, which also reads and compiles a program.
-            let oldest = self.entries.iter().min_by_key(|(_, (_, used))| *used).map(|(k, _)| k.clone());
-            if let Some(oldest) = oldest {
-                self.entries.remove(&oldest);
-            }
-        }
-        self.entries.insert(key, (value, self.clock));
-    }
-}
-
-/// A loaded program: a compiled, pre-linked component ready to spawn.
-#[derive(Clone)]
-pub struct Program {
-    pub(crate) inner: Arc<ProgramInner>,
-    name: Arc<str>,
-}
-
-pub(crate) struct ProgramInner {
-    pub(crate) digest: [u8; 32],
-    pub(crate) imports: Vec<Import>,
-    /// Imported interfaces the kernel does not provide: each must be bound to
-    /// a service at spawn.
-    pub(crate) bindable: Vec<(String, ComponentInstance)>,
-    /// Exported interfaces: what it can serve.
-    pub(crate) exports: Vec<(String, ComponentInstance)>,
-    pub(crate) component: Component,
-    /// Linked against the kernel's interfaces, for a command with nothing to bind.
-    pub(crate) pre: Option<CommandPre<ProcessCtx>>,
-}
-
-/// One import of a program and the capability it needs.
-#[derive(Debug, Clone)]
-pub(crate) struct Import {
-    pub(crate) name: String,
-    pub(crate) capability: Option<Capability>,
-}
-
-impl Program {
-    /// The same program under another name (the path it was spawned by).
-    pub(crate) fn named(&self, name: &str) -> Program {
-        Program { inner: self.inner.clone(), name: name.into() }
-    }
-
-    /// The name it was loaded under (usually its path).
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The capabilities its imports need.
-    pub fn needs(&self) -> Vec<Capability> {
-        let mut caps: Vec<Capability> = self.inner.imports.iter().filter_map(|i| i.capability).collect();
-        caps.sort();
-        caps.dedup();
-        caps
-    }
-
-    /// The SHA-256 of its bytes, in hex.
-    pub fn digest(&self) -> String {
-        hex(&self.inner.digest)
-    }
-}
-
-impl fmt::Debug for Program {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Program").field("name", &self.name).field("digest", &hex(&self.inner.digest[..8])).finish()
-    }
 }
 
 /// A kernel that cannot start.
@@ -505,90 +622,4 @@ pub enum KernelError {
         /// Why.
         reason: String,
     },
-}
-
-/// A program that cannot be loaded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LoadError {
-    /// No such file.
-    #[error("{name}: no such file")]
-    NotFound {
-        /// The file.
-        name: String,
-    },
-    /// The file cannot be read.
-    #[error("{name}: cannot read: {reason}")]
-    Read {
-        /// The file.
-        name: String,
-        /// Why.
-        reason: String,
-    },
-    /// Not WebAssembly at all.
-    #[error("{name}: not a WebAssembly file")]
-    NotWasm {
-        /// The file.
-        name: String,
-    },
-    /// A core module where a component is needed.
-    #[error(
-        "{name}: a core WebAssembly module, not a component (build for wasm32-wasip2, or wrap it with `wasm-tools component new`)"
-    )]
-    CoreModule {
-        /// The file.
-        name: String,
-    },
-    /// A component that does not validate or compile.
-    #[error("{name}: invalid component: {reason}")]
-    Invalid {
-        /// The file.
-        name: String,
-        /// The validator's or compiler's message.
-        reason: String,
-    },
-    /// It imports an interface this kernel does not provide.
-    #[error("{name}: imports `{import}`, which Agent OS does not provide")]
-    UnknownImport {
-        /// The file.
-        name: String,
-        /// The import.
-        import: String,
-    },
-    /// Its imports do not match the kernel's interfaces.
-    #[error("{name}: cannot link: {reason}")]
-    Link {
-        /// The file.
-        name: String,
-        /// The linker's message.
-        reason: String,
-    },
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Issue 11: the cache of programs by file version was cleared whole
-    /// when full, between a spawn finding its program there and taking it.
-    #[test]
-    fn regression_the_program_cache_drops_the_least_recently_used() {
-        let mut lru = Lru::new(2);
-        lru.insert(1, "one");
-        lru.insert(2, "two");
-        assert_eq!(lru.get(&1), Some("one"));
-        lru.insert(3, "three");
-        assert_eq!(lru.get(&2), None, "the least recently used goes");
-        assert_eq!(lru.get(&1), Some("one"), "a recently used one stays");
-        assert_eq!(lru.get(&3), Some("three"));
-        lru.insert(3, "three again");
-        assert_eq!((lru.get(&1), lru.get(&3)), (Some("one"), Some("three again")), "replacing drops nothing");
-    }
-
-    #[test]
-    fn headers_tell_apart_text_modules_and_components() {
-        assert_eq!(check_header("t", b"hello world"), Err(LoadError::NotWasm { name: "t".into() }));
-        assert_eq!(check_header("t", b"\0asm"), Err(LoadError::NotWasm { name: "t".into() }));
-        assert_eq!(check_header("m", b"\0asm\x01\0\0\0"), Err(LoadError::CoreModule { name: "m".into() }));
-        assert_eq!(check_header("c", b"\0asm\x0d\0\x01\0"), Ok(()));
-    }
 }

@@ -30,17 +30,26 @@
 //! ```
 
 #![deny(missing_docs)]
+// Errors carry the names and both sides of what failed, for their messages;
+// they are returned on cold paths (a refused spawn), where their size costs nothing.
+#![allow(clippy::result_large_err)]
 
 pub mod audit;
 mod bindings;
 mod caps;
+mod ctx;
 mod fs;
 mod host;
 mod kernel;
 mod limits;
+mod pid;
 mod pipe;
 mod process;
+mod procfs;
+mod program;
 mod service;
+mod spawn;
+mod stdio;
 mod store;
 mod terminal;
 mod ticker;
@@ -51,10 +60,14 @@ pub use caps::{Capability, ChildGrants, DirRights, GrantError, Grants, Preopen};
 pub use fs::{
     ChangeEvent, ChangeKind, Device, FileStdin, FileStdout, FileVersion, FsErrorKind, FsOpError, Watch, WorkspaceError,
 };
-pub use kernel::{Kernel, KernelConfig, KernelError, LoadError, Program};
+pub use kernel::{Kernel, KernelConfig, KernelError};
 pub use limits::{KillReason, LimitError, Limits, format_bytes};
+pub use pid::Pid;
 pub use pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};
-pub use process::{ExitStatus, Input, NoSuchProcess, Output, Pid, ProcessInfo, ProcessState, Spawn, SpawnError, Stdio};
+pub use process::{ExitStatus, NoSuchProcess, ProcessInfo, ProcessState};
+pub use program::{LoadError, Program};
 pub use service::{BindError, Ports};
+pub use spawn::{Spawn, SpawnError};
+pub use stdio::{Input, Output, Stdio};
 pub use store::{Durability, SqliteStore, Store, StoreError, Write};
 pub use terminal::{Line, LineEditor, Terminal, TerminalInput, TerminalOutput};

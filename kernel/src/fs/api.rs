@@ -1,10 +1,15 @@
 //! The host-side API of the workspace filesystem: what the CLI (and tests)
 //! do to the namespace without a process — import files, read them back,
-//! versions and snapshots.
+//! versions and snapshots. The kernel offers each as a method of its own
+//! (`Kernel::write_file`), on the workspace it has open.
 
 use super::{Device, Errno, Filesystem, Kind, OpenFlags, VfsChangeKind, now_ns};
-use crate::kernel::Kernel;
 use std::collections::VecDeque;
+
+/// The error of an operation asked of a kernel with no workspace open.
+pub(crate) fn no_workspace(path: &str) -> FsOpError {
+    At(path).is(FsErrorKind::NoWorkspace, "no workspace is open")
+}
 
 /// A filesystem operation that failed, naming the path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,11 +107,7 @@ fn describe(e: Errno) -> &'static str {
     }
 }
 
-impl Kernel {
-    fn workspace(&self, path: &str) -> Result<&Filesystem, FsOpError> {
-        self.inner.fs.get().ok_or_else(|| At(path).is(FsErrorKind::NoWorkspace, "no workspace is open"))
-    }
-
+impl Filesystem {
     fn relative(path: &str) -> Result<String, FsOpError> {
         let relative = path.trim_start_matches('/');
         if !path.starts_with('/') {
@@ -116,7 +117,7 @@ impl Kernel {
     }
 
     async fn resolve(&self, path: &str) -> Result<super::Stat, FsOpError> {
-        let fs = self.workspace(path)?;
+        let fs = self;
         let relative = Self::relative(path)?;
         let at = At(path);
         let stat = if relative.is_empty() {
@@ -128,8 +129,8 @@ impl Kernel {
     }
 
     /// Creates a directory and its missing parents.
-    pub async fn create_dir_all(&self, path: &str) -> Result<(), FsOpError> {
-        let fs = self.workspace(path)?;
+    pub(crate) async fn create_dir_all(&self, path: &str) -> Result<(), FsOpError> {
+        let fs = self;
         let relative = Self::relative(path)?;
         let mut so_far = String::new();
         for part in relative.split('/').filter(|p| !p.is_empty()) {
@@ -148,8 +149,8 @@ impl Kernel {
     }
 
     /// Makes `new` a hard link to the file `existing` (both absolute).
-    pub async fn link(&self, existing: &str, new: &str) -> Result<(), FsOpError> {
-        let fs = self.workspace(new)?;
+    pub(crate) async fn link(&self, existing: &str, new: &str) -> Result<(), FsOpError> {
+        let fs = self;
         let (from, to) = (Self::relative(existing)?, Self::relative(new)?);
         let at = At(new);
         fs.vfs
@@ -160,8 +161,8 @@ impl Kernel {
     }
 
     /// Creates the device file `device` at `path` (absolute).
-    pub async fn create_device(&self, path: &str, device: Device) -> Result<(), FsOpError> {
-        let fs = self.workspace(path)?;
+    pub(crate) async fn create_device(&self, path: &str, device: Device) -> Result<(), FsOpError> {
+        let fs = self;
         let relative = Self::relative(path)?;
         let at = At(path);
         let made = fs.vfs.create_device_at(fs.root, fs.root, relative, device.name().into(), now_ns()).await;
@@ -170,8 +171,8 @@ impl Kernel {
     }
 
     /// Writes a whole file (creating or replacing its contents).
-    pub async fn write_file(&self, path: &str, bytes: &[u8]) -> Result<(), FsOpError> {
-        let fs = self.workspace(path)?;
+    pub(crate) async fn write_file(&self, path: &str, bytes: &[u8]) -> Result<(), FsOpError> {
+        let fs = self;
         let relative = Self::relative(path)?;
         let at = At(path);
         let flags = OpenFlags { create: true, exclusive: false, directory: false, follow: true };
@@ -189,8 +190,8 @@ impl Kernel {
     }
 
     /// Reads a whole file.
-    pub async fn read_file(&self, path: &str) -> Result<Vec<u8>, FsOpError> {
-        let fs = self.workspace(path)?;
+    pub(crate) async fn read_file(&self, path: &str) -> Result<Vec<u8>, FsOpError> {
+        let fs = self;
         let relative = Self::relative(path)?;
         let at = At(path);
         let held = fs.vfs.stat_at_held(fs.root, fs.root, relative, true).await.map_err(|e| at.io(e))?;
@@ -201,9 +202,9 @@ impl Kernel {
     }
 
     /// The entries of a directory, by name: (name, whether it is a directory).
-    pub async fn read_dir(&self, path: &str) -> Result<Vec<(String, bool)>, FsOpError> {
+    pub(crate) async fn read_dir(&self, path: &str) -> Result<Vec<(String, bool)>, FsOpError> {
         let stat = self.resolve(path).await?;
-        let fs = self.workspace(path)?;
+        let fs = self;
         let at = At(path);
         if stat.kind != Kind::Directory {
             return Err(at.errno(Errno::NotDirectory));
@@ -228,18 +229,18 @@ impl Kernel {
     }
 
     /// The kept versions of a file, oldest first.
-    pub async fn history(&self, path: &str) -> Result<Vec<FileVersion>, FsOpError> {
+    pub(crate) async fn history(&self, path: &str) -> Result<Vec<FileVersion>, FsOpError> {
         let stat = self.resolve(path).await?;
-        let fs = self.workspace(path)?;
+        let fs = self;
         let at = At(path);
         let versions = fs.vfs.history(stat.ino).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
         Ok(versions.into_iter().map(|v| FileVersion { number: v.number, size: v.size, saved_ns: v.saved_ns }).collect())
     }
 
     /// Makes version `number` a file's contents again (the current contents become a version).
-    pub async fn restore(&self, path: &str, number: u32) -> Result<(), FsOpError> {
+    pub(crate) async fn restore(&self, path: &str, number: u32) -> Result<(), FsOpError> {
         let stat = self.resolve(path).await?;
-        let fs = self.workspace(path)?;
+        let fs = self;
         let at = At(path);
         fs.vfs.restore(stat.ino, number, now_ns()).await.map_err(|e| at.io(e))?.map_err(|e| match e {
             Errno::NoEntry => at.is(FsErrorKind::NotFound, format!("no version {number}")),
@@ -248,16 +249,16 @@ impl Kernel {
     }
 
     /// Saves the whole namespace as snapshot `name`.
-    pub async fn snapshot(&self, name: &str) -> Result<(), FsOpError> {
-        let fs = self.workspace(name)?;
+    pub(crate) async fn snapshot(&self, name: &str) -> Result<(), FsOpError> {
+        let fs = self;
         let label = format!("snapshot {name}");
         let at = At(&label);
         fs.vfs.snapshot(name.into(), now_ns()).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))
     }
 
     /// Returns the whole namespace to snapshot `name`.
-    pub async fn rollback(&self, name: &str) -> Result<(), FsOpError> {
-        let fs = self.workspace(name)?;
+    pub(crate) async fn rollback(&self, name: &str) -> Result<(), FsOpError> {
+        let fs = self;
         let label = format!("snapshot {name}");
         let at = At(&label);
         fs.vfs.rollback(name.into(), now_ns()).await.map_err(|e| at.io(e))?.map_err(|e| match e {
@@ -267,8 +268,8 @@ impl Kernel {
     }
 
     /// The snapshots, oldest first, with when each was taken (ns since the epoch).
-    pub async fn snapshots(&self) -> Result<Vec<(String, u64)>, FsOpError> {
-        let fs = self.workspace("snapshots")?;
+    pub(crate) async fn snapshots(&self) -> Result<Vec<(String, u64)>, FsOpError> {
+        let fs = self;
         let at = At("snapshots");
         fs.vfs.snapshots().await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))
     }
@@ -303,25 +304,25 @@ pub struct ChangeEvent {
 /// A watch on one directory of the namespace (not recursive, like inotify):
 /// [`Watch::next`] returns its changes in order.
 pub struct Watch {
-    kernel: Kernel,
+    fs: Filesystem,
     dir: u64,
     cursor: u64,
     pending: VecDeque<ChangeEvent>,
     path: String,
 }
 
-impl Kernel {
+impl Filesystem {
     /// Watches the directory at `path` for changes from now on.
-    pub async fn watch(&self, path: &str) -> Result<Watch, FsOpError> {
+    pub(crate) async fn watch(&self, path: &str) -> Result<Watch, FsOpError> {
         let stat = self.resolve(path).await?;
         if stat.kind != Kind::Directory {
             return Err(At(path).errno(Errno::NotDirectory));
         }
-        let fs = self.workspace(path)?;
+        let fs = self;
         let at = At(path);
         let (changes, oldest) = fs.vfs.changes(0, u32::MAX).await.map_err(|e| at.io(e))?;
         let cursor = changes.last().map_or(oldest.saturating_sub(1), |c| c.seq);
-        Ok(Watch { kernel: self.clone(), dir: stat.ino, cursor, pending: VecDeque::new(), path: path.into() })
+        Ok(Watch { fs: self.clone(), dir: stat.ino, cursor, pending: VecDeque::new(), path: path.into() })
     }
 }
 
@@ -332,8 +333,7 @@ impl Watch {
             if let Some(event) = self.pending.pop_front() {
                 return Ok(event);
             }
-            let fs = self.kernel.workspace(&self.path)?;
-            let vfs = fs.vfs.clone();
+            let vfs = self.fs.vfs.clone();
             // Register for the wake-up before looking, so none is missed.
             let changed = vfs.changed.clone();
             let notified = changed.notified();

@@ -8,13 +8,14 @@
 
 mod api;
 pub(crate) mod data;
-pub(crate) mod proc;
+pub(crate) mod mount;
 mod server;
 mod stdio;
 
 pub(crate) use stdio::ZeroStdin;
 pub use stdio::{FileStdin, FileStdout};
 
+pub(crate) use api::no_workspace;
 pub use api::{ChangeEvent, ChangeKind, FileVersion, FsErrorKind, FsOpError, Watch};
 
 pub(crate) use server::{ChangeKind as VfsChangeKind, Errno, Kind, OpenBlob, OpenFlags, Stat, VfsClient, VfsDown};
@@ -35,8 +36,8 @@ pub(crate) struct Filesystem {
     /// File contents, in the workspace's store.
     pub(crate) blobs: Arc<data::Blobs>,
     pub(crate) root: u64,
-    /// The mount point of `/proc`.
-    pub(crate) proc_ino: u64,
+    /// The subtrees not served by the vfs.
+    pub(crate) mounts: Arc<mount::Mounts>,
 }
 
 /// A workspace that cannot be opened.
@@ -65,8 +66,8 @@ pub enum WorkspaceError {
 
 impl Filesystem {
     /// Opens the workspace in `dir` (creating the directory and its store if
-    /// new), starts its vfs and mounts `/proc`. What the namespace holds
-    /// besides is the embedder's to seed.
+    /// new) and starts its vfs. What the namespace holds is the embedder's
+    /// to seed; the kernel's own mounts are attached with [`Filesystem::mount`].
     pub(crate) async fn open(
         engine: &wasmtime::Engine,
         vfs: &Component,
@@ -77,15 +78,21 @@ impl Filesystem {
         let vfs_err = |reason: String| WorkspaceError::Vfs { path: dir.into(), reason };
         let client = VfsClient::start(engine, vfs, store.clone()).await.map_err(|e| vfs_err(format!("{e:#}")))?;
         let root = client.root().await.map_err(|e| vfs_err(e.to_string()))?;
-        let mut fs = Filesystem { vfs: client, blobs: Arc::new(data::Blobs::new(store)), root, proc_ino: 0 };
-        let at = proc::MOUNT.to_string();
-        match fs.vfs.create_directory_at(root, root, at.clone(), now_ns()).await.map_err(|e| vfs_err(e.to_string()))? {
+        Ok(Filesystem { vfs: client, blobs: Arc::new(data::Blobs::new(store)), root, mounts: Arc::default() })
+    }
+
+    /// Serves the directory `/name` (made if missing) with `mount`, under
+    /// the mount name `name`.
+    pub(crate) async fn mount(&mut self, name: &str, mount: Arc<dyn mount::Mount>) -> Result<(), String> {
+        let (root, vfs) = (self.root, self.vfs.clone());
+        match vfs.create_directory_at(root, root, name.into(), now_ns()).await.map_err(|e| e.to_string())? {
             Ok(_) | Err(Errno::Exists) => {}
-            Err(e) => return Err(vfs_err(format!("cannot create /{at}: {e:?}"))),
+            Err(e) => return Err(format!("cannot create /{name}: {e:?}")),
         }
-        let proc = fs.vfs.mount_at(root, root, at, proc::MOUNT.into()).await.map_err(|e| vfs_err(e.to_string()))?;
-        fs.proc_ino = proc.map_err(|e| vfs_err(format!("cannot mount /proc: {e:?}")))?.ino;
-        Ok(fs)
+        let at = vfs.mount_at(root, root, name.into(), name.into()).await.map_err(|e| e.to_string())?;
+        let ino = at.map_err(|e| format!("cannot mount /{name}: {e:?}"))?.ino;
+        Arc::make_mut(&mut self.mounts).insert(name, ino, mount);
+        Ok(())
     }
 }
 
@@ -230,10 +237,28 @@ pub struct Descriptor {
     pub(crate) device: Option<Device>,
     /// Set by the first write.
     pub(crate) session: Option<Arc<WriteSession>>,
-    /// A node of `/proc`, served by the kernel instead of the vfs.
-    pub(crate) proc: Option<proc::ProcNode>,
-    /// A `/proc` file's contents, rendered when it was opened.
-    pub(crate) proc_data: Option<Arc<Vec<u8>>>,
+    /// A node of a mount, served by it instead of the vfs.
+    pub(crate) mount: Option<MountFile>,
+}
+
+/// A descriptor's node in a mount.
+#[derive(Clone)]
+pub(crate) struct MountFile {
+    pub(crate) mount: Arc<dyn mount::Mount>,
+    /// From the mount's root to the node.
+    pub(crate) path: mount::NodePath,
+    /// A file's contents, read when it was opened.
+    pub(crate) data: Option<Arc<Vec<u8>>>,
+}
+
+impl MountFile {
+    pub(crate) fn node(&self) -> mount::Node {
+        *self.path.last().expect("a mount path ends at its node")
+    }
+
+    pub(crate) fn is_dir(&self) -> bool {
+        self.mount.is_dir(self.node())
+    }
 }
 
 /// A `wasi:filesystem` directory-entry stream, read from the vfs in batches.

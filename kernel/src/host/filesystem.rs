@@ -9,23 +9,26 @@
 //! preopen its descriptor came from before the vfs sees it; a refusal is an
 //! [`AuditEvent::FsRightDenied`] and answers `not-permitted`.
 
-use crate::audit::AuditEvent;
+use crate::audit::{Audit, AuditEvent};
 use crate::bindings::host::wasi::filesystem::types::{
     Advice, DescriptorFlags, DescriptorStat, DescriptorType, DirectoryEntry, ErrorCode, Filesize, MetadataHashValue,
     NewTimestamp, PathFlags,
 };
 use crate::bindings::host::wasi::filesystem::{preopens, types};
 use crate::caps::DirRights;
+use crate::caps::Grants;
 use crate::fs::data::Blobs;
-use crate::fs::proc::{self, ProcError, ProcNode};
+use crate::fs::mount::{self, Mount, MountError, NodePath};
 use crate::fs::{
-    self, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, OpenBlob, OpenFlags, Stat, WriteSession, now_ns,
+    self, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, MountFile, OpenBlob, OpenFlags, Stat,
+    WriteSession, now_ns,
 };
-use crate::process::ProcessCtx;
+use crate::pid::Pid;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use wasmtime::component::Resource;
+use wasmtime::component::{HasData, ResourceTable};
 use wasmtime_wasi::p2::bindings::clocks::wall_clock::Datetime;
 use wasmtime_wasi_io::poll::Pollable;
 use wasmtime_wasi_io::streams::{
@@ -39,9 +42,31 @@ const MAX_IO: u64 = 1 << 20;
 /// Directory entries fetched from the vfs at once.
 const READDIR_BATCH: u32 = 256;
 
-impl ProcessCtx {
+/// What `wasi:filesystem` may reach of a process: its directories, its
+/// descriptors, and the audit record for what it is refused.
+pub(crate) struct FsView<'a> {
+    pub(crate) pid: Pid,
+    pub(crate) grants: &'a Grants,
+    /// The workspace's filesystem, if one is open.
+    pub(crate) fs: Option<&'a fs::Filesystem>,
+    pub(crate) audit: &'a Audit,
+    pub(crate) table: &'a mut ResourceTable,
+}
+
+/// The `HasData` of the `wasi:filesystem` host: a process's [`FsView`].
+pub(crate) struct HasFs;
+
+impl HasData for HasFs {
+    type Data<'a> = FsView<'a>;
+}
+
+impl FsView<'_> {
+    fn audit(&self, event: AuditEvent) {
+        self.audit.record(event);
+    }
+
     fn filesystem(&self) -> FsResult<&fs::Filesystem> {
-        self.fs.as_ref().ok_or_else(|| FsError::from(ErrorCode::Unsupported))
+        self.fs.ok_or_else(|| FsError::from(ErrorCode::Unsupported))
     }
 
     fn descriptor(&self, fd: &Resource<Descriptor>) -> FsResult<&Descriptor> {
@@ -51,7 +76,7 @@ impl ProcessCtx {
     /// Checks that `fd` allows `needed`, logging a refusal.
     fn require(&self, fd: &Resource<Descriptor>, needed: DirRights, what: &'static str) -> FsResult<&Descriptor> {
         let d = self.descriptor(fd)?;
-        if d.proc.is_some() && needed != DirRights::READ {
+        if d.mount.is_some() && needed != DirRights::READ {
             return Err(ErrorCode::ReadOnly.into());
         }
         if !d.rights.contains(needed) {
@@ -98,12 +123,22 @@ impl ProcessCtx {
         Ok(self.filesystem()?.blobs.clone())
     }
 
-    /// A descriptor for a `/proc` node; a file's contents are rendered now.
-    fn open_proc(&mut self, node: ProcNode, root: u64, rights: DirRights) -> FsResult<Resource<Descriptor>> {
-        let data = (!node.is_dir()).then(|| Arc::new(node.contents(&self.kernel)));
+    /// A descriptor for a node of a mount; a file's contents are read now.
+    fn open_mount(
+        &mut self,
+        mount: Arc<dyn Mount>,
+        path: NodePath,
+        root: u64,
+        rights: DirRights,
+    ) -> FsResult<Resource<Descriptor>> {
+        let mut file = MountFile { mount, path, data: None };
+        let dir = file.is_dir();
+        if !dir {
+            file.data = Some(Arc::new(file.mount.read(file.node()).map_err(mount_error)?));
+        }
         let descriptor = Descriptor {
             ino: 0,
-            kind: if node.is_dir() { Kind::Directory } else { Kind::File },
+            kind: if dir { Kind::Directory } else { Kind::File },
             root,
             rights: rights.union(DirRights::READ),
             read: true,
@@ -111,60 +146,60 @@ impl ProcessCtx {
             blob: None,
             device: None,
             session: None,
-            proc: Some(node),
-            proc_data: data,
+            mount: Some(file),
         };
         Ok(self.table.push(descriptor)?)
     }
 
-    /// Follows `path` from a vfs directory into `/proc` when the vfs says it
-    /// crosses a mount; `None` if the path does not lead into `/proc`.
-    async fn proc_path(&mut self, root: u64, base: u64, path: &str) -> FsResult<Option<ProcNode>> {
-        let vfs = self.filesystem()?.vfs.clone();
-        match vfs.locate_mount(root, base, path.to_string()).await? {
-            Ok((mount, _, rest)) if mount == proc::MOUNT => {
-                Ok(Some(ProcNode::Root.lookup(&self.kernel, &rest).map_err(proc_error)?))
-            }
-            Ok(_) => Err(ErrorCode::CrossDevice.into()),
-            Err(e) => Err(e.into()),
-        }
+    /// Follows `path` from a vfs directory into the mount it crosses (the
+    /// vfs said `cross-device`): the mount and the way to the node.
+    async fn mount_path(&mut self, root: u64, base: u64, path: &str) -> FsResult<(Arc<dyn Mount>, NodePath)> {
+        let fs = self.filesystem()?;
+        let (name, _, rest) = fs.vfs.locate_mount(root, base, path.to_string()).await??;
+        // A mount point whose mount is not attached (a driver not running).
+        let mount = fs.mounts.named(&name).ok_or(ErrorCode::CrossDevice)?.clone();
+        let path = mount::walk(&*mount, &[], &rest).map_err(mount_error)?;
+        Ok((mount, path))
+    }
+
+    /// The mount whose mount point `stat` is, if it is one.
+    fn mount_at(&self, stat: &Stat) -> Option<Arc<dyn Mount>> {
+        self.fs?.mounts.at(stat.ino).cloned()
     }
 }
 
-fn proc_error(e: ProcError) -> FsError {
+fn mount_error(e: MountError) -> FsError {
     match e {
-        ProcError::NoEntry => ErrorCode::NoEntry.into(),
-        ProcError::NotDirectory => ErrorCode::NotDirectory.into(),
-        ProcError::NotPermitted => ErrorCode::NotPermitted.into(),
+        MountError::NoEntry => ErrorCode::NoEntry.into(),
+        MountError::NotDirectory => ErrorCode::NotDirectory.into(),
+        MountError::NotPermitted => ErrorCode::NotPermitted.into(),
+        MountError::NotSupported => ErrorCode::Unsupported.into(),
     }
 }
 
-/// `/proc` nodes hash apart from every vfs inode (`upper` = 1).
-fn proc_hash(node: ProcNode) -> MetadataHashValue {
-    let lower = match node {
-        ProcNode::Root => 0,
-        ProcNode::Trace => 1,
-        ProcNode::Process(pid) => u64::from(pid.get()) << 8,
-        ProcNode::File(pid, file) => (u64::from(pid.get()) << 8) | (file as u64 + 1),
-    };
-    MetadataHashValue { lower, upper: 1 }
+/// A mount's nodes hash apart from every vfs inode (`upper` = 1).
+fn mount_hash(file: &MountFile) -> MetadataHashValue {
+    MetadataHashValue { lower: file.node(), upper: 1 }
 }
 
-fn proc_stat(node: ProcNode, data: Option<&[u8]>, kernel: &crate::kernel::Kernel) -> DescriptorStat {
+/// A mount node's stat: a directory or a file of the size of `data` (read
+/// now when not given), its times now.
+fn mount_stat(file: &MountFile) -> FsResult<DescriptorStat> {
     let now = Some(datetime(now_ns()));
-    let size = match data {
+    let dir = file.is_dir();
+    let size = match &file.data {
         Some(data) => data.len() as u64,
-        None if node.is_dir() => 0,
-        None => node.contents(kernel).len() as u64,
+        None if dir => 0,
+        None => file.mount.read(file.node()).map_err(mount_error)?.len() as u64,
     };
-    DescriptorStat {
-        type_: if node.is_dir() { DescriptorType::Directory } else { DescriptorType::RegularFile },
+    Ok(DescriptorStat {
+        type_: if dir { DescriptorType::Directory } else { DescriptorType::RegularFile },
         link_count: 1,
         size,
         data_access_timestamp: now,
         data_modification_timestamp: now,
         status_change_timestamp: now,
-    }
+    })
 }
 
 fn datetime(ns: u64) -> Datetime {
@@ -199,9 +234,9 @@ fn timestamp(t: NewTimestamp, now: u64) -> Option<u64> {
     }
 }
 
-impl preopens::Host for ProcessCtx {
+impl preopens::Host for FsView<'_> {
     async fn get_directories(&mut self) -> wasmtime::Result<Vec<(Resource<Descriptor>, String)>> {
-        let Some(fs) = self.fs.clone() else {
+        let Some(fs) = self.fs else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
@@ -225,8 +260,7 @@ impl preopens::Host for ProcessCtx {
                         blob: None,
                         device: None,
                         session: None,
-                        proc: None,
-                        proc_data: None,
+                        mount: None,
                     };
                     out.push((self.table.push(descriptor)?, preopen.path().to_string()));
                 }
@@ -241,7 +275,7 @@ impl preopens::Host for ProcessCtx {
     }
 }
 
-impl types::Host for ProcessCtx {
+impl types::Host for FsView<'_> {
     fn convert_error_code(&mut self, err: FsError) -> wasmtime::Result<ErrorCode> {
         err.downcast()
     }
@@ -252,7 +286,7 @@ impl types::Host for ProcessCtx {
     }
 }
 
-impl types::HostDescriptor for ProcessCtx {
+impl types::HostDescriptor for FsView<'_> {
     async fn read_via_stream(
         &mut self,
         fd: Resource<Descriptor>,
@@ -265,7 +299,7 @@ impl types::HostDescriptor for ProcessCtx {
         if d.kind == Kind::Directory {
             return Err(ErrorCode::IsDirectory.into());
         }
-        if let Some(data) = &d.proc_data {
+        if let Some(data) = d.mount.as_ref().and_then(|m| m.data.as_ref()) {
             let start = (offset as usize).min(data.len());
             let stream: DynInputStream = Box::new(MemoryInput(Bytes::copy_from_slice(&data[start..])));
             return Ok(self.table.push(stream)?);
@@ -349,7 +383,7 @@ impl types::HostDescriptor for ProcessCtx {
         if !d.read {
             return Err(ErrorCode::BadDescriptor.into());
         }
-        if let Some(data) = &d.proc_data {
+        if let Some(data) = d.mount.as_ref().and_then(|m| m.data.as_ref()) {
             let start = (offset as usize).min(data.len());
             let end = (start + len.min(MAX_IO) as usize).min(data.len());
             return Ok((data[start..end].to_vec(), end == data.len()));
@@ -385,9 +419,11 @@ impl types::HostDescriptor for ProcessCtx {
 
     async fn read_directory(&mut self, fd: Resource<Descriptor>) -> FsResult<Resource<DirectoryStream>> {
         let (_, dir) = self.directory(&fd, DirRights::READ, "read-directory")?;
-        if let Some(node) = self.descriptor(&fd)?.proc {
-            let buffered = node
-                .entries(&self.kernel)
+        if let Some(file) = &self.descriptor(&fd)?.mount {
+            let buffered = file
+                .mount
+                .entries(file.node())
+                .map_err(mount_error)?
                 .into_iter()
                 .map(|(name, dir)| DirectoryEntry {
                     type_: if dir { DescriptorType::Directory } else { DescriptorType::RegularFile },
@@ -413,8 +449,8 @@ impl types::HostDescriptor for ProcessCtx {
 
     async fn stat(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorStat> {
         let d = self.descriptor(&fd)?;
-        if let Some(node) = d.proc {
-            return Ok(proc_stat(node, d.proc_data.as_deref().map(Vec::as_slice), &self.kernel));
+        if let Some(file) = &d.mount {
+            return mount_stat(file);
         }
         let (ino, session, held) = (d.ino, d.session.is_some(), d.blob.as_ref().map(|b| b.blob));
         let mut stat = match (self.filesystem()?.vfs.stat_inode(ino).await?, held) {
@@ -443,18 +479,20 @@ impl types::HostDescriptor for ProcessCtx {
 
     async fn stat_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, path: String) -> FsResult<DescriptorStat> {
         let (root, base) = self.directory(&fd, DirRights::READ, "stat-at")?;
-        if let Some(node) = self.descriptor(&fd)?.proc {
-            let node = node.lookup(&self.kernel, &path).map_err(proc_error)?;
-            return Ok(proc_stat(node, None, &self.kernel));
+        if let Some(file) = &self.descriptor(&fd)?.mount {
+            let path = mount::walk(&*file.mount, &file.path, &path).map_err(mount_error)?;
+            return mount_stat(&MountFile { mount: file.mount.clone(), path, data: None });
         }
         let follow = flags.contains(PathFlags::SYMLINK_FOLLOW);
-        let (vfs, proc_ino) = (self.filesystem()?.vfs.clone(), self.filesystem()?.proc_ino);
+        let vfs = self.filesystem()?.vfs.clone();
         match vfs.stat_at(root, base, path.clone(), follow).await? {
-            Ok(stat) if stat.ino == proc_ino => Ok(proc_stat(ProcNode::Root, None, &self.kernel)),
-            Ok(stat) => Ok(descriptor_stat(&stat)),
+            Ok(stat) => match self.mount_at(&stat) {
+                Some(mount) => mount_stat(&MountFile { mount, path: vec![mount::ROOT], data: None }),
+                None => Ok(descriptor_stat(&stat)),
+            },
             Err(Errno::CrossDevice) => {
-                let node = self.proc_path(root, base, &path).await?.ok_or(ErrorCode::NoEntry)?;
-                Ok(proc_stat(node, None, &self.kernel))
+                let (mount, path) = self.mount_path(root, base, &path).await?;
+                mount_stat(&MountFile { mount, path, data: None })
             }
             Err(e) => Err(e.into()),
         }
@@ -504,20 +542,23 @@ impl types::HostDescriptor for ProcessCtx {
     ) -> FsResult<Resource<Descriptor>> {
         let (root, base) = self.directory(&fd, DirRights::READ, "open-at")?;
         let rights = self.descriptor(&fd)?.rights;
-        let read_only = |node: ProcNode| -> FsResult<ProcNode> {
+        // Mounts are read-only for now: no writes, no creation.
+        let read_only = |mount: &dyn Mount, path: &NodePath| -> FsResult<()> {
             if flags.contains(DescriptorFlags::WRITE)
                 || oflags.intersects(types::OpenFlags::CREATE | types::OpenFlags::TRUNCATE)
             {
                 return Err(ErrorCode::ReadOnly.into());
             }
-            if oflags.contains(types::OpenFlags::DIRECTORY) && !node.is_dir() {
+            if oflags.contains(types::OpenFlags::DIRECTORY) && !mount.is_dir(*path.last().unwrap_or(&mount::ROOT)) {
                 return Err(ErrorCode::NotDirectory.into());
             }
-            Ok(node)
+            Ok(())
         };
-        if let Some(node) = self.descriptor(&fd)?.proc {
-            let node = read_only(node.lookup(&self.kernel, &path).map_err(proc_error)?)?;
-            return self.open_proc(node, root, rights);
+        if let Some(file) = &self.descriptor(&fd)?.mount {
+            let mount = file.mount.clone();
+            let path = mount::walk(&*mount, &file.path, &path).map_err(mount_error)?;
+            read_only(&*mount, &path)?;
+            return self.open_mount(mount, path, root, rights);
         }
         let write = flags.contains(DescriptorFlags::WRITE);
         let truncate = oflags.contains(types::OpenFlags::TRUNCATE);
@@ -534,17 +575,20 @@ impl types::HostDescriptor for ProcessCtx {
             directory: oflags.contains(types::OpenFlags::DIRECTORY),
             follow: path_flags.contains(PathFlags::SYMLINK_FOLLOW),
         };
-        let (vfs, proc_ino) = (self.filesystem()?.vfs.clone(), self.filesystem()?.proc_ino);
+        let vfs = self.filesystem()?.vfs.clone();
         let (stat, held) = match vfs.open_at_held(root, base, path.clone(), open, now_ns()).await? {
             Ok(opened) => opened,
             Err(Errno::CrossDevice) => {
-                let node = self.proc_path(root, base, &path).await?.ok_or(ErrorCode::NoEntry)?;
-                return self.open_proc(read_only(node)?, root, rights);
+                let (mount, path) = self.mount_path(root, base, &path).await?;
+                read_only(&*mount, &path)?;
+                return self.open_mount(mount, path, root, rights);
             }
             Err(e) => return Err(e.into()),
         };
-        if stat.ino == proc_ino {
-            return self.open_proc(read_only(ProcNode::Root)?, root, rights);
+        if let Some(mount) = self.mount_at(&stat) {
+            let path = vec![mount::ROOT];
+            read_only(&*mount, &path)?;
+            return self.open_mount(mount, path, root, rights);
         }
         match stat.kind {
             Kind::Symlink => return Err(ErrorCode::Loop.into()),
@@ -561,8 +605,7 @@ impl types::HostDescriptor for ProcessCtx {
             blob: held,
             device: Device::of(&stat),
             session: None,
-            proc: None,
-            proc_data: None,
+            mount: None,
         };
         let new = self.table.push(descriptor)?;
         if truncate && stat.kind == Kind::File {
@@ -622,13 +665,14 @@ impl types::HostDescriptor for ProcessCtx {
 
     async fn is_same_object(&mut self, a: Resource<Descriptor>, b: Resource<Descriptor>) -> wasmtime::Result<bool> {
         let (a, b) = (self.table.get(&a)?, self.table.get(&b)?);
-        Ok(a.ino == b.ino && a.proc == b.proc)
+        let node = |d: &Descriptor| d.mount.as_ref().map(|m| (Arc::as_ptr(&m.mount) as *const (), m.node()));
+        Ok(a.ino == b.ino && node(a) == node(b))
     }
 
     async fn metadata_hash(&mut self, fd: Resource<Descriptor>) -> FsResult<MetadataHashValue> {
         let d = self.descriptor(&fd)?;
-        if let Some(node) = d.proc {
-            return Ok(proc_hash(node));
+        if let Some(file) = &d.mount {
+            return Ok(mount_hash(file));
         }
         Ok(MetadataHashValue { lower: d.ino, upper: 0 })
     }
@@ -640,11 +684,11 @@ impl types::HostDescriptor for ProcessCtx {
         path: String,
     ) -> FsResult<MetadataHashValue> {
         let (root, base) = self.directory(&fd, DirRights::READ, "metadata-hash-at")?;
-        if let Some(node) = self.descriptor(&fd)?.proc {
+        if let Some(file) = &self.descriptor(&fd)?.mount {
             // A process listed a moment ago may be gone by now; a directory
             // listing must not fail for that, so hash the name instead.
-            return Ok(match node.lookup(&self.kernel, &path) {
-                Ok(node) => proc_hash(node),
+            return Ok(match mount::walk(&*file.mount, &file.path, &path) {
+                Ok(path) => mount_hash(&MountFile { mount: file.mount.clone(), path, data: None }),
                 Err(_) => {
                     use std::hash::{Hash, Hasher};
                     let mut hasher = std::collections::hash_map::DefaultHasher::new();
@@ -665,7 +709,7 @@ impl types::HostDescriptor for ProcessCtx {
     }
 }
 
-impl types::HostDirectoryEntryStream for ProcessCtx {
+impl types::HostDirectoryEntryStream for FsView<'_> {
     async fn read_directory_entry(&mut self, stream: Resource<DirectoryStream>) -> FsResult<Option<DirectoryEntry>> {
         let s = self.table.get_mut(&stream)?;
         if s.buffered.is_empty() && !s.done {
@@ -686,7 +730,7 @@ impl types::HostDirectoryEntryStream for ProcessCtx {
     }
 }
 
-impl ProcessCtx {
+impl FsView<'_> {
     async fn output_stream(
         &mut self,
         fd: Resource<Descriptor>,
@@ -737,7 +781,7 @@ impl InputStream for BlobInput {
     }
 }
 
-/// A WASI input stream over bytes already in memory (a `/proc` file).
+/// A WASI input stream over bytes already in memory (a mount's file).
 struct MemoryInput(Bytes);
 
 #[wasmtime_wasi_io::async_trait]

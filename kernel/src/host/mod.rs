@@ -1,4 +1,4 @@
 //! Host implementations of the `agentos:*` interfaces, one module per interface.
 
-mod filesystem;
-mod process;
+pub(crate) mod filesystem;
+pub(crate) mod process;

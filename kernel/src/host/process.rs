@@ -4,19 +4,66 @@
 //! a process can reach only its own children, and a child gets at most its
 //! parent's grants and limits (see [`Grants::attenuate`], [`Limits::attenuate`]).
 
+use crate::audit::Audit;
 use crate::audit::AuditEvent;
 use crate::bindings::host::agentos::kernel::process as wit;
+use crate::caps::Grants;
 use crate::caps::{self, Capability, ChildGrants, DirRights};
+use crate::fs::Filesystem;
 use crate::fs::{Errno, Kind};
+use crate::limits::KillReason;
 use crate::limits::Limits;
+use crate::pid::Pid;
 use crate::pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};
-use crate::process::{ExitStatus, Input, Output, Pid, ProcessCtx, Spawn, SpawnError, Stdio};
+use crate::process::{ExitStatus, Processes};
+use crate::program::{FileKey, Program, Programs};
+use crate::spawn::{Spawn, SpawnError};
+use crate::stdio::{Input, Output, Stdio};
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::Resource;
+use wasmtime::component::{HasData, ResourceTable};
 use wasmtime_wasi::cli::{StdinStream, StdoutStream};
 use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
 
-impl wit::Host for ProcessCtx {
+/// Starts a child: what the `process` capability may ask of the kernel
+/// beyond its process table (the kernel alone can make a process).
+pub(crate) trait Spawner: Send + Sync {
+    /// Starts `spawn`, as a command or (`serve`) as a service.
+    fn spawn(&self, spawn: Spawn, serve: bool) -> Result<Pid, SpawnError>;
+}
+
+/// What a process keeps for `agentos:kernel/process`.
+pub(crate) struct ProcCtx {
+    pub(crate) limits: Limits,
+    pub(crate) stdio: Stdio,
+    /// Its working directory, as it last told the kernel.
+    pub(crate) cwd: String,
+    pub(crate) processes: Arc<Processes>,
+    pub(crate) programs: Arc<Programs>,
+    pub(crate) spawner: Arc<dyn Spawner>,
+}
+
+/// What `agentos:kernel/process` may reach of a process: its children (by
+/// the process table), its grants, limits and streams to pass on, its
+/// directories (to read programs and redirect streams), its pipe ends.
+pub(crate) struct ProcView<'a> {
+    pub(crate) pid: Pid,
+    pub(crate) grants: &'a Grants,
+    pub(crate) fs: Option<&'a Filesystem>,
+    pub(crate) audit: &'a Audit,
+    pub(crate) ctx: &'a mut ProcCtx,
+    pub(crate) table: &'a mut ResourceTable,
+}
+
+/// The `HasData` of the `process` host: a process's [`ProcView`].
+pub(crate) struct HasProcess;
+
+impl HasData for HasProcess {
+    type Data<'a> = ProcView<'a>;
+}
+
+impl wit::Host for ProcView<'_> {
     async fn spawn(
         &mut self,
         program: String,
@@ -30,10 +77,10 @@ impl wit::Host for ProcessCtx {
             Ok(child) => child,
             Err(e) => return Ok(Err(e)),
         };
-        let kernel = self.kernel.clone();
-        kernel.set_waiting(self.pid, Some(child));
-        let status = kernel.wait(child).await;
-        kernel.set_waiting(self.pid, None);
+        let processes = self.ctx.processes.clone();
+        processes.set_waiting(self.pid, Some(child));
+        let status = processes.wait(child).await;
+        processes.set_waiting(self.pid, None);
         Ok(status.map(wit_status).map_err(|_| wit::Error::NoSuchProcess(pid)))
     }
 
@@ -42,16 +89,17 @@ impl wit::Host for ProcessCtx {
             Ok(child) => child,
             Err(e) => return Ok(Err(e)),
         };
-        Ok(self.kernel.try_wait(child).map(|s| s.map(wit_status)).map_err(|_| wit::Error::NoSuchProcess(pid)))
+        Ok(self.ctx.processes.try_wait(child).map(|s| s.map(wit_status)).map_err(|_| wit::Error::NoSuchProcess(pid)))
     }
 
     async fn kill(&mut self, pid: wit::Pid) -> wasmtime::Result<Result<(), wit::Error>> {
-        let target = Pid::new(pid).filter(|p| self.kernel.is_descendant(*p, self.pid));
+        let target = Pid::new(pid).filter(|p| self.ctx.processes.is_descendant(*p, self.pid));
         let Some(target) = target else {
             self.audit(AuditEvent::KillNotDescendant { pid: self.pid, target: pid });
             return Ok(Err(wit::Error::NoSuchProcess(pid)));
         };
-        Ok(self.kernel.kill(target, Some(self.pid)).map_err(|_| wit::Error::NoSuchProcess(pid)))
+        let reason = KillReason::Signal { by: format!("pid {}", self.pid) };
+        Ok(self.ctx.processes.kill(target, reason).map_err(|_| wit::Error::NoSuchProcess(pid)))
     }
 
     async fn self_pid(&mut self) -> wasmtime::Result<wit::Pid> {
@@ -63,21 +111,21 @@ impl wit::Host for ProcessCtx {
             Ok(program) => program,
             Err(e) => return Ok(Err(e)),
         };
-        let ports = self.kernel.ports(&program);
+        let ports = crate::service::ports(self.ctx.programs.engine(), &program.inner.bindable, &program.inner.exports);
         let port = |p: Option<(String, String)>| p.map(|(interface, item)| wit::Port { interface, item });
         Ok(Ok(wit::Ports { out_port: port(ports.out), in_port: port(ports.input) }))
     }
 
     async fn chdir(&mut self, path: String) -> wasmtime::Result<Result<(), wit::Error>> {
-        let Some(absolute) = caps::absolute_guest_path(&self.cwd, &path) else {
+        let Some(absolute) = caps::absolute_guest_path(&self.ctx.cwd, &path) else {
             return Ok(Err(wit::Error::NotFound(format!("{path}: not a valid path"))));
         };
         if self.grants.resolve(&absolute, DirRights::READ).is_none() {
             self.audit(AuditEvent::ChdirOutsideDirs { pid: self.pid, path: path.clone() });
             return Ok(Err(wit::Error::Denied(format!("{path}: not in a directory this process holds"))));
         }
-        self.kernel.set_cwd(self.pid, &absolute);
-        self.cwd = absolute;
+        self.ctx.processes.set_cwd(self.pid, &absolute);
+        self.ctx.cwd = absolute;
         Ok(Ok(()))
     }
 
@@ -99,7 +147,7 @@ fn wit_status(status: ExitStatus) -> wit::ExitStatus {
 /// A process may not make a pipe larger than this (bytes).
 const MAX_PIPE_CAPACITY: usize = 16 << 20;
 
-impl wit::HostPipeReader for ProcessCtx {
+impl wit::HostPipeReader for ProcView<'_> {
     async fn into_stream(&mut self, this: Resource<PipeReader>) -> wasmtime::Result<Resource<DynInputStream>> {
         let reader = self.table.delete(this)?;
         let stream: DynInputStream = StdinStream::p2_stream(&reader);
@@ -112,7 +160,7 @@ impl wit::HostPipeReader for ProcessCtx {
     }
 }
 
-impl wit::HostPipeWriter for ProcessCtx {
+impl wit::HostPipeWriter for ProcView<'_> {
     async fn into_stream(&mut self, this: Resource<PipeWriter>) -> wasmtime::Result<Resource<DynOutputStream>> {
         let writer = self.table.delete(this)?;
         let stream: DynOutputStream = StdoutStream::p2_stream(&writer);
@@ -149,19 +197,19 @@ async fn resolve_dir(
 /// A program file: the program loaded from that very version before, or the
 /// file's identity (inode, blob, size, times) and bytes.
 enum ProgramFile {
-    Loaded(crate::kernel::Program),
-    Read(crate::kernel::FileKey, Vec<u8>),
+    Loaded(Program),
+    Read(FileKey, Vec<u8>),
 }
 
 /// Reads the program file at `rest` below the preopen at `preopen`, unless
 /// the kernel has a program loaded from that very version.
 async fn read_program(
-    fs: crate::fs::Filesystem,
+    fs: Filesystem,
     path: &str,
     pinned: Option<u64>,
     preopen: &str,
     rest: String,
-    kernel: &crate::kernel::Kernel,
+    programs: &Programs,
 ) -> Result<ProgramFile, wit::Error> {
     let io = |e: String| wit::Error::NotFound(format!("{path}: {e}"));
     let root = resolve_dir(&fs, pinned, preopen, fs.root, fs.root).await.map_err(io)?;
@@ -169,7 +217,7 @@ async fn read_program(
     match stat {
         Ok((stat, Some(blob))) if stat.kind == Kind::File => {
             let key = [stat.ino, blob.blob, stat.size, stat.mtime_ns, stat.ctime_ns];
-            if let Some(program) = kernel.cached_program(&key) {
+            if let Some(program) = programs.cached(&key) {
                 return Ok(ProgramFile::Loaded(program));
             }
             let bytes = fs.blobs.read_all(blob.blob).map_err(|e| io(e.to_string()))?;
@@ -181,10 +229,10 @@ async fn read_program(
     }
 }
 
-impl ProcessCtx {
+impl ProcView<'_> {
     /// Records a refusal of this process's.
-    pub(crate) fn audit(&self, event: AuditEvent) {
-        self.kernel.inner.audit.record(event);
+    fn audit(&self, event: AuditEvent) {
+        self.audit.record(event);
     }
 
     fn pipe_end<T: Clone + 'static>(&self, end: &Resource<T>) -> Result<T, wit::Error> {
@@ -209,8 +257,8 @@ impl ProcessCtx {
         append: Option<bool>,
     ) -> Result<(Option<Input>, Option<Output>), wit::Error> {
         let fs =
-            self.fs.clone().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
-        let absolute = caps::absolute_guest_path(&self.cwd, path)
+            self.fs.cloned().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
+        let absolute = caps::absolute_guest_path(&self.ctx.cwd, path)
             .ok_or_else(|| wit::Error::NotFound(format!("{path}: not a valid path")))?;
         let rights = if append.is_some() { DirRights::WRITE.union(DirRights::CREATE) } else { DirRights::READ };
         let (preopen, rest) = self.grants.resolve(&absolute, rights).ok_or_else(|| {
@@ -264,7 +312,7 @@ impl ProcessCtx {
     /// `pid` if it is a child of this process.
     fn child(&self, pid: wit::Pid) -> Result<Pid, wit::Error> {
         let child = Pid::new(pid).ok_or(wit::Error::NoSuchProcess(pid))?;
-        match self.kernel.parent_of(child) {
+        match self.ctx.processes.parent_of(child) {
             Some(Some(parent)) if parent == self.pid => Ok(child),
             Some(_) => {
                 self.audit(AuditEvent::NotAChild { pid: self.pid, target: pid });
@@ -275,9 +323,9 @@ impl ProcessCtx {
     }
 
     /// Reads and loads a program of the caller's directories.
-    async fn load_program(&mut self, path: &str) -> Result<crate::kernel::Program, wit::Error> {
+    async fn load_program(&mut self, path: &str) -> Result<Program, wit::Error> {
         let path = path.to_string();
-        let absolute = caps::absolute_guest_path(&self.cwd, &path)
+        let absolute = caps::absolute_guest_path(&self.ctx.cwd, &path)
             .ok_or_else(|| wit::Error::NotFound(format!("{path}: not a valid path")))?;
         let (preopen, rest) = self.grants.resolve(&absolute, DirRights::READ).ok_or_else(|| {
             self.audit(AuditEvent::ProgramOutsideDirs { pid: self.pid, program: path.clone() });
@@ -285,29 +333,29 @@ impl ProcessCtx {
         })?;
         let (preopen_path, pinned, rest) = (preopen.relative().to_string(), preopen.ino(), rest);
         let fs =
-            self.fs.clone().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
-        let (key, bytes) = match read_program(fs, &path, pinned, &preopen_path, rest, &self.kernel).await? {
+            self.fs.cloned().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
+        let (key, bytes) = match read_program(fs, &path, pinned, &preopen_path, rest, &self.ctx.programs).await? {
             // The same file as a spawn before: no read, no hash.
             ProgramFile::Loaded(program) => return Ok(program.named(&path)),
             ProgramFile::Read(key, bytes) => (key, bytes),
         };
         // Compiling can take milliseconds: keep it off the async workers.
-        let kernel = self.kernel.clone();
+        let programs = self.ctx.programs.clone();
         let name = path.clone();
-        let program = tokio::task::spawn_blocking(move || kernel.load(&name, &bytes))
+        let program = tokio::task::spawn_blocking(move || programs.load(&name, &bytes))
             .await
             .map_err(|e| wit::Error::InvalidComponent(format!("{path}: {e}")))?
             .map_err(|e| wit::Error::InvalidComponent(e.to_string()))?;
-        self.kernel.cache_program(key, &program);
+        self.ctx.programs.remember(key, &program);
         Ok(program)
     }
 
     async fn spawn_child(&mut self, path: String, options: wit::SpawnOptions) -> Result<wit::Pid, wit::Error> {
         let program = self.load_program(&path).await?;
 
-        let (pid, audit) = (self.pid, self.kernel.clone());
+        let (pid, audit) = (self.pid, self.audit);
         let denied = |e: String| {
-            audit.inner.audit.record(AuditEvent::GrantExceeded { pid, program: path.clone(), reason: e.clone() });
+            audit.record(AuditEvent::GrantExceeded { pid, program: path.clone(), reason: e.clone() });
             wit::Error::Denied(e)
         };
         let mut grants = match &options.grants {
@@ -316,7 +364,7 @@ impl ProcessCtx {
         };
         // Pin each directory passed on to its inode, resolved inside the
         // parent's own directory: a symlink cannot widen it.
-        let fs = self.fs.clone();
+        let fs = self.fs.cloned();
         for i in 0..grants.preopens().len() {
             let child = grants.preopens()[i].clone();
             if child.ino().is_some() {
@@ -344,27 +392,27 @@ impl ProcessCtx {
             cpu: options.limits.cpu_ms.map(Duration::from_millis),
             timeout: options.limits.timeout_ms.map(Duration::from_millis),
         };
-        let limits = self.limits.attenuate(&asked).map_err(|e| denied(e.to_string()))?;
+        let limits = self.ctx.limits.attenuate(&asked).map_err(|e| denied(e.to_string()))?;
         let cwd = match &options.cwd {
-            None => self.cwd.clone(),
-            Some(cwd) => caps::absolute_guest_path(&self.cwd, cwd)
+            None => self.ctx.cwd.clone(),
+            Some(cwd) => caps::absolute_guest_path(&self.ctx.cwd, cwd)
                 .ok_or_else(|| wit::Error::NotFound(format!("{cwd}: not a valid path")))?,
         };
         let stdin = match &options.stdin {
-            wit::Input::Inherit => self.stdio.stdin.clone(),
+            wit::Input::Inherit => self.ctx.stdio.stdin.clone(),
             wit::Input::Null => Input::Null,
             wit::Input::Pipe(end) => Input::Pipe(self.pipe_end(end)?),
             wit::Input::File(file) => self.open_stdio_file(file, None).await?.0.expect("an input"),
         };
         let stdout = match &options.stdout {
             wit::Output::SameAsStdout => return Err(wit::Error::Denied("same-as-stdout is for stderr only".into())),
-            other => self.output(other).await?.unwrap_or_else(|| self.stdio.stdout.clone()),
+            other => self.output(other).await?.unwrap_or_else(|| self.ctx.stdio.stdout.clone()),
         };
         let stderr = match &options.stderr {
             // The kernel's stdout in the stderr slot must stay stdout.
             wit::Output::SameAsStdout if matches!(stdout, Output::Inherit) => Output::InheritStdout,
             wit::Output::SameAsStdout => stdout.clone(),
-            other => self.output(other).await?.unwrap_or_else(|| self.stdio.stderr.clone()),
+            other => self.output(other).await?.unwrap_or_else(|| self.ctx.stdio.stderr.clone()),
         };
         let stdio = Stdio { stdin, stdout, stderr };
 
@@ -383,7 +431,7 @@ impl ProcessCtx {
             let consumer = self.child(port.consumer)?;
             spawn = spawn.connect(port.out_port, consumer, port.in_port);
         }
-        let started = if options.serve { self.kernel.serve(spawn) } else { self.kernel.spawn(spawn) };
+        let started = self.ctx.spawner.spawn(spawn, options.serve);
         started.map(Pid::get).map_err(|e| match e {
             SpawnError::TooManyProcesses { limit } => wit::Error::TooManyProcesses(limit),
             other => wit::Error::Denied(other.to_string()),

@@ -11,8 +11,7 @@
 //! its export as `TypedFunc<P, R>`. The two are the same WIT type, checked
 //! when the client was bound.
 
-use super::{Request, Service};
-use crate::process::ProcessCtx;
+use super::{Caller, Request, Service};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -146,23 +145,23 @@ fn traced(blob: &Option<Blob>) -> crate::trace::Text {
 
 /// Defines the client's import `name` (of shape `shape`) as calls to
 /// `service`.
-pub(crate) fn define(
-    instance: &mut LinkerInstance<'_, ProcessCtx>,
+pub(crate) fn define<T: Caller>(
+    instance: &mut LinkerInstance<'_, T>,
     name: &str,
     shape: Shape,
     interface: &str,
     service: &Service,
 ) -> wasmtime::Result<()> {
-    struct Define<'a, 'b> {
-        instance: &'a mut LinkerInstance<'b, ProcessCtx>,
+    struct Define<'a, 'b, T: 'static> {
+        instance: &'a mut LinkerInstance<'b, T>,
         name: &'a str,
         call: Arc<Call>,
     }
-    impl WithTypes for Define<'_, '_> {
+    impl<T: Caller> WithTypes for Define<'_, '_, T> {
         type Out = wasmtime::Result<()>;
         fn with<P: Blobs, R: Blobs>(self) -> wasmtime::Result<()> {
             let call = self.call;
-            self.instance.func_wrap_async(self.name, move |store: StoreContextMut<'_, ProcessCtx>, params: P| {
+            self.instance.func_wrap_async(self.name, move |store: StoreContextMut<'_, T>, params: P| {
                 let call = call.clone();
                 Box::new(async move {
                     let answer = call.make(store, params.into_blob()).await?;
@@ -193,15 +192,15 @@ struct Call {
 }
 
 impl Call {
-    async fn make(
+    async fn make<T: Caller>(
         &self,
-        store: StoreContextMut<'_, ProcessCtx>,
+        store: StoreContextMut<'_, T>,
         param: Option<Blob>,
     ) -> wasmtime::Result<Option<Blob>> {
         let started = std::time::Instant::now();
-        let kernel = store.data().kernel.clone();
-        let client = store.data().pid;
-        let args = kernel.inner.tracer.enabled().then(|| traced(&param));
+        let tracer = store.data().tracer().clone();
+        let client = store.data().pid();
+        let args = tracer.enabled().then(|| traced(&param));
         let service = &self.service;
         let (reply, answer) = oneshot::channel();
         let request = Request::Bytes {
@@ -217,25 +216,25 @@ impl Call {
                 Ok(blob) => (traced(blob), crate::trace::Outcome::Ok),
                 Err(e) => (crate::trace::Text::plain(crate::trace::cut(e.to_string())), crate::trace::Outcome::Trap),
             };
-            kernel.inner.tracer.record_handoff(client, service.pid, started, self.name.clone(), args, result, outcome);
+            tracer.record_handoff(client, service.pid, started, self.name.clone(), args, result, outcome);
         }
         answer
     }
 }
 
 /// The server's side: calls `func` (of shape `shape`) with `param`.
-pub(crate) fn call<'a>(
-    store: &'a mut Store<ProcessCtx>,
+pub(crate) fn call<'a, T: Caller>(
+    store: &'a mut Store<T>,
     func: Func,
     shape: Shape,
     param: Option<Blob>,
 ) -> Pin<Box<dyn Future<Output = wasmtime::Result<Option<Blob>>> + Send + 'a>> {
-    struct Serve<'a> {
-        store: &'a mut Store<ProcessCtx>,
+    struct Serve<'a, T: 'static> {
+        store: &'a mut Store<T>,
         func: Func,
         param: Option<Blob>,
     }
-    impl<'a> WithTypes for Serve<'a> {
+    impl<'a, T: Caller> WithTypes for Serve<'a, T> {
         type Out = Pin<Box<dyn Future<Output = wasmtime::Result<Option<Blob>>> + Send + 'a>>;
         fn with<P: Blobs, R: Blobs>(self) -> Self::Out {
             Box::pin(async move {

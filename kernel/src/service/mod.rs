@@ -27,13 +27,131 @@
 
 mod bytes;
 
-use crate::process::{Pid, ProcessCtx};
+use crate::audit::{Audit, AuditEvent};
+use crate::pid::Pid;
+use crate::trace::Tracer;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use wasmtime::Engine;
 use wasmtime::component::types::{ComponentInstance, ComponentItem, Type};
 use wasmtime::component::{Instance, Linker, ResourceAny, ResourceDynamic, ResourceType, Val};
+
+/// What IPC needs of a process's store data: who the process is (every
+/// call a service serves says who made it), and where handoffs are traced.
+pub(crate) trait Caller: Send + 'static {
+    /// The calling process.
+    fn pid(&self) -> Pid;
+    /// Where its handoffs are traced.
+    fn tracer(&self) -> &Arc<Tracer>;
+}
+
+/// The services of one kernel: the running servers, and which consumers
+/// each producer's out-ports feed.
+#[derive(Default)]
+pub(crate) struct Services {
+    running: Mutex<HashMap<Pid, Service>>,
+    /// Producer → (consumer, in-port interface by its full name).
+    port_links: Mutex<HashMap<Pid, Vec<(Pid, String)>>>,
+}
+
+/// Why a client cannot be linked to its services.
+pub(crate) enum Refused {
+    /// A binding or port was refused.
+    Bind(BindError),
+    /// The linker failed (the message).
+    Link(String),
+}
+
+impl Services {
+    /// The running service `pid`.
+    pub(crate) fn get(&self, pid: Pid) -> Option<Service> {
+        self.running.lock().unwrap().get(&pid).cloned()
+    }
+
+    /// Starts taking calls for the service `pid`, which exports `exports`;
+    /// the receiver is its task's.
+    pub(crate) fn start(
+        &self,
+        pid: Pid,
+        program: &str,
+        exports: Vec<(String, ComponentInstance)>,
+    ) -> mpsc::UnboundedReceiver<Request> {
+        let (service, requests) = Service::new(pid, program.to_string(), exports);
+        self.running.lock().unwrap().insert(pid, service);
+        requests
+    }
+
+    /// Records that `producer`'s out-ports feed these consumers' in-ports,
+    /// whose `end` is called when it ends.
+    pub(crate) fn feed(&self, producer: Pid, ports: &[(String, Pid, String)]) {
+        if ports.is_empty() {
+            return;
+        }
+        // The in-port by its full name (`@version` and all), for its `end`.
+        let running = self.running.lock().unwrap();
+        let full_name = |consumer: &Pid, input: &String| {
+            let exports = running.get(consumer).map(|s| s.exports.as_slice()).unwrap_or_default();
+            let found = exports.iter().find(|(n, _)| n == input || n.split('@').next() == Some(input.as_str()));
+            found.map_or_else(|| input.clone(), |(n, _)| n.clone())
+        };
+        let consumers = ports.iter().map(|(_, consumer, input)| (*consumer, full_name(consumer, input))).collect();
+        drop(running);
+        self.port_links.lock().unwrap().insert(producer, consumers);
+    }
+
+    /// `pid` ended (an exit hook): the consumers of its out-ports end too,
+    /// and, if it served, it takes no more calls (its request channel closes
+    /// once the last binding's sender is gone, failing calls in flight).
+    pub(crate) fn ended(&self, pid: Pid) {
+        let consumers = self.port_links.lock().unwrap().remove(&pid).unwrap_or_default();
+        for (consumer, input) in consumers {
+            if let Some(service) = self.get(consumer) {
+                let _ = service.requests.send(Request::End { interface: input });
+            }
+        }
+        self.running.lock().unwrap().remove(&pid);
+    }
+
+    /// A linker for `program` (named `name`) whose imports not provided by
+    /// the kernel (`bindable`) are each bound to a service (`binds`) or
+    /// connected to a consumer's in-port (`ports`): a clone of `base` with
+    /// those interfaces defined. Each refusal is audited.
+    pub(crate) fn link<T: Caller>(
+        &self,
+        engine: &Engine,
+        base: &Linker<T>,
+        name: &str,
+        bindable: &[(String, ComponentInstance)],
+        binds: &[(String, Pid)],
+        ports: &[(String, Pid, String)],
+        audit: &Audit,
+    ) -> Result<Linker<T>, Refused> {
+        let mut linker = base.clone();
+        for (interface, ty) in bindable {
+            let unversioned = interface.split('@').next().unwrap_or(interface);
+            let port = ports.iter().find(|(out, _, _)| out == interface || out == unversioned);
+            if let Some((_, consumer, input)) = port {
+                let service = self.get(*consumer).ok_or(Refused::Bind(BindError::NoService { pid: consumer.get() }))?;
+                connect(engine, &mut linker, name, (interface, ty), &service, input).map_err(|e| {
+                    audit.record(AuditEvent::PortRefused { program: name.into(), reason: e.to_string() });
+                    Refused::Bind(e)
+                })?;
+                continue;
+            }
+            let bound = binds.iter().find(|(bound, _)| bound == interface || bound == unversioned);
+            let Some((_, server)) = bound else {
+                audit.record(AuditEvent::ImportUnbound { program: name.into(), interface: interface.clone() });
+                return Err(Refused::Bind(BindError::Unbound { program: name.into(), interface: interface.clone() }));
+            };
+            let service = self.get(*server).ok_or(Refused::Bind(BindError::NoService { pid: server.get() }))?;
+            check(engine, interface, name, ty, &service).map_err(Refused::Bind)?;
+            define(engine, &mut linker, interface, ty, &service).map_err(|e| Refused::Link(format!("{e:#}")))?;
+        }
+        Ok(linker)
+    }
+}
 
 /// What a client sends a server's task.
 pub(crate) enum Request {
@@ -199,7 +317,7 @@ pub enum BindError {
 /// Checks that `client` (the client's import of `interface`) can be served by
 /// the server's export of it: everything the client imports is exported with
 /// the same types.
-pub(crate) fn check(
+fn check(
     engine: &Engine,
     interface: &str,
     client_program: &str,
@@ -409,11 +527,17 @@ pub struct Ports {
     pub input: Option<(String, String)>,
 }
 
-pub(crate) fn ports(engine: &Engine, program: &crate::kernel::ProgramInner) -> Ports {
+/// The typed ports of a program that imports `bindable` (interfaces not the
+/// kernel's) and exports `exports`.
+pub(crate) fn ports(
+    engine: &Engine,
+    bindable: &[(String, ComponentInstance)],
+    exports: &[(String, ComponentInstance)],
+) -> Ports {
     let find = |list: &[(String, ComponentInstance)], function: &str| {
         list.iter().find_map(|(name, ty)| sole_param(engine, ty, function).map(|t| (name.clone(), describe(&t))))
     };
-    Ports { out: find(&program.bindable, "emit"), input: find(&program.exports, "consume") }
+    Ports { out: find(bindable, "emit"), input: find(exports, "consume") }
 }
 
 /// The one parameter of function `name` in an interface type.
@@ -431,9 +555,9 @@ fn sole_param(engine: &Engine, ty: &ComponentInstance, name: &str) -> Option<Typ
 /// `consume: func(item: T)`): checks that `T` is the same on both sides,
 /// then defines `emit` to queue each item for the consumer, waiting while
 /// [`PORT_QUEUE`] items are unconsumed.
-pub(crate) fn connect(
+fn connect<T: Caller>(
     engine: &Engine,
-    linker: &mut Linker<ProcessCtx>,
+    linker: &mut Linker<T>,
     producer: &str,
     out: (&str, &ComponentInstance),
     consumer: &Service,
@@ -478,8 +602,8 @@ pub(crate) fn connect(
                     reply,
                     permit: Some(permit),
                 };
-                let kernel = store.data().kernel.clone();
-                let args = kernel.inner.tracer.enabled().then(|| crate::trace::Text::values(params));
+                let tracer = store.data().tracer().clone();
+                let args = tracer.enabled().then(|| crate::trace::Text::values(params));
                 let sent = service.requests.send(call).is_ok();
                 let ended = || format!("the consumer {} (pid {}) has ended", service.program, service.pid);
                 if let Some(args) = args {
@@ -488,16 +612,8 @@ pub(crate) fn connect(
                     } else {
                         (ended(), crate::trace::Outcome::Trap)
                     };
-                    let (producer, result) = (store.data().pid, crate::trace::Text::plain(result));
-                    kernel.inner.tracer.record_handoff(
-                        producer,
-                        service.pid,
-                        started,
-                        traced_name,
-                        args,
-                        result,
-                        outcome,
-                    );
+                    let (producer, result) = (store.data().pid(), crate::trace::Text::plain(result));
+                    tracer.record_handoff(producer, service.pid, started, traced_name, args, result, outcome);
                 }
                 if !sent {
                     return Err(wasmtime::format_err!("{}", ended()));
@@ -515,9 +631,9 @@ static NEXT_RESOURCE_TYPE: AtomicU32 = AtomicU32::new(1);
 /// Defines `interface` in `linker` (a clone of the kernel's, for one client)
 /// as calls to `service`: each function forwards its arguments, each resource
 /// is a host resource standing for the server's.
-pub(crate) fn define(
+fn define<T: Caller>(
     engine: &Engine,
-    linker: &mut Linker<ProcessCtx>,
+    linker: &mut Linker<T>,
     interface: &str,
     client: &ComponentInstance,
     service: &Service,
@@ -556,9 +672,9 @@ pub(crate) fn define(
             let traced_name = traced_name.clone();
             Box::new(async move {
                 let started = std::time::Instant::now();
-                let kernel = store.data().kernel.clone();
-                let client = store.data().pid;
-                let traced = kernel.inner.tracer.enabled().then(|| crate::trace::Text::values(params));
+                let tracer = store.data().tracer().clone();
+                let client = store.data().pid();
+                let traced = tracer.enabled().then(|| crate::trace::Text::values(params));
                 // The client's handles become the server's resources.
                 let mut params = params.to_vec();
                 for (param, (_, param_ty)) in params.iter_mut().zip(ty.params()) {
@@ -597,7 +713,7 @@ pub(crate) fn define(
                         }
                     };
                     let name = traced_name.clone();
-                    kernel.inner.tracer.record_handoff(client, service.pid, started, name, args, result, outcome);
+                    tracer.record_handoff(client, service.pid, started, name, args, result, outcome);
                 }
                 let values = answer?;
                 // The server's resources become handles of the client's.
@@ -652,8 +768,8 @@ const UNAVAILABLE: &str = "unavailable";
 
 /// The server's side: makes each call asked for in its own store, until
 /// every client and the kernel have let go of it, or a call traps.
-pub(crate) async fn serve(
-    store: &mut wasmtime::Store<ProcessCtx>,
+pub(crate) async fn serve<T: Caller>(
+    store: &mut wasmtime::Store<T>,
     instance: Instance,
     mut requests: mpsc::UnboundedReceiver<Request>,
 ) -> wasmtime::Result<Result<(), ()>> {
@@ -715,8 +831,8 @@ fn failed(e: &wasmtime::Error) -> String {
 }
 
 /// The function `interface.function` the server's instance exports.
-fn export(
-    store: &mut wasmtime::Store<ProcessCtx>,
+fn export<T: 'static>(
+    store: &mut wasmtime::Store<T>,
     instance: Instance,
     interface: &str,
     function: &str,

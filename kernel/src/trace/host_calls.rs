@@ -21,7 +21,7 @@
 //! not recorded.
 
 use super::{INLINE, MAX_TEXT, Outcome, Raw, Small, Text, Tracer};
-use crate::process::Pid;
+use crate::pid::Pid;
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::fmt::{self, Write as _};

@@ -20,7 +20,7 @@
 
 pub(crate) mod host_calls;
 
-use crate::process::Pid;
+use crate::pid::Pid;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 use std::io::Write;

@@ -1,0 +1,82 @@
+//! The store data of a process: what each subsystem keeps per process, side
+//! by side, and the narrow views the host interfaces are implemented on.
+//!
+//! As in wasmtime-wasi (`impl random::Host for WasiRandomCtx`), no host
+//! function sees the whole: `wasi:filesystem` gets an [`FsView`] (the
+//! process's directories and descriptors), `agentos:kernel/process` a
+//! [`ProcView`] (its children, through the process table and a
+//! [`Spawner`](crate::host::process::Spawner)), a bound call the [`Caller`]
+//! (who calls, where it is traced), wasmtime-wasi's interfaces the
+//! [`WasiCtx`]. The kernel is in none of them.
+
+use crate::audit::Audit;
+use crate::caps::Grants;
+use crate::fs::Filesystem;
+use crate::host::filesystem::FsView;
+use crate::host::process::{ProcCtx, ProcView};
+use crate::limits::MemoryLimiter;
+use crate::pid::Pid;
+use crate::service::Caller;
+use crate::trace::Tracer;
+use std::sync::Arc;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+/// The store data of a process.
+pub(crate) struct ProcessCtx {
+    pub(crate) pid: Pid,
+    /// What it may import and which directories it holds.
+    pub(crate) grants: Grants,
+    /// Its handles: descriptors, streams, pipe ends.
+    pub(crate) table: ResourceTable,
+    /// `wasi:cli`, `wasi:clocks`, `wasi:random`, `wasi:sockets` (wasmtime-wasi's).
+    pub(crate) wasi: WasiCtx,
+    pub(crate) limiter: MemoryLimiter,
+    /// The workspace's filesystem, if one is open.
+    pub(crate) fs: Option<Filesystem>,
+    /// What `agentos:kernel/process` keeps.
+    pub(crate) process: ProcCtx,
+    pub(crate) tracer: Arc<Tracer>,
+    pub(crate) audit: Arc<Audit>,
+}
+
+impl ProcessCtx {
+    /// The view `wasi:filesystem` is implemented on.
+    pub(crate) fn fs_view(&mut self) -> FsView<'_> {
+        FsView { pid: self.pid, grants: &self.grants, fs: self.fs.as_ref(), audit: &self.audit, table: &mut self.table }
+    }
+
+    /// The view `agentos:kernel/process` is implemented on.
+    pub(crate) fn process_view(&mut self) -> ProcView<'_> {
+        ProcView {
+            pid: self.pid,
+            grants: &self.grants,
+            fs: self.fs.as_ref(),
+            audit: &self.audit,
+            ctx: &mut self.process,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl Caller for ProcessCtx {
+    fn pid(&self) -> Pid {
+        self.pid
+    }
+
+    fn tracer(&self) -> &Arc<Tracer> {
+        &self.tracer
+    }
+}
+
+impl wasmtime_wasi_io::IoView for ProcessCtx {
+    fn table(&mut self) -> &mut ResourceTable {
+        &mut self.table
+    }
+}
+
+impl WasiView for ProcessCtx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
