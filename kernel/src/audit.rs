@@ -1,7 +1,7 @@
 //! The audit record: every refusal and every policy kill, as a typed event.
 //!
 //! A subsystem that refuses something (a spawn, a right, a kill) or kills a
-//! process over a limit says so with one [`AuditEvent`]; [`Audit::record`]
+//! process over a limit says so with one [`AuditEvent`]; `Audit::record`
 //! numbers and times it, logs it under the `agentos::audit` tracing target, and keeps the latest [`KEPT`] in memory ([`crate::Kernel::audit`]).
 //!
 //! This is the API the durable, hash-chained audit log (DESIGN.md decision 9)

@@ -21,7 +21,7 @@ use crate::pid::Pid;
 use crate::process::{ExitStatus, NoSuchProcess, ProcessInfo, Processes, Running, TableFull};
 use crate::procfs::ProcFs;
 use crate::program::{LoadError, Program, Programs};
-use crate::service::{Ports, Refused, Services};
+use crate::service::{Client, Ports, Refused, Services};
 use crate::spawn::{Spawn, SpawnError};
 use crate::ticker::Ticker;
 use crate::trace::{TraceEvent, Tracer};
@@ -463,7 +463,12 @@ impl Kernel {
         let linker = self
             .inner
             .services
-            .link(&self.inner.engine, base, name, &program.inner.bindable, binds, ports, &self.inner.audit)
+            .link(
+                &self.inner.engine,
+                base,
+                Client { name, bindable: &program.inner.bindable, binds, ports },
+                &self.inner.audit,
+            )
             .map_err(|refused| match refused {
                 Refused::Bind(e) => SpawnError::Bind(e),
                 Refused::Link(reason) => link_error(reason),
@@ -495,7 +500,7 @@ enum Main {
 }
 
 /// The workspace's namespace, from the host (the CLI, tests): each method
-/// is the open workspace's (see [`Filesystem`]), naming the path it failed on.
+/// is the open workspace's (`fs/api.rs`), naming the path it failed on.
 impl Kernel {
     fn workspace(&self, path: &str) -> Result<&Filesystem, FsOpError> {
         self.inner.fs.get().ok_or_else(|| crate::fs::no_workspace(path))

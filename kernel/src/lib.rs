@@ -34,6 +34,8 @@
 // they are returned on cold paths (a refused spawn), where their size costs nothing.
 #![allow(clippy::result_large_err)]
 
+#[cfg(test)]
+mod architecture;
 pub mod audit;
 mod bindings;
 mod caps;
@@ -66,8 +68,8 @@ pub use pid::Pid;
 pub use pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};
 pub use process::{ExitStatus, NoSuchProcess, ProcessInfo, ProcessState};
 pub use program::{LoadError, Program};
-pub use service::{BindError, Ports};
+pub use service::{BindError, PORT_QUEUE, Ports};
 pub use spawn::{Spawn, SpawnError};
 pub use stdio::{Input, Output, Stdio};
-pub use store::{Durability, SqliteStore, Store, StoreError, Write};
+pub use store::{Durability, KeyValues, SqliteStore, Store, StoreError, Write};
 pub use terminal::{Line, LineEditor, Terminal, TerminalInput, TerminalOutput};

@@ -47,7 +47,7 @@ impl Spawn {
     /// with `emit: func(item: T)` — to the in-port `input` of the service
     /// `consumer` (`consume: func(item: T)`, and optionally `end: func()`).
     /// `T` must be the same type on both sides, checked at spawn. Each item
-    /// is queued for the consumer (at most [`PORT_QUEUE`](crate::service::PORT_QUEUE)
+    /// is queued for the consumer (at most [`PORT_QUEUE`](crate::PORT_QUEUE)
     /// before `emit` waits); when this process ends, the consumer's `end` is
     /// called and the consumer exits.
     pub fn connect(mut self, out: impl Into<String>, consumer: Pid, input: impl Into<String>) -> Spawn {
@@ -123,7 +123,7 @@ pub enum SpawnError {
         /// The first import not covered.
         import: String,
         /// The capability it needs.
-        capability: crate::Capability,
+        capability: crate::caps::Capability,
     },
     /// The kernel's process limit is reached.
     #[error("too many processes (limit {limit})")]

@@ -57,12 +57,15 @@ pub enum StoreError {
     },
 }
 
+/// Keys and their values, in key order.
+pub type KeyValues = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// An ordered key/blob map with atomic, durable batches.
 pub trait Store: Send + Sync + 'static {
     /// The value of `key`.
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     /// Up to `limit` entries with keys in `[start, end)`, in key order.
-    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError>;
+    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<KeyValues, StoreError>;
     /// Applies `writes` in order, atomically and durably.
     fn commit(&self, writes: &[Write]) -> Result<(), StoreError>;
 }
@@ -142,7 +145,7 @@ impl Store for SqliteStore {
         }
     }
 
-    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StoreError> {
+    fn scan(&self, start: &[u8], end: &[u8], limit: usize) -> Result<KeyValues, StoreError> {
         let conn = self.conn.lock().unwrap();
         let mut stmt = conn
             .prepare_cached("SELECT key, value FROM kv WHERE key >= ?1 AND key < ?2 ORDER BY key LIMIT ?3")

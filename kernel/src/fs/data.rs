@@ -175,7 +175,7 @@ impl Blobs {
             // Drop whole chunks past the end, and trim the last one.
             let keep = new_size.div_ceil(CHUNK);
             writes.push(Write::DeleteRange(chunk_key(blob, keep), key(blob, b'c' + 1)));
-            if new_size % CHUNK != 0 {
+            if !new_size.is_multiple_of(CHUNK) {
                 let index = new_size / CHUNK;
                 if let Some(mut chunk) = self.store.get(&chunk_key(blob, index))? {
                     chunk.truncate((new_size % CHUNK) as usize);

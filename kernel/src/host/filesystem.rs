@@ -608,10 +608,11 @@ impl types::HostDescriptor for FsView<'_> {
             mount: None,
         };
         let new = self.table.push(descriptor)?;
-        if truncate && stat.kind == Kind::File {
-            if let Some(session) = self.write_session(&new).await? {
-                self.blobs()?.set_size(session.blob.blob, 0, now_ns())?;
-            }
+        if truncate
+            && stat.kind == Kind::File
+            && let Some(session) = self.write_session(&new).await?
+        {
+            self.blobs()?.set_size(session.blob.blob, 0, now_ns())?;
         }
         Ok(new)
     }

@@ -56,6 +56,18 @@ pub(crate) struct Services {
     port_links: Mutex<HashMap<Pid, Vec<(Pid, String)>>>,
 }
 
+/// A program to link to the services it is bound to.
+pub(crate) struct Client<'a> {
+    /// Its name, for errors.
+    pub(crate) name: &'a str,
+    /// Its imports the kernel does not provide.
+    pub(crate) bindable: &'a [(String, ComponentInstance)],
+    /// (interface, server): imports bound to services.
+    pub(crate) binds: &'a [(String, Pid)],
+    /// (out-port, consumer, in-port): out-ports connected to consumers.
+    pub(crate) ports: &'a [(String, Pid, String)],
+}
+
 /// Why a client cannot be linked to its services.
 pub(crate) enum Refused {
     /// A binding or port was refused.
@@ -114,20 +126,17 @@ impl Services {
         self.running.lock().unwrap().remove(&pid);
     }
 
-    /// A linker for `program` (named `name`) whose imports not provided by
-    /// the kernel (`bindable`) are each bound to a service (`binds`) or
-    /// connected to a consumer's in-port (`ports`): a clone of `base` with
-    /// those interfaces defined. Each refusal is audited.
+    /// A linker for `client` whose imports not provided by the kernel are
+    /// each bound to a service or connected to a consumer's in-port: a clone
+    /// of `base` with those interfaces defined. Each refusal is audited.
     pub(crate) fn link<T: Caller>(
         &self,
         engine: &Engine,
         base: &Linker<T>,
-        name: &str,
-        bindable: &[(String, ComponentInstance)],
-        binds: &[(String, Pid)],
-        ports: &[(String, Pid, String)],
+        client: Client<'_>,
         audit: &Audit,
     ) -> Result<Linker<T>, Refused> {
+        let Client { name, bindable, binds, ports } = client;
         let mut linker = base.clone();
         for (interface, ty) in bindable {
             let unversioned = interface.split('@').next().unwrap_or(interface);

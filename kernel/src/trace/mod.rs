@@ -3,7 +3,7 @@
 //! An event says which process, when, what (`interface.function`), the
 //! arguments and results as WAVE text (cut at [`MAX_TEXT`] characters with
 //! `…`), how long it took and how it ended. Recorded: spawns and exits, every
-//! host call a process makes ([`host_calls`]: `wasi:*` and
+//! host call a process makes (`host_calls`: `wasi:*` and
 //! `agentos:kernel/*`), and every bound call and typed-port handoff between
 //! processes (in both processes' traces, each naming the other). Events are
 //! numbered in the order they were recorded, across processes. Each process

@@ -1,0 +1,120 @@
+//! The module dependency rules, checked: each module of the kernel may
+//! `use` only the modules listed for it here (ARCHITECTURE.md explains each
+//! rule). A `crate::…` path to any other module, in code or in a `use`, fails
+//! [`no_module_reaches_past_its_rules`]: a subsystem that needs another goes
+//! through the composition root (`kernel.rs`) instead.
+
+/// Module (a file or folder under `src/`; `host/` by file) → the modules
+/// it may name. `kernel` and `lib` (the root) may name every module.
+const RULES: &[(&str, &[&str])] = &[
+    // Leaves: they know no other module.
+    ("pid", &[]),
+    ("caps", &[]),
+    ("limits", &[]),
+    ("pipe", &[]),
+    ("store", &[]),
+    ("ticker", &[]),
+    ("terminal", &[]),
+    // The trace knows nothing about processes, files or services: only pids.
+    ("trace", &["pid"]),
+    ("audit", &["pid", "caps", "limits"]),
+    ("bindings", &["fs", "pipe"]),
+    // The filesystem knows nothing about processes, services, the trace or
+    // the audit record; mounts are a trait it dispatches to.
+    ("fs", &["store", "caps", "bindings"]),
+    ("stdio", &["fs", "pipe", "terminal"]),
+    ("program", &["caps", "ctx"]),
+    // The process table knows nothing about what a process does (files,
+    // services, its store data).
+    ("process", &["pid", "limits", "ticker", "trace"]),
+    // Services know nothing about processes or files: a caller is a trait.
+    ("service", &["pid", "trace", "audit"]),
+    ("spawn", &["pid", "caps", "limits", "program", "stdio", "service"]),
+    ("procfs", &["fs", "pid", "process", "trace", "limits"]),
+    ("host/filesystem", &["fs", "caps", "audit", "bindings", "pid"]),
+    (
+        "host/process",
+        &[
+            "fs", "caps", "audit", "bindings", "pid", "pipe", "process", "program", "spawn", "stdio", "limits",
+            "service",
+        ],
+    ),
+    ("host/mod", &[]),
+    ("ctx", &["audit", "caps", "fs", "host", "limits", "pid", "service", "trace"]),
+];
+
+/// The module a source file belongs to.
+fn module_of(relative: &str) -> String {
+    let relative = relative.trim_end_matches(".rs");
+    match relative.split_once('/') {
+        Some(("host", file)) => format!("host/{file}"),
+        Some((dir, _)) => dir.to_string(),
+        None => relative.to_string(),
+    }
+}
+
+/// The modules a source names: every `crate::name` outside comments.
+fn named_modules(source: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    for line in source.lines().filter(|l| !l.trim_start().starts_with("//")) {
+        let mut rest = line;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if !name.is_empty() {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
+fn sources(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn no_module_reaches_past_its_rules() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut broken = Vec::new();
+    for file in files {
+        let relative = file.strip_prefix(&src).unwrap().to_string_lossy().replace('\\', "/");
+        let module = module_of(&relative);
+        // The root knows every module; this file names modules in its own tests.
+        if module == "kernel" || module == "lib" || module == "architecture" {
+            continue;
+        }
+        let Some((_, allowed)) = RULES.iter().find(|(m, _)| *m == module) else {
+            broken.push(format!("{relative}: module `{module}` has no rule in architecture.rs"));
+            continue;
+        };
+        let source = std::fs::read_to_string(&file).unwrap();
+        for name in named_modules(&source) {
+            let own = module.split('/').next() == Some(name.as_str());
+            if !own && !allowed.contains(&name.as_str()) {
+                broken.push(format!("{relative}: `{module}` may not use `crate::{name}`"));
+            }
+        }
+    }
+    broken.sort();
+    broken.dedup();
+    assert!(broken.is_empty(), "forbidden module edges:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn the_rule_checker_sees_uses_and_paths_but_not_comments() {
+    let source = "use crate::fs::Filesystem;\n// crate::kernel in a comment\nlet x = crate::trace::Text::plain(a, crate::pid::Pid);";
+    assert_eq!(named_modules(source), ["fs", "trace", "pid"]);
+    assert_eq!(module_of("host/process.rs"), "host/process");
+    assert_eq!(module_of("fs/mount.rs"), "fs");
+    assert_eq!(module_of("kernel.rs"), "kernel");
+}
