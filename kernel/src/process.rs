@@ -493,6 +493,63 @@ mod tests {
         ticker.stop();
     }
 
+    fn admit(processes: &Arc<Processes>, parent: Option<Pid>) -> (Pid, Finish) {
+        let Ok(mut admitted) = processes.admit(parent, vec!["p".into()], Limits::none(), "/".into()) else {
+            panic!("the table is full")
+        };
+        (admitted.pid, processes.finisher(&mut admitted))
+    }
+
+    #[tokio::test]
+    async fn the_table_admits_up_to_its_limit_and_reaps_on_wait() {
+        let heard = Arc::new(Mutex::new(Vec::new()));
+        let hook: ExitHook = {
+            let heard = heard.clone();
+            Box::new(move |pid, status| heard.lock().unwrap().push((pid, status.clone())))
+        };
+        let processes = Arc::new(Processes::new(2, vec![hook]));
+        let (a, mut finish_a) = admit(&processes, None);
+        let (_b, _finish_b) = admit(&processes, None);
+        assert!(matches!(processes.admit(None, vec![], Limits::none(), "/".into()), Err(TableFull(2))));
+
+        finish_a.finish(ExitStatus::Exited(3));
+        assert_eq!(*heard.lock().unwrap(), [(a, ExitStatus::Exited(3))], "the hook heard of the end");
+        assert_eq!(processes.info(a).unwrap().state, ProcessState::Ended(ExitStatus::Exited(3)));
+        assert!(processes.admit(None, vec![], Limits::none(), "/".into()).is_ok(), "an ended process frees its slot");
+        assert_eq!(processes.wait(a).await, Ok(ExitStatus::Exited(3)));
+        assert_eq!(processes.wait(a).await, Err(NoSuchProcess(a)), "waiting reaps");
+    }
+
+    #[tokio::test]
+    async fn a_parent_s_end_kills_its_children_and_orphans_are_reaped() {
+        let processes = Arc::new(Processes::new(8, Vec::new()));
+        let (parent, mut finish_parent) = admit(&processes, None);
+        let (child, mut finish_child) = admit(&processes, Some(parent));
+        let (grandchild, _finish_grandchild) = admit(&processes, Some(child));
+        assert!(processes.is_descendant(grandchild, parent) && !processes.is_descendant(parent, child));
+        let mut kill = processes.admit(None, vec![], Limits::none(), "/".into()).ok().unwrap();
+        processes.kill(kill.pid, KillReason::Shutdown).unwrap();
+        assert_eq!(kill.kill.try_recv(), Ok(KillReason::Shutdown));
+
+        finish_parent.finish(ExitStatus::Exited(0));
+        assert_eq!(processes.parent_of(child), Some(None), "the child is an orphan now");
+        // The child's task sees the kill and ends; nobody waits for an orphan.
+        finish_child.finish(ExitStatus::Killed(KillReason::ParentEnded { parent: parent.get() }));
+        assert!(processes.info(child).is_none(), "an orphan is reaped when it ends");
+    }
+
+    #[test]
+    fn a_finish_dropped_unfinished_records_a_kernel_failure() {
+        let processes = Arc::new(Processes::new(8, Vec::new()));
+        let (pid, finish) = admit(&processes, None);
+        drop(finish);
+        let state = processes.info(pid).unwrap().state;
+        assert!(
+            matches!(&state, ProcessState::Ended(ExitStatus::Trapped(m)) if m.contains("kernel failed")),
+            "{state:?}"
+        );
+    }
+
     #[test]
     fn exit_statuses_are_classified() {
         assert_eq!(classify(Ok(Ok(()))), ExitStatus::Exited(0));

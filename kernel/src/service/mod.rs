@@ -851,3 +851,120 @@ fn export<T: 'static>(
         .and_then(|i| instance.get_export_index(&mut *store, Some(&i), function))?;
     instance.get_func(&mut *store, index)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::component::Component;
+
+    /// The interface a component written as `wat` imports first.
+    fn interface(engine: &Engine, wat: &str) -> ComponentInstance {
+        let component = Component::new(engine, wat::parse_str(wat).unwrap()).unwrap();
+        let ty = component.component_type();
+        let (_, item) = ty.imports(engine).next().expect("one import");
+        match item.ty {
+            ComponentItem::ComponentInstance(instance) => instance,
+            _ => panic!("an instance"),
+        }
+    }
+
+    /// `test:t/api` with a `point` record of `fields` (WAT), `echo` of a
+    /// point, and functions whose results can or cannot carry a failure.
+    fn api(engine: &Engine, fields: &str) -> ComponentInstance {
+        let wat = format!(
+            r#"(component
+              (import "test:t/api" (instance
+                (type $point (record {fields}))
+                (export "point" (type $p (eq $point)))
+                (type $failure (variant (case "unavailable" string) (case "other")))
+                (export "failure" (type $f (eq $failure)))
+                (type $status (enum "ok" "unavailable"))
+                (export "status" (type $s (eq $status)))
+                (export "echo" (func (param "p" $p) (result $p)))
+                (export "checked" (func (param "n" u32) (result (result u32 (error string)))))
+                (export "variant" (func (result (result (error $f)))))
+                (export "status-of" (func (result (result u32 (error $s)))))
+                (export "plain" (func (result u32)))
+                (export "emit" (func (param "item" $p)))
+              ))
+            )"#
+        );
+        interface(engine, &wat)
+    }
+
+    fn results(engine: &Engine, ty: &ComponentInstance, name: &str) -> Vec<Type> {
+        match ty.get_export(engine, name).expect("exported").ty {
+            ComponentItem::ComponentFunc(func) => func.results().collect(),
+            _ => panic!("a function"),
+        }
+    }
+
+    const XY: &str = r#"(field "x" s32) (field "y" s32)"#;
+
+    #[test]
+    fn types_are_described_as_wit_writes_them() {
+        let engine = Engine::default();
+        let api = api(&engine, XY);
+        let ComponentItem::ComponentFunc(echo) = api.get_export(&engine, "echo").unwrap().ty else { panic!() };
+        let (_, param) = echo.params().next().unwrap();
+        assert_eq!(describe(&param), "record { x: s32, y: s32 }");
+        assert_eq!(describe(&results(&engine, &api, "checked")[0]), "result<u32, string>");
+        assert_eq!(
+            describe(&results(&engine, &api, "variant")[0]),
+            "result<_, variant { unavailable(string), other }>"
+        );
+        assert_eq!(describe(&results(&engine, &api, "status-of")[0]), "result<u32, enum { ok, unavailable }>");
+    }
+
+    #[test]
+    fn a_binding_is_checked_item_by_item() {
+        let engine = Engine::default();
+        let client = api(&engine, XY);
+        let (same, _) =
+            Service::new(Pid::new(1).unwrap(), "server.wasm".into(), vec![("test:t/api".into(), api(&engine, XY))]);
+        assert_eq!(check(&engine, "test:t/api", "client.wasm", &client, &same), Ok(()));
+
+        let labelled = format!(r#"{XY} (field "label" string)"#);
+        let (other, _) = Service::new(
+            Pid::new(2).unwrap(),
+            "server.wasm".into(),
+            vec![("test:t/api".into(), api(&engine, &labelled))],
+        );
+        let err = check(&engine, "test:t/api", "client.wasm", &client, &other).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot bind `test:t/api` of client.wasm to server.wasm (pid 2): type `point`: the client's type is \
+             `record { x: s32, y: s32 }`, the server's is `record { x: s32, y: s32, label: string }`"
+        );
+        let err = check(&engine, "test:t/other", "client.wasm", &client, &same).unwrap_err();
+        assert_eq!(
+            err,
+            BindError::NotExported { server: "server.wasm".into(), pid: 1, interface: "test:t/other".into() }
+        );
+    }
+
+    #[test]
+    fn a_failure_is_a_value_only_where_the_result_can_carry_it() {
+        let engine = Engine::default();
+        let api = api(&engine, XY);
+        let failure = |name: &str| failure_value(&results(&engine, &api, name), "the service has ended");
+        assert_eq!(
+            failure("checked"),
+            Some(Val::Result(Err(Some(Box::new(Val::String("the service has ended".into()))))))
+        );
+        let unavailable =
+            Val::Variant("unavailable".into(), Some(Box::new(Val::String("the service has ended".into()))));
+        assert_eq!(failure("variant"), Some(Val::Result(Err(Some(Box::new(unavailable))))));
+        assert_eq!(failure("status-of"), Some(Val::Result(Err(Some(Box::new(Val::Enum("unavailable".into())))))));
+        assert_eq!(failure("plain"), None, "a u32 cannot say it failed");
+    }
+
+    #[test]
+    fn ports_are_found_by_their_functions() {
+        let engine = Engine::default();
+        let api = api(&engine, XY);
+        let ports = ports(&engine, &[("test:t/api".into(), api)], &[]);
+        assert_eq!(ports.out, Some(("test:t/api".into(), "record { x: s32, y: s32 }".into())));
+        assert_eq!(ports.input, None);
+    }
+}
