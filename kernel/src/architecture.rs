@@ -39,6 +39,8 @@ const RULES: &[(&str, &[&str])] = &[
             "service",
         ],
     ),
+    ("host/process_0_1", &["bindings", "pipe"]),
+    ("host/service", &["bindings", "pid"]),
     ("host/mod", &[]),
     ("ctx", &["audit", "caps", "fs", "host", "limits", "pid", "service", "trace"]),
 ];

@@ -107,6 +107,15 @@ pub enum AuditEvent {
         /// The pid it named.
         target: u32,
     },
+    /// A process asked to bind, for its child, a service it does not hold.
+    BindNotHeld {
+        /// The asking process.
+        pid: Pid,
+        /// The interface.
+        interface: String,
+        /// The pid it named as the server.
+        server: u32,
+    },
     /// A filesystem operation that needs a right the directory it goes
     /// through was not granted with.
     FsRightDenied {
@@ -144,6 +153,7 @@ impl AuditEvent {
             AuditEvent::ChdirOutsideDirs { .. } => "chdir-outside-dirs",
             AuditEvent::NotAChild { .. } => "not-a-child",
             AuditEvent::KillNotDescendant { .. } => "kill-not-descendant",
+            AuditEvent::BindNotHeld { .. } => "bind-not-held",
             AuditEvent::FsRightDenied { .. } => "fs-right-denied",
             AuditEvent::LimitKill { .. } => "limit-kill",
         }
@@ -161,6 +171,7 @@ impl AuditEvent {
             | AuditEvent::ChdirOutsideDirs { pid, .. }
             | AuditEvent::NotAChild { pid, .. }
             | AuditEvent::KillNotDescendant { pid, .. }
+            | AuditEvent::BindNotHeld { pid, .. }
             | AuditEvent::FsRightDenied { pid, .. }
             | AuditEvent::LimitKill { pid, .. } => Some(*pid),
         }
@@ -196,6 +207,9 @@ impl fmt::Display for AuditEvent {
             AuditEvent::NotAChild { target, .. } => write!(f, "denied: not a child: pid {target}"),
             AuditEvent::KillNotDescendant { target, .. } => {
                 write!(f, "denied: kill of a process that is not a descendant: pid {target}")
+            }
+            AuditEvent::BindNotHeld { interface, server, .. } => {
+                write!(f, "denied: bind of a service not held: `{interface}` to pid {server}")
             }
             AuditEvent::FsRightDenied { op, ino, held, needed, .. } => {
                 write!(f, "denied: filesystem right not held: {op} on inode {ino} needs {needed}, holds {held}")

@@ -1,8 +1,9 @@
 //! Every `bindgen!` of the kernel, in one place (as in wasmtime-wasi): host
 //! calls are traced and return `wasmtime::Result` so a host bug can trap.
 
-/// The interfaces the kernel implements for processes: `agentos:kernel/process`
-/// and `wasi:filesystem` (over the workspace's namespace).
+/// The interfaces the kernel implements for processes: `agentos:kernel`'s
+/// `process` (0.2.0, and 0.1.0 beside it) and `service`, and
+/// `wasi:filesystem` (over the workspace's namespace).
 pub(crate) mod host {
     wasmtime::component::bindgen!({
         path: [
@@ -13,8 +14,9 @@ pub(crate) mod host {
             "../wit/deps/sockets.wit",
             "../wit/deps/cli.wit",
             "../wit/kernel",
+            "../wit/kernel-0.2.0",
         ],
-        world: "agentos:kernel/host",
+        world: "agentos:kernel/host@0.2.0",
         // Verbose: lists are printed too (the trace keeps the first few
         // hundred bytes and stops the printing there).
         imports: { default: async | trappable | tracing | verbose_tracing },
@@ -26,8 +28,10 @@ pub(crate) mod host {
             "wasi:clocks": wasmtime_wasi::p2::bindings::clocks,
             "wasi:filesystem/types.descriptor": crate::fs::Descriptor,
             "wasi:filesystem/types.directory-entry-stream": crate::fs::DirectoryStream,
-            "agentos:kernel/process.pipe-reader": crate::pipe::PipeReader,
-            "agentos:kernel/process.pipe-writer": crate::pipe::PipeWriter,
+            "agentos:kernel/process@0.1.0.pipe-reader": crate::pipe::PipeReader,
+            "agentos:kernel/process@0.1.0.pipe-writer": crate::pipe::PipeWriter,
+            "agentos:kernel/process@0.2.0.pipe-reader": crate::pipe::PipeReader,
+            "agentos:kernel/process@0.2.0.pipe-writer": crate::pipe::PipeWriter,
         },
     });
 }

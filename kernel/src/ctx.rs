@@ -14,6 +14,7 @@ use crate::caps::Grants;
 use crate::fs::Filesystem;
 use crate::host::filesystem::FsView;
 use crate::host::process::{ProcCtx, ProcView};
+use crate::host::service::ServiceView;
 use crate::limits::MemoryLimiter;
 use crate::pid::Pid;
 use crate::service::Caller;
@@ -38,12 +39,19 @@ pub(crate) struct ProcessCtx {
     pub(crate) process: ProcCtx,
     pub(crate) tracer: Arc<Tracer>,
     pub(crate) audit: Arc<Audit>,
+    /// For a service: the process whose call it is serving now.
+    pub(crate) serving: Option<Pid>,
 }
 
 impl ProcessCtx {
     /// The view `wasi:filesystem` is implemented on.
     pub(crate) fn fs_view(&mut self) -> FsView<'_> {
         FsView { pid: self.pid, grants: &self.grants, fs: self.fs.as_ref(), audit: &self.audit, table: &mut self.table }
+    }
+
+    /// The view `agentos:kernel/service` is implemented on.
+    pub(crate) fn service_view(&mut self) -> ServiceView {
+        ServiceView { serving: self.serving }
     }
 
     /// The view `agentos:kernel/process` is implemented on.
@@ -66,6 +74,10 @@ impl Caller for ProcessCtx {
 
     fn tracer(&self) -> &Arc<Tracer> {
         &self.tracer
+    }
+
+    fn serving(&mut self, caller: Option<Pid>) {
+        self.serving = caller;
     }
 }
 

@@ -16,6 +16,7 @@ use crate::ctx::ProcessCtx;
 use crate::fs::{Device, FileVersion, Filesystem, FsOpError, Watch, WorkspaceError};
 use crate::host::filesystem::HasFs;
 use crate::host::process::{HasProcess, ProcCtx, Spawner};
+use crate::host::service::HasService;
 use crate::limits::{KillReason, MemoryLimiter};
 use crate::pid::Pid;
 use crate::process::{ExitStatus, NoSuchProcess, ProcessInfo, Processes, Running, TableFull};
@@ -390,9 +391,11 @@ impl Kernel {
                 processes: inner.processes.clone(),
                 programs: inner.programs.clone(),
                 spawner: Arc::new(self.clone()),
+                services: binds.iter().map(|(_, server)| *server).collect(),
             },
             tracer: inner.tracer.clone(),
             audit: inner.audit.clone(),
+            serving: None,
         };
         let mut finish = inner.processes.finisher(&mut admitted);
         let running = Running {
@@ -606,7 +609,18 @@ fn process_linker(engine: &Engine) -> wasmtime::Result<Linker<ProcessCtx>> {
     sockets::udp_create_socket::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
     bindings::host::wasi::filesystem::types::add_to_linker::<ProcessCtx, HasFs>(l, ProcessCtx::fs_view)?;
     bindings::host::wasi::filesystem::preopens::add_to_linker::<ProcessCtx, HasFs>(l, ProcessCtx::fs_view)?;
-    bindings::host::agentos::kernel::process::add_to_linker::<ProcessCtx, HasProcess>(l, ProcessCtx::process_view)?;
+    bindings::host::agentos::kernel0_1_0::process::add_to_linker::<ProcessCtx, HasProcess>(
+        l,
+        ProcessCtx::process_view,
+    )?;
+    bindings::host::agentos::kernel0_2_0::process::add_to_linker::<ProcessCtx, HasProcess>(
+        l,
+        ProcessCtx::process_view,
+    )?;
+    bindings::host::agentos::kernel0_2_0::service::add_to_linker::<ProcessCtx, HasService>(
+        l,
+        ProcessCtx::service_view,
+    )?;
     Ok(linker)
 }
 

@@ -305,3 +305,74 @@ pub async fn port_other() {
     );
     assert!(kernel.trace(consumer).iter().all(|e| !e.call.ends_with(".emit")), "nothing was emitted");
 }
+
+const WHO: &str = "test:caller/who";
+
+/// A service learns which process's call it serves (`agentos:kernel/service`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn caller_client() {
+    let kernel = kernel_with(8);
+    let server = kernel.serve(command(&kernel, programs::CALLER_SERVER)).expect("the server starts");
+    let out = run_captured(&kernel, command(&kernel, programs::CALLER_CLIENT).bind(WHO, server), b"").await;
+    assert_eq!(out.status, ExitStatus::Exited(0), "stderr: {}", out.stderr);
+    assert_eq!(out.stdout, format!("whoami: Some({})\n", out.pid));
+}
+
+/// Two clients of one server in turn: each call names its own caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn caller_server() {
+    let kernel = kernel_with(8);
+    let server = kernel.serve(command(&kernel, programs::CALLER_SERVER)).expect("the server starts");
+    let first = run_captured(&kernel, command(&kernel, programs::CALLER_CLIENT).bind(WHO, server), b"").await;
+    let second = run_captured(&kernel, command(&kernel, programs::CALLER_CLIENT).bind(WHO, server), b"").await;
+    assert_ne!(first.pid, second.pid);
+    assert_eq!(first.stdout, format!("whoami: Some({})\n", first.pid));
+    assert_eq!(second.stdout, format!("whoami: Some({})\n", second.pid));
+}
+
+/// A guest hands its child a service it holds (a child it started to
+/// serve); binding one it does not hold is refused and audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn binder() {
+    let (_workspace, kernel) = crate::fs::workspace().await;
+    for (path, program) in [("/bin/who.wasm", programs::CALLER_SERVER), ("/bin/ask.wasm", programs::CALLER_CLIENT)] {
+        kernel.write_file(path, &std::fs::read(program).unwrap()).await.unwrap();
+    }
+    let grants = crate::command_grants()
+        .grant(agentos_kernel::Capability::Process)
+        .preopen(agentos_kernel::Preopen::new("/bin", agentos_kernel::DirRights::READ_ONLY).unwrap());
+    let spawn = command(&kernel, programs::BINDER).args(["/bin/who.wasm", "/bin/ask.wasm"]).grants(grants);
+    let out = run_captured(&kernel, spawn, b"").await;
+    assert_eq!(out.status, ExitStatus::Exited(0), "stderr: {}", out.stderr);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    let client = lines[0].strip_prefix("client ").expect("the client's pid first");
+    assert_eq!(lines[1..3], [format!("whoami: Some({client})"), "client exited with code 0".to_string()]);
+    let binder = out.pid;
+    assert_eq!(
+        lines[3],
+        format!("not held: refused (denied: `{WHO}`: pid {binder} is not a service this process holds)")
+    );
+    let audited: Vec<&'static str> = kernel.audit().iter().map(|r| r.event.kind()).collect();
+    assert_eq!(audited, ["bind-not-held"]);
+}
+
+/// A component built against `agentos:kernel/process@0.1.0` still spawns
+/// and waits: the kernel serves the first version beside 0.2.0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn spawn_v1() {
+    let (_workspace, kernel) = crate::fs::workspace().await;
+    kernel.write_file("/bin/echo.wasm", &std::fs::read(programs::ECHO).unwrap()).await.unwrap();
+    let grants = crate::command_grants()
+        .grant(agentos_kernel::Capability::Process)
+        .preopen(agentos_kernel::Preopen::new("/bin", agentos_kernel::DirRights::READ_ONLY).unwrap());
+    let spawn = command(&kernel, programs::SPAWN_V1).args(["/bin/echo.wasm", "one"]).grants(grants);
+    let out = run_captured(&kernel, spawn, b"").await;
+    assert_eq!(out.status, ExitStatus::Exited(0), "stderr: {}", out.stderr);
+    assert_eq!(
+        out.stdout,
+        format!(
+            "args: one\nGREETING=from 0.1.0\nchild exited with code 0\nreaped: no such process {}\n",
+            out.pid.get() + 1
+        )
+    );
+}

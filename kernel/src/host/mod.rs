@@ -1,4 +1,8 @@
-//! Host implementations of the `agentos:*` interfaces, one module per interface.
+//! Host implementations of the `agentos:*` and `wasi:filesystem` interfaces,
+//! one module per interface (and version), each on a narrow view of a
+//! process's store data.
 
 pub(crate) mod filesystem;
 pub(crate) mod process;
+mod process_0_1;
+pub(crate) mod service;

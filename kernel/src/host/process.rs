@@ -1,4 +1,6 @@
-//! `agentos:kernel/process`: a process spawns, waits for and kills its children.
+//! `agentos:kernel/process@0.2.0`: a process spawns, waits for and kills its
+//! children, and hands them services it holds. (`process_0_1.rs` serves
+//! 0.1.0 through this.)
 //!
 //! **Invariant:** every check that refuses is an [`AuditEvent`];
 //! a process can reach only its own children, and a child gets at most its
@@ -6,7 +8,7 @@
 
 use crate::audit::Audit;
 use crate::audit::AuditEvent;
-use crate::bindings::host::agentos::kernel::process as wit;
+use crate::bindings::host::agentos::kernel0_2_0::process as wit;
 use crate::caps::Grants;
 use crate::caps::{self, Capability, ChildGrants, DirRights};
 use crate::fs::Filesystem;
@@ -42,6 +44,9 @@ pub(crate) struct ProcCtx {
     pub(crate) processes: Arc<Processes>,
     pub(crate) programs: Arc<Programs>,
     pub(crate) spawner: Arc<dyn Spawner>,
+    /// The services it holds, which it may bind for a child: those it was
+    /// bound to, and the children it started to serve.
+    pub(crate) services: Vec<Pid>,
 }
 
 /// What `agentos:kernel/process` may reach of a process: its children (by
@@ -360,7 +365,10 @@ impl ProcView<'_> {
         };
         let mut grants = match &options.grants {
             None => self.grants.clone(),
-            Some(asked) => self.grants.attenuate(&child_grants(asked)).map_err(|e| denied(e.to_string()))?,
+            Some(asked) => {
+                let asked = child_grants(asked).map_err(denied)?;
+                self.grants.attenuate(&asked).map_err(|e| denied(e.to_string()))?
+            }
         };
         // Pin each directory passed on to its inode, resolved inside the
         // parent's own directory: a symlink cannot widen it.
@@ -431,29 +439,88 @@ impl ProcView<'_> {
             let consumer = self.child(port.consumer)?;
             spawn = spawn.connect(port.out_port, consumer, port.in_port);
         }
+        for binding in options.bind {
+            // Only a service the caller holds itself.
+            let held = Pid::new(binding.server).filter(|server| self.ctx.services.contains(server));
+            let Some(server) = held else {
+                let event = AuditEvent::BindNotHeld {
+                    pid: self.pid,
+                    interface: binding.interface.clone(),
+                    server: binding.server,
+                };
+                self.audit(event);
+                let why =
+                    format!("`{}`: pid {} is not a service this process holds", binding.interface, binding.server);
+                return Err(wit::Error::Denied(why));
+            };
+            spawn = spawn.bind(binding.interface, server);
+        }
         let started = self.ctx.spawner.spawn(spawn, options.serve);
-        started.map(Pid::get).map_err(|e| match e {
+        let child = started.map_err(|e| match e {
             SpawnError::TooManyProcesses { limit } => wit::Error::TooManyProcesses(limit),
             other => wit::Error::Denied(other.to_string()),
-        })
+        })?;
+        if options.serve {
+            self.ctx.services.push(child);
+        }
+        Ok(child.get())
     }
 }
 
-fn child_grants(asked: &wit::Grants) -> ChildGrants {
-    let flags = [
-        (asked.cli, Capability::Cli),
-        (asked.clocks, Capability::Clocks),
-        (asked.random, Capability::Random),
-        (asked.filesystem.is_some(), Capability::Filesystem),
-        (asked.process, Capability::Process),
-    ];
-    ChildGrants {
-        capabilities: flags.into_iter().filter(|(on, _)| *on).map(|(_, c)| c).collect(),
-        dirs: asked
-            .filesystem
-            .iter()
-            .flatten()
-            .map(|d| (d.path.clone(), if d.read_only { DirRights::READ_ONLY } else { DirRights::ALL }))
-            .collect(),
+/// The grants a child asks for, by capability name; an unknown name or a
+/// parameter the capability does not take is refused.
+fn child_grants(asked: &[wit::Grant]) -> Result<ChildGrants, String> {
+    let mut grants = ChildGrants::default();
+    for grant in asked {
+        let capability = Capability::named(&grant.capability)
+            .ok_or_else(|| format!("no capability is called `{}`", grant.capability))?;
+        if let Some((key, _)) = grant.params.first() {
+            return Err(format!("capability `{capability}` takes no parameter `{key}`"));
+        }
+        if !grant.dirs.is_empty() && capability != Capability::Filesystem {
+            return Err(format!("capability `{capability}` takes no directories"));
+        }
+        grants.capabilities.push(capability);
+        grants.dirs.extend(
+            grant
+                .dirs
+                .iter()
+                .map(|d| (d.path.clone(), if d.read_only { DirRights::READ_ONLY } else { DirRights::ALL })),
+        );
+    }
+    Ok(grants)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(capability: &str, dirs: &[(&str, bool)], params: &[(&str, &str)]) -> wit::Grant {
+        wit::Grant {
+            capability: capability.into(),
+            dirs: dirs
+                .iter()
+                .map(|(path, read_only)| wit::DirGrant { path: (*path).into(), read_only: *read_only })
+                .collect(),
+            params: params.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
+        }
+    }
+
+    #[test]
+    fn grants_are_asked_for_by_name() {
+        let asked =
+            child_grants(&[grant("cli", &[], &[]), grant("filesystem", &[("/data", true), ("/tmp", false)], &[])])
+                .unwrap();
+        assert_eq!(asked.capabilities, [Capability::Cli, Capability::Filesystem]);
+        assert_eq!(asked.dirs, [("/data".into(), DirRights::READ_ONLY), ("/tmp".into(), DirRights::ALL)]);
+        assert_eq!(child_grants(&[grant("teleport", &[], &[])]).unwrap_err(), "no capability is called `teleport`");
+        assert_eq!(
+            child_grants(&[grant("net", &[], &[("hosts", "example.com")])]).unwrap_err(),
+            "capability `net` takes no parameter `hosts`"
+        );
+        assert_eq!(
+            child_grants(&[grant("cli", &[("/data", true)], &[])]).unwrap_err(),
+            "capability `cli` takes no directories"
+        );
     }
 }

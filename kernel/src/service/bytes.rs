@@ -204,6 +204,7 @@ impl Call {
         let service = &self.service;
         let (reply, answer) = oneshot::channel();
         let request = Request::Bytes {
+            caller: client,
             interface: self.interface.clone(),
             function: self.function.clone(),
             shape: self.shape,

@@ -45,6 +45,8 @@ pub(crate) trait Caller: Send + 'static {
     fn pid(&self) -> Pid;
     /// Where its handoffs are traced.
     fn tracer(&self) -> &Arc<Tracer>;
+    /// For a server: the process whose call it is serving (`None` between calls).
+    fn serving(&mut self, caller: Option<Pid>);
 }
 
 /// The services of one kernel: the running servers, and which consumers
@@ -165,6 +167,8 @@ impl Services {
 /// What a client sends a server's task.
 pub(crate) enum Request {
     Call {
+        /// The process that made the call.
+        caller: Pid,
         interface: String,
         function: String,
         params: Vec<Val>,
@@ -174,6 +178,8 @@ pub(crate) enum Request {
     },
     /// A call on the fast path for bulk data (see [`bytes`]).
     Bytes {
+        /// The process that made the call.
+        caller: Pid,
         interface: String,
         function: String,
         shape: bytes::Shape,
@@ -605,6 +611,7 @@ fn connect<T: Caller>(
                 let permit = queue.acquire_owned().await.map_err(|_| wasmtime::format_err!("the port is closed"))?;
                 let (reply, _) = oneshot::channel();
                 let call = Request::Call {
+                    caller: store.data().pid(),
                     interface: input.clone(),
                     function: "consume".into(),
                     params: params.to_vec(),
@@ -699,6 +706,7 @@ fn define<T: Caller>(
                 }
                 let (reply, answer) = oneshot::channel();
                 let call = Request::Call {
+                    caller: client,
                     interface: interface.clone(),
                     function: function.clone(),
                     params,
@@ -794,12 +802,15 @@ pub(crate) async fn serve<T: Caller>(
                 }
                 return Ok(Ok(()));
             }
-            Request::Bytes { interface, function, shape, param, reply } => {
+            Request::Bytes { caller, interface, function, shape, param, reply } => {
                 let Some(func) = export(store, instance, &interface, &function) else {
                     let _ = reply.send(Err(format!("it exports no `{interface}.{function}`")));
                     continue;
                 };
-                match bytes::call(store, func, shape, param).await {
+                store.data_mut().serving(Some(caller));
+                let called = bytes::call(store, func, shape, param).await;
+                store.data_mut().serving(None);
+                match called {
                     Ok(blob) => {
                         let _ = reply.send(Ok(blob));
                     }
@@ -809,14 +820,17 @@ pub(crate) async fn serve<T: Caller>(
                     }
                 }
             }
-            Request::Call { interface, function, params, reply, permit } => {
+            Request::Call { caller, interface, function, params, reply, permit } => {
                 let _permit = permit;
                 let Some(func) = export(store, instance, &interface, &function) else {
                     let _ = reply.send(Err(format!("it exports no `{interface}.{function}`")));
                     continue;
                 };
                 let mut results = vec![Val::Bool(false); func.ty(&*store).results().len()];
-                match func.call_async(&mut *store, &params, &mut results).await {
+                store.data_mut().serving(Some(caller));
+                let called = func.call_async(&mut *store, &params, &mut results).await;
+                store.data_mut().serving(None);
+                match called {
                     Ok(()) => {
                         let _ = reply.send(Ok(results));
                     }

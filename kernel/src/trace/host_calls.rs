@@ -182,8 +182,24 @@ fn call_name(target: &str, function: &str) -> String {
         function.to_string()
     };
     match (namespace, package, interface) {
-        (Some(ns), Some(pkg), Some(iface)) => format!("{ns}:{pkg}/{iface}.{function}"),
+        (Some(ns), Some(pkg), Some(iface)) => format!("{ns}:{}/{iface}.{function}", unversioned(&pkg)),
         _ => format!("{target}.{function}"),
+    }
+}
+
+/// A package's module name without the version bindgen adds when two
+/// versions are bound side by side (`kernel0-2-0` is `kernel`): calls are
+/// named as WIT names them within a version, like those of `wasi:*`.
+fn unversioned(package: &str) -> &str {
+    let mut parts = package.rsplitn(3, '-');
+    let (patch, minor, rest) = (parts.next(), parts.next(), parts.next());
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match (patch, minor, rest) {
+        (Some(patch), Some(minor), Some(rest)) if digits(patch) && digits(minor) => {
+            let name = rest.trim_end_matches(|c: char| c.is_ascii_digit());
+            if name.len() < rest.len() && !name.is_empty() { name } else { package }
+        }
+        _ => package,
     }
 }
 
@@ -784,5 +800,10 @@ mod tests {
             "wasi:filesystem/types.descriptor.drop"
         );
         assert_eq!(call_name("a::bindings::agentos::kernel::process", "spawn"), "agentos:kernel/process.spawn");
+        assert_eq!(call_name("a::bindings::agentos::kernel0_2_0::process", "spawn"), "agentos:kernel/process.spawn");
+        assert_eq!(call_name("a::bindings::agentos::kernel0_1_0::service", "caller"), "agentos:kernel/service.caller");
+        assert_eq!(unversioned("kernel10-2-0"), "kernel");
+        assert_eq!(unversioned("cli"), "cli");
+        assert_eq!(unversioned("io"), "io");
     }
 }

@@ -52,8 +52,9 @@ pub mod wit {
             "../../wit/deps/sockets.wit",
             "../../wit/deps/cli.wit",
             "../../wit/kernel",
+            "../../wit/kernel-0.2.0",
         ],
-        world: "agentos:kernel/agent",
+        world: "agentos:kernel/agent@0.2.0",
         generate_all,
     });
 }

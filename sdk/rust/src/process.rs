@@ -15,7 +15,7 @@
 //! [`Command`] narrows them; asking for more than the parent holds is refused
 //! with [`Error::Denied`].
 
-use crate::wit::agentos::kernel::process as raw;
+use crate::wit::agentos::kernel0_2_0::process as raw;
 use std::fmt;
 
 /// A process id.
@@ -234,56 +234,65 @@ impl Out {
 
 /// The capabilities to give a child, when narrower than the parent's.
 ///
-/// Starts empty: grant each group the child needs.
+/// Starts empty: grant each capability the child needs.
 #[derive(Debug, Clone, Default)]
 pub struct Grants {
-    raw: Option<raw::Grants>,
+    raw: Option<Vec<raw::Grant>>,
 }
 
 impl Grants {
     /// No capability at all.
     pub fn none() -> Grants {
-        Grants { raw: Some(raw::Grants { cli: false, clocks: false, random: false, filesystem: None, process: false }) }
+        Grants { raw: Some(Vec::new()) }
     }
 
-    fn raw(&mut self) -> &mut raw::Grants {
-        self.raw.get_or_insert_with(|| Grants::none().raw.unwrap())
+    /// The grant of the capability `name`, added if missing.
+    fn named(&mut self, name: &str) -> &mut raw::Grant {
+        let grants = self.raw.get_or_insert_with(Vec::new);
+        match grants.iter().position(|g| g.capability == name) {
+            Some(at) => &mut grants[at],
+            None => {
+                grants.push(raw::Grant { capability: name.into(), dirs: Vec::new(), params: Vec::new() });
+                grants.last_mut().expect("just pushed")
+            }
+        }
+    }
+
+    /// Grants the capability `name` (`cli`, `clocks`, `random`,
+    /// `filesystem`, `process`, `net`, or one the kernel gained later).
+    pub fn capability(mut self, name: &str) -> Grants {
+        self.named(name);
+        self
     }
 
     /// Grants `wasi:cli/*` (arguments, environment, exit, stdio).
-    pub fn cli(mut self) -> Grants {
-        self.raw().cli = true;
-        self
+    pub fn cli(self) -> Grants {
+        self.capability("cli")
     }
 
     /// Grants `wasi:clocks/*`.
-    pub fn clocks(mut self) -> Grants {
-        self.raw().clocks = true;
-        self
+    pub fn clocks(self) -> Grants {
+        self.capability("clocks")
     }
 
     /// Grants `wasi:random/*`.
-    pub fn random(mut self) -> Grants {
-        self.raw().random = true;
-        self
+    pub fn random(self) -> Grants {
+        self.capability("random")
     }
 
     /// Grants `agentos:kernel/process`.
-    pub fn process(mut self) -> Grants {
-        self.raw().process = true;
-        self
+    pub fn process(self) -> Grants {
+        self.capability("process")
     }
 
     /// Grants `wasi:filesystem/*`, with no directory yet.
-    pub fn filesystem(mut self) -> Grants {
-        self.raw().filesystem.get_or_insert_with(Vec::new);
-        self
+    pub fn filesystem(self) -> Grants {
+        self.capability("filesystem")
     }
 
     /// Shares one of the parent's directories (implies [`Grants::filesystem`]).
     pub fn dir(mut self, path: impl Into<String>, read_only: bool) -> Grants {
-        let dirs = self.raw().filesystem.get_or_insert_with(Vec::new);
-        dirs.push(raw::DirGrant { path: path.into(), read_only });
+        self.named("filesystem").dirs.push(raw::DirGrant { path: path.into(), read_only });
         self
     }
 }
@@ -294,13 +303,14 @@ pub struct Command {
     args: Vec<String>,
     env: Vec<(String, String)>,
     cwd: Option<String>,
-    grants: Option<raw::Grants>,
+    grants: Option<Vec<raw::Grant>>,
     limits: raw::Limits,
     stdin: In,
     stdout: Out,
     stderr: Out,
     serve: bool,
     connect: Vec<(String, Pid, String)>,
+    bind: Vec<(String, Pid)>,
 }
 
 impl Command {
@@ -318,6 +328,7 @@ impl Command {
             stderr: Out::Stdio(Stdio::Inherit),
             serve: false,
             connect: Vec::new(),
+            bind: Vec::new(),
         }
     }
 
@@ -332,6 +343,14 @@ impl Command {
     /// `consumer`, another child started with [`Command::serve`].
     pub fn connect(mut self, out: impl Into<String>, consumer: Pid, input: impl Into<String>) -> Command {
         self.connect.push((out.into(), consumer, input.into()));
+        self
+    }
+
+    /// Binds the child's import of `interface` to `server`, a service this
+    /// process holds itself (one it was bound to, or a child it started with
+    /// [`Command::serve`]); the kernel refuses any other.
+    pub fn bind(mut self, interface: impl Into<String>, server: Pid) -> Command {
+        self.bind.push((interface.into(), server));
         self
     }
 
@@ -472,6 +491,11 @@ impl Command {
                     consumer: consumer.0,
                     in_port: input.clone(),
                 })
+                .collect(),
+            bind: self
+                .bind
+                .iter()
+                .map(|(interface, server)| raw::ServiceBinding { interface: interface.clone(), server: server.0 })
                 .collect(),
         };
         let pid = raw::spawn(&self.program, &options)?;
