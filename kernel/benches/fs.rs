@@ -34,6 +34,11 @@ async fn through_kernel(seq_mib: String) -> String {
     let kernel =
         Kernel::new(KernelConfig { cache_dir: Some(cache.path().into()), trace, ..KernelConfig::default() }).unwrap();
     kernel.open_workspace(workspace.path(), agentos_artifacts::components::VFS).await.unwrap();
+    // What a booted workspace holds (the CLI's seed): the system components
+    // in /bin, so that the store is the size a user's is.
+    kernel.create_dir_all("/bin").await.unwrap();
+    kernel.write_file("/bin/coreutils", agentos_artifacts::components::COREUTILS).await.unwrap();
+    kernel.write_file("/bin/sh", agentos_artifacts::components::SH).await.unwrap();
     kernel.create_dir_all("/tmp/bench").await.unwrap();
     let program = kernel.load_file(programs::FS_BENCH).unwrap();
     let grants = Grants::none()

@@ -45,6 +45,14 @@ pub enum AuditEvent {
         /// The interface.
         interface: String,
     },
+    /// A spawn refused: an import cannot be bound to the service named
+    /// (no such service, it does not export the interface, or the types differ).
+    BindRefused {
+        /// The program.
+        program: String,
+        /// Why.
+        reason: String,
+    },
     /// A spawn refused: a typed port cannot be connected.
     PortRefused {
         /// The producer program.
@@ -145,6 +153,7 @@ impl AuditEvent {
         match self {
             AuditEvent::ImportNotGranted { .. } => "import-not-granted",
             AuditEvent::ImportUnbound { .. } => "import-unbound",
+            AuditEvent::BindRefused { .. } => "bind-refused",
             AuditEvent::PortRefused { .. } => "port-refused",
             AuditEvent::TooManyProcesses { .. } => "too-many-processes",
             AuditEvent::GrantExceeded { .. } => "grant-exceeded",
@@ -163,7 +172,7 @@ impl AuditEvent {
     pub fn pid(&self) -> Option<Pid> {
         match self {
             AuditEvent::ImportNotGranted { parent, .. } => *parent,
-            AuditEvent::ImportUnbound { .. } | AuditEvent::PortRefused { .. } => None,
+            AuditEvent::ImportUnbound { .. } | AuditEvent::PortRefused { .. } | AuditEvent::BindRefused { .. } => None,
             AuditEvent::TooManyProcesses { .. } => None,
             AuditEvent::GrantExceeded { pid, .. }
             | AuditEvent::ProgramOutsideDirs { pid, .. }
@@ -189,6 +198,7 @@ impl fmt::Display for AuditEvent {
                 write!(f, "denied: import bound to no service: {program} imports `{interface}`")
             }
             AuditEvent::PortRefused { program, reason } => write!(f, "denied: port: {program}: {reason}"),
+            AuditEvent::BindRefused { program, reason } => write!(f, "denied: bind: {program}: {reason}"),
             AuditEvent::TooManyProcesses { program, limit } => {
                 write!(f, "denied: too many processes: {program} (limit {limit})")
             }

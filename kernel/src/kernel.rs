@@ -352,7 +352,7 @@ impl Kernel {
         let main = self.link_main(&program, &binds, &ports, serve)?;
         let wasi = crate::stdio::wasi_ctx(&argv, &env, &cwd, &stdio);
         let argv_text = crate::trace::cut(format!("{argv:?}"));
-        let mut admitted = match inner.processes.admit(parent, argv, limits, cwd.clone()) {
+        let (admitted, mut finish) = match inner.processes.admit(parent, argv, limits, cwd.clone()) {
             Ok(admitted) => admitted,
             Err(TableFull(limit)) => {
                 inner.audit.record(AuditEvent::TooManyProcesses { program: program.name().into(), limit });
@@ -391,13 +391,12 @@ impl Kernel {
                 processes: inner.processes.clone(),
                 programs: inner.programs.clone(),
                 spawner: Arc::new(self.clone()),
-                services: binds.iter().map(|(_, server)| *server).collect(),
+                services: binds.iter().map(|(interface, server)| (Some(interface.clone()), *server)).collect(),
             },
             tracer: inner.tracer.clone(),
             audit: inner.audit.clone(),
             serving: None,
         };
-        let mut finish = inner.processes.finisher(&mut admitted);
         let running = Running {
             meter: admitted.meter.clone(),
             ticker: inner.ticker.clone(),
@@ -408,34 +407,39 @@ impl Kernel {
         let engine = inner.engine.clone();
         let meter = admitted.meter;
         runtime.spawn(async move {
-            let mut store = wasmtime::Store::new(&engine, ctx);
-            store.limiter(|ctx| &mut ctx.limiter);
-            store.set_epoch_deadline(1);
-            let cpu_limit = limits.cpu;
-            store.epoch_deadline_callback(move |_| {
-                if let Some(limit) = cpu_limit
-                    && meter.used() > limit
-                {
-                    return Err(KillReason::Cpu { limit }.into());
-                }
-                // Once a tick, give the other tasks on this thread their turn.
-                Ok(UpdateDeadline::Yield(1))
-            });
-            let main = async {
-                match main {
-                    Main::Command(pre) => {
-                        let command = pre.instantiate_async(&mut store).await?;
-                        command.wasi_cli_run().call_run(&mut store).await
+            // The store is dropped before the end is recorded: what the
+            // process held (its files' write sessions, its instance's slot)
+            // is let go of before anyone waiting for it wakes.
+            let status = {
+                let mut store = wasmtime::Store::new(&engine, ctx);
+                store.limiter(|ctx| &mut ctx.limiter);
+                store.set_epoch_deadline(1);
+                let cpu_limit = limits.cpu;
+                store.epoch_deadline_callback(move |_| {
+                    if let Some(limit) = cpu_limit
+                        && meter.used() > limit
+                    {
+                        return Err(KillReason::Cpu { limit }.into());
                     }
-                    Main::Serve(pre, requests) => {
-                        let instance = pre.instantiate_async(&mut store).await?;
-                        let requests = requests.expect("a service's requests are set at spawn");
-                        crate::service::serve(&mut store, instance, requests).await
+                    // Once a tick, give the other tasks on this thread their turn.
+                    Ok(UpdateDeadline::Yield(1))
+                });
+                let main = async {
+                    match main {
+                        Main::Command(pre) => {
+                            let command = pre.instantiate_async(&mut store).await?;
+                            command.wasi_cli_run().call_run(&mut store).await
+                        }
+                        Main::Serve(pre, requests) => {
+                            let instance = pre.instantiate_async(&mut store).await?;
+                            let requests = requests.expect("a service's requests are set at spawn");
+                            crate::service::serve(&mut store, instance, requests).await
+                        }
                     }
-                }
+                };
+                crate::process::run(main, running).await
             };
             // Should the task panic, `finish` still records the end when dropped.
-            let status = crate::process::run(main, running).await;
             finish.finish(status);
         });
         Ok(pid)
@@ -527,6 +531,12 @@ impl Kernel {
     /// Writes a whole file (creating or replacing its contents).
     pub async fn write_file(&self, path: &str, bytes: &[u8]) -> Result<(), FsOpError> {
         self.workspace(path)?.write_file(path, bytes).await
+    }
+
+    /// Writes a system file unless it already holds exactly `bytes`, never
+    /// through a symbolic link (whatever else is at `path` is replaced).
+    pub async fn install_file(&self, path: &str, bytes: &[u8]) -> Result<(), FsOpError> {
+        self.workspace(path)?.install(path, bytes).await
     }
 
     /// Reads a whole file.
@@ -641,4 +651,32 @@ pub enum KernelError {
         /// Why.
         reason: String,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A guest that could write `/bin` made `/bin/sh` a symbolic link: the
+    /// next boot's seeding wrote the shell through it, wherever it pointed.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn regression_installing_a_system_file_never_follows_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let kernel = Kernel::new(KernelConfig { pooling: false, trace: false, ..KernelConfig::default() }).unwrap();
+        kernel.open_workspace(dir.path(), agentos_artifacts::components::VFS).await.unwrap();
+        kernel.create_dir_all("/bin").await.unwrap();
+        kernel.create_dir_all("/data").await.unwrap();
+        kernel.write_file("/data/victim", b"precious").await.unwrap();
+        let fs = kernel.inner.fs.get().unwrap();
+        let made = fs.vfs.symlink_at(fs.root, "../data/victim".into(), fs.root, "bin/sh".into(), 1).await.unwrap();
+        made.unwrap();
+
+        kernel.install_file("/bin/sh", b"the shell").await.unwrap();
+        assert_eq!(kernel.read_file("/data/victim").await.unwrap(), b"precious", "the link's target is untouched");
+        assert_eq!(kernel.read_file("/bin/sh").await.unwrap(), b"the shell");
+        kernel.install_file("/bin/sh", b"the shell").await.unwrap();
+        assert_eq!(kernel.read_file("/bin/sh").await.unwrap(), b"the shell", "installing again changes nothing");
+        let err = kernel.install_file("/data", b"x").await.unwrap_err();
+        assert_eq!(err.kind, crate::fs::FsErrorKind::IsDirectory);
+    }
 }

@@ -117,13 +117,12 @@ struct Entry {
     auto_reap: bool,
 }
 
-/// A process admitted to the table, not yet running.
+/// A process admitted to the table, not yet running; its end is recorded
+/// through the [`Finish`] that comes with it.
 pub(crate) struct Admitted {
     pub(crate) pid: Pid,
     pub(crate) meter: Arc<CpuMeter>,
     pub(crate) kill: oneshot::Receiver<KillReason>,
-    /// Records its end: see [`Processes::finisher`].
-    exit: watch::Sender<Option<ExitStatus>>,
 }
 
 /// A process the table has no room for: the limit.
@@ -136,17 +135,21 @@ impl Processes {
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, Table> {
-        self.table.lock().unwrap()
+        // Every update of the table is whole before its lock is let go, so a
+        // panic elsewhere while it was held left nothing half-done.
+        self.table.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Gives a new process a pid and an entry, unless the table is full.
+    /// Gives a new process a pid and an entry, unless the table is full;
+    /// from then on its end is recorded once, by the [`Finish`] (also when
+    /// that is dropped unfinished).
     pub(crate) fn admit(
-        &self,
+        self: &Arc<Self>,
         parent: Option<Pid>,
         argv: Vec<String>,
         limits: Limits,
         cwd: String,
-    ) -> Result<Admitted, TableFull> {
+    ) -> Result<(Admitted, Finish), TableFull> {
         let meter = Arc::new(CpuMeter::new());
         let (kill_tx, kill) = oneshot::channel();
         let (exit, exit_rx) = watch::channel(None);
@@ -170,14 +173,8 @@ impl Processes {
         };
         let entry = Entry { info, meter: meter.clone(), kill: Some(kill_tx), exit: exit_rx, auto_reap: false };
         table.entries.insert(pid, entry);
-        Ok(Admitted { pid, meter, kill, exit })
-    }
-
-    /// What records the end of an admitted process exactly once: when told,
-    /// or when dropped (its task panicked) as a kernel failure.
-    pub(crate) fn finisher(self: &Arc<Self>, admitted: &mut Admitted) -> Finish {
-        let (exit, _) = watch::channel(None);
-        Finish { processes: self.clone(), pid: admitted.pid, exit: Some(std::mem::replace(&mut admitted.exit, exit)) }
+        drop(table);
+        Ok((Admitted { pid, meter, kill }, Finish { processes: self.clone(), pid, exit: Some(exit) }))
     }
 
     /// Records the end of a process: kills its children (a process cannot
@@ -192,7 +189,11 @@ impl Processes {
             ExitStatus::Trapped(message) => tracing::info!(pid = pid.get(), message, "trapped"),
         }
         for hook in &self.on_exit {
-            hook(pid, &status);
+            // A hook's bug must not leave the process running in the table.
+            let heard = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(pid, &status)));
+            if heard.is_err() {
+                tracing::error!(pid = pid.get(), "an exit hook panicked");
+            }
         }
         let mut table = self.table();
         table.running -= 1;
@@ -317,31 +318,25 @@ impl Processes {
 
     /// The processes in the table (running, and ended but not reaped), by pid.
     pub(crate) fn list(&self) -> Vec<ProcessInfo> {
-        let table = self.table();
-        let mut infos: Vec<ProcessInfo> = table
-            .entries
-            .values()
-            .map(|e| {
-                let mut info = e.info.clone();
-                if info.state == ProcessState::Running {
-                    info.cpu = e.meter.used();
-                }
-                info
-            })
-            .collect();
+        let mut infos: Vec<ProcessInfo> = self.table().entries.values().map(Entry::info).collect();
         infos.sort_by_key(|i| i.pid);
         infos
     }
 
     /// One process's entry, if it is in the table.
     pub(crate) fn info(&self, pid: Pid) -> Option<ProcessInfo> {
-        let table = self.table();
-        let entry = table.entries.get(&pid)?;
-        let mut info = entry.info.clone();
+        self.table().entries.get(&pid).map(Entry::info)
+    }
+}
+
+impl Entry {
+    /// Its snapshot, with the CPU time used so far if it runs.
+    fn info(&self) -> ProcessInfo {
+        let mut info = self.info.clone();
         if info.state == ProcessState::Running {
-            info.cpu = entry.meter.used();
+            info.cpu = self.meter.used();
         }
-        Some(info)
+        info
     }
 }
 
@@ -494,10 +489,10 @@ mod tests {
     }
 
     fn admit(processes: &Arc<Processes>, parent: Option<Pid>) -> (Pid, Finish) {
-        let Ok(mut admitted) = processes.admit(parent, vec!["p".into()], Limits::none(), "/".into()) else {
+        let Ok((admitted, finish)) = processes.admit(parent, vec!["p".into()], Limits::none(), "/".into()) else {
             panic!("the table is full")
         };
-        (admitted.pid, processes.finisher(&mut admitted))
+        (admitted.pid, finish)
     }
 
     #[tokio::test]
@@ -527,15 +522,25 @@ mod tests {
         let (child, mut finish_child) = admit(&processes, Some(parent));
         let (grandchild, _finish_grandchild) = admit(&processes, Some(child));
         assert!(processes.is_descendant(grandchild, parent) && !processes.is_descendant(parent, child));
-        let mut kill = processes.admit(None, vec![], Limits::none(), "/".into()).ok().unwrap();
-        processes.kill(kill.pid, KillReason::Shutdown).unwrap();
-        assert_eq!(kill.kill.try_recv(), Ok(KillReason::Shutdown));
+        let (mut killed, _finish) = processes.admit(None, vec![], Limits::none(), "/".into()).ok().unwrap();
+        processes.kill(killed.pid, KillReason::Shutdown).unwrap();
+        assert_eq!(killed.kill.try_recv(), Ok(KillReason::Shutdown));
 
         finish_parent.finish(ExitStatus::Exited(0));
         assert_eq!(processes.parent_of(child), Some(None), "the child is an orphan now");
         // The child's task sees the kill and ends; nobody waits for an orphan.
         finish_child.finish(ExitStatus::Killed(KillReason::ParentEnded { parent: parent.get() }));
         assert!(processes.info(child).is_none(), "an orphan is reaped when it ends");
+    }
+
+    #[test]
+    fn a_hook_that_panics_leaves_the_table_whole() {
+        let hook: ExitHook = Box::new(|_, _| panic!("a hook's bug"));
+        let processes = Arc::new(Processes::new(1, vec![hook]));
+        let (pid, mut finish) = admit(&processes, None);
+        finish.finish(ExitStatus::Exited(0));
+        assert_eq!(processes.info(pid).unwrap().state, ProcessState::Ended(ExitStatus::Exited(0)));
+        assert!(processes.admit(None, vec![], Limits::none(), "/".into()).is_ok(), "its slot is free");
     }
 
     #[test]

@@ -192,7 +192,8 @@ mod tests {
     fn lookup_finds_processes_and_their_files() {
         let fs = procfs();
         let admitted = fs.processes.admit(None, vec!["/bin/x".into(), "a".into()], Limits::none(), "/tmp".into());
-        let pid = admitted.ok().expect("room").pid;
+        let (admitted, _finish) = admitted.ok().expect("room");
+        let pid = admitted.pid;
         let status = walk(&fs, &[], &format!("{pid}/status")).unwrap();
         let text = String::from_utf8(fs.read(*status.last().unwrap()).unwrap()).unwrap();
         assert!(text.starts_with(&format!("pid: {pid}\nparent: -\nstate: running\n")), "{text}");

@@ -189,6 +189,43 @@ impl Filesystem {
         result
     }
 
+    /// Writes a system file (`/bin/sh`) unless it already holds exactly
+    /// `bytes`, never through a symbolic link: anything but a regular file at
+    /// `path` (a link a process made, a device) is replaced, so that a boot
+    /// cannot be led to write elsewhere.
+    pub(crate) async fn install(&self, path: &str, bytes: &[u8]) -> Result<(), FsOpError> {
+        let relative = Self::relative(path)?;
+        let at = At(path);
+        let found = self.vfs.stat_at_held(self.root, self.root, relative.clone(), false).await.map_err(|e| at.io(e))?;
+        match found {
+            Ok((stat, Some(blob))) if stat.kind == Kind::File => {
+                if self.blobs.size(blob.blob).map_err(|e| at.io(e))? == bytes.len() as u64
+                    && self.blobs.read_all(blob.blob).map_err(|e| at.io(e))? == bytes
+                {
+                    return Ok(());
+                }
+            }
+            Ok((stat, _)) if stat.kind == Kind::Directory => return Err(at.errno(Errno::IsDirectory)),
+            Ok(_) => {
+                let removed = self.vfs.unlink_file_at(self.root, self.root, relative.clone(), now_ns()).await;
+                removed.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
+            }
+            Err(Errno::NoEntry) => {}
+            Err(e) => return Err(at.errno(e)),
+        }
+        let flags = OpenFlags { create: true, exclusive: false, directory: false, follow: false };
+        let now = now_ns();
+        let stat = self.vfs.open_at(self.root, self.root, relative, flags, now).await.map_err(|e| at.io(e))?;
+        let stat = stat.map_err(|e| at.errno(e))?;
+        if stat.kind != Kind::File {
+            return Err(at.is(FsErrorKind::NotFile, "not a regular file"));
+        }
+        let blob = self.vfs.begin_write_held(stat.ino, now).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
+        let result = self.blobs.replace(blob.blob, bytes, now).map_err(|e| at.io(e));
+        self.vfs.end_write_later(stat.ino);
+        result
+    }
+
     /// Reads a whole file.
     pub(crate) async fn read_file(&self, path: &str) -> Result<Vec<u8>, FsOpError> {
         let fs = self;

@@ -66,6 +66,9 @@ pub(crate) fn walk(mount: &dyn Mount, from: &[Node], path: &str) -> Result<NodeP
         match name {
             "" | "." => {}
             ".." => {
+                if !mount.is_dir(*at.last().expect("a walk starts at a node")) {
+                    return Err(MountError::NotDirectory);
+                }
                 if at.len() == 1 {
                     return Err(MountError::NotPermitted);
                 }
@@ -137,6 +140,7 @@ mod tests {
         assert_eq!(walk(&Tree, &[ROOT, 1], "../.."), Err(MountError::NotPermitted));
         assert_eq!(walk(&Tree, &[], ".."), Err(MountError::NotPermitted));
         assert_eq!(walk(&Tree, &[], "a/f/x"), Err(MountError::NotDirectory));
+        assert_eq!(walk(&Tree, &[], "a/f/.."), Err(MountError::NotDirectory), "a file has no `..`");
         assert_eq!(walk(&Tree, &[], "nope"), Err(MountError::NoEntry));
         assert_eq!(walk(&Tree, &[], ""), Ok(vec![ROOT]));
     }

@@ -177,9 +177,11 @@ fn mount_error(e: MountError) -> FsError {
     }
 }
 
-/// A mount's nodes hash apart from every vfs inode (`upper` = 1).
+/// A mount's nodes hash apart from every vfs inode (whose `upper` is 0)
+/// and from every other mount's (`upper` is the mount's address).
 fn mount_hash(file: &MountFile) -> MetadataHashValue {
-    MetadataHashValue { lower: file.node(), upper: 1 }
+    let mount = Arc::as_ptr(&file.mount) as *const () as u64;
+    MetadataHashValue { lower: file.node(), upper: mount.max(1) }
 }
 
 /// A mount node's stat: a directory or a file of the size of `data` (read

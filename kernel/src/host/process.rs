@@ -45,8 +45,9 @@ pub(crate) struct ProcCtx {
     pub(crate) programs: Arc<Programs>,
     pub(crate) spawner: Arc<dyn Spawner>,
     /// The services it holds, which it may bind for a child: those it was
-    /// bound to, and the children it started to serve.
-    pub(crate) services: Vec<Pid>,
+    /// bound to (for the interface bound: `Some`), and the children it
+    /// started to serve (for whatever they export: `None`).
+    pub(crate) services: Vec<(Option<String>, Pid)>,
 }
 
 /// What `agentos:kernel/process` may reach of a process: its children (by
@@ -441,7 +442,14 @@ impl ProcView<'_> {
         }
         for binding in options.bind {
             // Only a service the caller holds itself.
-            let held = Pid::new(binding.server).filter(|server| self.ctx.services.contains(server));
+            let unversioned = |name: &str| name.split('@').next().unwrap_or(name).to_string();
+            let wanted = unversioned(&binding.interface);
+            let held = Pid::new(binding.server).filter(|server| {
+                let holds = |(interface, held): &(Option<String>, Pid)| {
+                    held == server && interface.as_deref().is_none_or(|i| unversioned(i) == wanted)
+                };
+                self.ctx.services.iter().any(holds)
+            });
             let Some(server) = held else {
                 let event = AuditEvent::BindNotHeld {
                     pid: self.pid,
@@ -461,7 +469,7 @@ impl ProcView<'_> {
             other => wit::Error::Denied(other.to_string()),
         })?;
         if options.serve {
-            self.ctx.services.push(child);
+            self.ctx.services.push((None, child));
         }
         Ok(child.get())
     }

@@ -144,7 +144,11 @@ impl Services {
             let unversioned = interface.split('@').next().unwrap_or(interface);
             let port = ports.iter().find(|(out, _, _)| out == interface || out == unversioned);
             if let Some((_, consumer, input)) = port {
-                let service = self.get(*consumer).ok_or(Refused::Bind(BindError::NoService { pid: consumer.get() }))?;
+                let service = self.get(*consumer).ok_or_else(|| {
+                    let e = BindError::NoService { pid: consumer.get() };
+                    audit.record(AuditEvent::PortRefused { program: name.into(), reason: e.to_string() });
+                    Refused::Bind(e)
+                })?;
                 connect(engine, &mut linker, name, (interface, ty), &service, input).map_err(|e| {
                     audit.record(AuditEvent::PortRefused { program: name.into(), reason: e.to_string() });
                     Refused::Bind(e)
@@ -156,8 +160,12 @@ impl Services {
                 audit.record(AuditEvent::ImportUnbound { program: name.into(), interface: interface.clone() });
                 return Err(Refused::Bind(BindError::Unbound { program: name.into(), interface: interface.clone() }));
             };
-            let service = self.get(*server).ok_or(Refused::Bind(BindError::NoService { pid: server.get() }))?;
-            check(engine, interface, name, ty, &service).map_err(Refused::Bind)?;
+            let refused = |e: BindError| {
+                audit.record(AuditEvent::BindRefused { program: name.into(), reason: e.to_string() });
+                Refused::Bind(e)
+            };
+            let service = self.get(*server).ok_or_else(|| refused(BindError::NoService { pid: server.get() }))?;
+            check(engine, interface, name, ty, &service).map_err(refused)?;
             define(engine, &mut linker, interface, ty, &service).map_err(|e| Refused::Link(format!("{e:#}")))?;
         }
         Ok(linker)

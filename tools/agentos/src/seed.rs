@@ -46,8 +46,8 @@ pub async fn seed(kernel: &Kernel, user: &str) -> Result<(), FsOpError> {
         kernel.create_dir_all(dir).await?;
     }
     kernel.create_dir_all(&format!("/home/{user}")).await?;
-    install(kernel, "/bin/coreutils", agentos_artifacts::components::COREUTILS).await?;
-    install(kernel, "/bin/sh", agentos_artifacts::components::SH).await?;
+    kernel.install_file("/bin/coreutils", agentos_artifacts::components::COREUTILS).await?;
+    kernel.install_file("/bin/sh", agentos_artifacts::components::SH).await?;
     for tool in COREUTILS_TOOLS {
         existing_is_fine(kernel.link("/bin/coreutils", &format!("/bin/{tool}")).await)?;
     }
@@ -55,16 +55,6 @@ pub async fn seed(kernel: &Kernel, user: &str) -> Result<(), FsOpError> {
         existing_is_fine(kernel.create_device(&format!("/dev/{}", device.name()), device).await)?;
     }
     Ok(())
-}
-
-/// Writes a system file unless it already holds exactly `bytes`.
-async fn install(kernel: &Kernel, path: &str, bytes: &[u8]) -> Result<(), FsOpError> {
-    match kernel.read_file(path).await {
-        Ok(current) if current == bytes => Ok(()),
-        Ok(_) => kernel.write_file(path, bytes).await,
-        Err(e) if e.kind == FsErrorKind::NotFound => kernel.write_file(path, bytes).await,
-        Err(e) => Err(e),
-    }
 }
 
 fn existing_is_fine(result: Result<(), FsOpError>) -> Result<(), FsOpError> {
