@@ -34,11 +34,21 @@ async fn through_kernel(seq_mib: String) -> String {
     let kernel =
         Kernel::new(KernelConfig { cache_dir: Some(cache.path().into()), trace, ..KernelConfig::default() }).unwrap();
     kernel.open_workspace(workspace.path(), agentos_artifacts::components::VFS).await.unwrap();
-    // What a booted workspace holds (the CLI's seed): the system components
-    // in /bin, so that the store is the size a user's is.
-    kernel.create_dir_all("/bin").await.unwrap();
-    kernel.write_file("/bin/coreutils", agentos_artifacts::components::COREUTILS).await.unwrap();
-    kernel.write_file("/bin/sh", agentos_artifacts::components::SH).await.unwrap();
+    // What a booted workspace holds (as the CLI's `agentos::seed` makes it,
+    // which this crate cannot call): the standard tree, the system
+    // components in /bin with a link per tool, the devices.
+    for dir in ["/bin", "/agents", "/integrations", "/data", "/scripts", "/home/bench", "/tmp", "/etc", "/var/log"] {
+        kernel.create_dir_all(dir).await.unwrap();
+    }
+    kernel.install_file("/bin/coreutils", agentos_artifacts::components::COREUTILS).await.unwrap();
+    kernel.install_file("/bin/sh", agentos_artifacts::components::SH).await.unwrap();
+    for tool in ["cat", "ls", "grep", "head", "tail", "wc", "sort", "uniq", "cut", "tr", "find", "xargs", "ps"] {
+        kernel.link("/bin/coreutils", &format!("/bin/{tool}")).await.unwrap();
+    }
+    kernel.create_dir_all("/dev").await.unwrap();
+    for device in agentos_kernel::Device::ALL {
+        kernel.create_device(&format!("/dev/{}", device.name()), device).await.unwrap();
+    }
     kernel.create_dir_all("/tmp/bench").await.unwrap();
     let program = kernel.load_file(programs::FS_BENCH).unwrap();
     let grants = Grants::none()
