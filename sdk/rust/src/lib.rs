@@ -8,6 +8,7 @@
 //!   capabilities and limits that can only shrink from parent to child.
 //! - [`io`]: stdin and stdout in large chunks (std's stdout sends 4 KiB a call).
 //! - [`pattern`]: shell patterns (`*`, `?`, `[a-z]`), as globs and `case` use them.
+//! - [`service`]: for a service, the process whose call it is serving.
 //!
 //! The raw bindings are in [`wit`] for the rare case the wrappers do not cover.
 
@@ -16,6 +17,7 @@
 pub mod io;
 pub mod pattern;
 pub mod process;
+pub mod service;
 
 /// Changes to the working directory the kernel started this process in.
 ///
