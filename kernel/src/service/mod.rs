@@ -212,37 +212,43 @@ pub(crate) struct Service {
     pub(crate) exports: Vec<(String, ComponentInstance)>,
     pub(crate) requests: mpsc::UnboundedSender<Request>,
     /// Server resources the clients hold handles to, by rep.
-    handles: Arc<Mutex<Handles>>,
+    handles: Arc<Mutex<Handles<ResourceAny>>>,
 }
 
-#[derive(Default)]
-struct Handles {
-    slots: Vec<Option<ResourceAny>>,
+/// A table of handles: a rep is a slot, and a freed slot is reused first.
+struct Handles<T> {
+    slots: Vec<Option<T>>,
     free: Vec<u32>,
 }
 
-impl Handles {
-    fn insert(&mut self, any: ResourceAny) -> u32 {
+impl<T> Default for Handles<T> {
+    fn default() -> Handles<T> {
+        Handles { slots: Vec::new(), free: Vec::new() }
+    }
+}
+
+impl<T: Copy> Handles<T> {
+    fn insert(&mut self, value: T) -> u32 {
         match self.free.pop() {
             Some(rep) => {
-                self.slots[rep as usize] = Some(any);
+                self.slots[rep as usize] = Some(value);
                 rep
             }
             None => {
-                self.slots.push(Some(any));
+                self.slots.push(Some(value));
                 (self.slots.len() - 1) as u32
             }
         }
     }
 
-    fn get(&self, rep: u32) -> Option<ResourceAny> {
+    fn get(&self, rep: u32) -> Option<T> {
         self.slots.get(rep as usize).copied().flatten()
     }
 
-    fn remove(&mut self, rep: u32) -> Option<ResourceAny> {
-        let any = self.slots.get_mut(rep as usize)?.take()?;
+    fn remove(&mut self, rep: u32) -> Option<T> {
+        let value = self.slots.get_mut(rep as usize)?.take()?;
         self.free.push(rep);
-        Some(any)
+        Some(value)
     }
 }
 
@@ -979,6 +985,18 @@ mod tests {
         assert_eq!(failure("variant"), Some(Val::Result(Err(Some(Box::new(unavailable))))));
         assert_eq!(failure("status-of"), Some(Val::Result(Err(Some(Box::new(Val::Enum("unavailable".into())))))));
         assert_eq!(failure("plain"), None, "a u32 cannot say it failed");
+    }
+
+    #[test]
+    fn handles_are_reused_and_a_stale_one_finds_nothing() {
+        let mut handles = Handles::default();
+        let (a, b) = (handles.insert('a'), handles.insert('b'));
+        assert_eq!((a, b), (0, 1));
+        assert_eq!(handles.remove(a), Some('a'));
+        assert_eq!(handles.get(a), None, "a dropped handle is stale");
+        assert_eq!(handles.remove(a), None, "and cannot be dropped twice");
+        assert_eq!(handles.insert('c'), a, "its slot is reused");
+        assert_eq!((handles.get(a), handles.get(b), handles.get(7)), (Some('c'), Some('b'), None));
     }
 
     #[test]
