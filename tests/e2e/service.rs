@@ -352,6 +352,8 @@ pub async fn binder() {
         lines[3],
         format!("not held: refused (denied: `{WHO}`: pid {binder} is not a service this process holds)")
     );
+    // The reason a guest sees for a kill is typed, with the kernel's sentence.
+    assert_eq!(lines[4], format!("server Signal(\"pid {binder}\"): killed by pid {binder}"));
     let audited: Vec<&'static str> = kernel.audit().iter().map(|r| r.event.kind()).collect();
     assert_eq!(audited, ["bind-not-held"]);
 }

@@ -10,7 +10,7 @@
 
 use crate::lex::{Part, lex};
 use crate::parse::{AndOr, Command as Cmd, Pipeline, Redirect, Simple, parse, quote};
-use agentos_sdk::process::{Child, Command, Error, ExitStatus, Pid, Port, Stdio, pipe};
+use agentos_sdk::process::{Child, Command, Error, ExitStatus, KillReason, Pid, Port, Stdio, pipe};
 use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
@@ -605,7 +605,7 @@ impl Shell {
     fn reap(&mut self, status: Result<ExitStatus, Error>) -> i32 {
         match status {
             Ok(ExitStatus::Exited(code)) => code as i32,
-            Ok(ExitStatus::Killed(reason)) if reason == "interrupted" => {
+            Ok(ExitStatus::Killed(killed)) if killed.reason == KillReason::Interrupted => {
                 self.flow = Some(Flow::Interrupt);
                 130
             }

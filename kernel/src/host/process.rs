@@ -145,8 +145,25 @@ impl wit::Host for ProcView<'_> {
 fn wit_status(status: ExitStatus) -> wit::ExitStatus {
     match status {
         ExitStatus::Exited(code) => wit::ExitStatus::Exited(code),
-        ExitStatus::Killed(reason) => wit::ExitStatus::Killed(reason.to_string()),
+        ExitStatus::Killed(reason) => {
+            let message = reason.to_string();
+            wit::ExitStatus::Killed(wit::Killed { reason: wit_reason(reason), message })
+        }
         ExitStatus::Trapped(message) => wit::ExitStatus::Trapped(message),
+    }
+}
+
+/// A kill reason as WIT gives it (durations in whole milliseconds).
+fn wit_reason(reason: KillReason) -> wit::KillReason {
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    match reason {
+        KillReason::Memory { limit } => wit::KillReason::Memory(limit),
+        KillReason::Cpu { limit } => wit::KillReason::Cpu(ms(limit)),
+        KillReason::Timeout { limit } => wit::KillReason::Timeout(ms(limit)),
+        KillReason::ParentEnded { parent } => wit::KillReason::ParentEnded(parent),
+        KillReason::Interrupted => wit::KillReason::Interrupted,
+        KillReason::Shutdown => wit::KillReason::Shutdown,
+        KillReason::Signal { by } => wit::KillReason::Signal(by),
     }
 }
 

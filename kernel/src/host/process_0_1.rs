@@ -128,7 +128,8 @@ fn output(output: v1::Output) -> v2::Output {
 fn status(status: v2::ExitStatus) -> v1::ExitStatus {
     match status {
         v2::ExitStatus::Exited(code) => v1::ExitStatus::Exited(code),
-        v2::ExitStatus::Killed(reason) => v1::ExitStatus::Killed(reason),
+        // 0.1.0 has the kernel's sentence only.
+        v2::ExitStatus::Killed(killed) => v1::ExitStatus::Killed(killed.message),
         v2::ExitStatus::Trapped(message) => v1::ExitStatus::Trapped(message),
     }
 }

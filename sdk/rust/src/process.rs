@@ -78,8 +78,8 @@ pub fn typed_ports(path: &str) -> Result<(Option<Port>, Option<Port>), Error> {
 pub enum ExitStatus {
     /// It returned or called `exit` with this code.
     Exited(u32),
-    /// The kernel killed it (a limit, or `kill`); the reason.
-    Killed(String),
+    /// The kernel killed it (a limit, or `kill`).
+    Killed(Killed),
     /// It trapped; the trap message.
     Trapped(String),
 }
@@ -98,6 +98,40 @@ impl fmt::Display for ExitStatus {
             ExitStatus::Killed(reason) => write!(f, "killed: {reason}"),
             ExitStatus::Trapped(message) => write!(f, "trapped: {message}"),
         }
+    }
+}
+
+/// Why the kernel killed a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KillReason {
+    /// Its memory would have grown past the limit (bytes).
+    Memory(u64),
+    /// Its CPU time passed the limit.
+    Cpu(std::time::Duration),
+    /// Its wall-clock time passed the limit.
+    Timeout(std::time::Duration),
+    /// Its parent ended.
+    ParentEnded(Pid),
+    /// Interrupted from the terminal while its parent waited for it.
+    Interrupted,
+    /// Still running when the kernel shut down.
+    Shutdown,
+    /// Killed on request, by this (`pid 3`, `the kernel`).
+    Signal(String),
+}
+
+/// A kill: why, and the kernel's sentence for it, which is how it displays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Killed {
+    /// Why.
+    pub reason: KillReason,
+    /// The kernel's sentence (`cpu limit 100ms exceeded`, `killed by pid 3`).
+    pub message: String,
+}
+
+impl fmt::Display for Killed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
     }
 }
 
@@ -539,7 +573,19 @@ impl Child {
 fn status(raw: raw::ExitStatus) -> ExitStatus {
     match raw {
         raw::ExitStatus::Exited(code) => ExitStatus::Exited(code),
-        raw::ExitStatus::Killed(reason) => ExitStatus::Killed(reason),
+        raw::ExitStatus::Killed(killed) => {
+            let ms = std::time::Duration::from_millis;
+            let reason = match killed.reason {
+                raw::KillReason::Memory(bytes) => KillReason::Memory(bytes),
+                raw::KillReason::Cpu(limit) => KillReason::Cpu(ms(limit)),
+                raw::KillReason::Timeout(limit) => KillReason::Timeout(ms(limit)),
+                raw::KillReason::ParentEnded(pid) => KillReason::ParentEnded(Pid(pid)),
+                raw::KillReason::Interrupted => KillReason::Interrupted,
+                raw::KillReason::Shutdown => KillReason::Shutdown,
+                raw::KillReason::Signal(by) => KillReason::Signal(by),
+            };
+            ExitStatus::Killed(Killed { reason, message: killed.message })
+        }
         raw::ExitStatus::Trapped(message) => ExitStatus::Trapped(message),
     }
 }
