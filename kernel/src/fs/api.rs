@@ -117,20 +117,18 @@ impl Filesystem {
     }
 
     async fn resolve(&self, path: &str) -> Result<super::Stat, FsOpError> {
-        let fs = self;
         let relative = Self::relative(path)?;
         let at = At(path);
         let stat = if relative.is_empty() {
-            fs.vfs.stat_inode(fs.root).await
+            self.vfs.stat_inode(self.root).await
         } else {
-            fs.vfs.stat_at(fs.root, fs.root, relative, true).await
+            self.vfs.stat_at(self.root, self.root, relative, true).await
         };
         stat.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))
     }
 
     /// Creates a directory and its missing parents.
     pub(crate) async fn create_dir_all(&self, path: &str) -> Result<(), FsOpError> {
-        let fs = self;
         let relative = Self::relative(path)?;
         let mut so_far = String::new();
         for part in relative.split('/').filter(|p| !p.is_empty()) {
@@ -140,7 +138,12 @@ impl Filesystem {
             so_far.push_str(part);
             let label = format!("/{so_far}");
             let at = At(&label);
-            match fs.vfs.create_directory_at(fs.root, fs.root, so_far.clone(), now_ns()).await.map_err(|e| at.io(e))? {
+            match self
+                .vfs
+                .create_directory_at(self.root, self.root, so_far.clone(), now_ns())
+                .await
+                .map_err(|e| at.io(e))?
+            {
                 Ok(_) | Err(Errno::Exists) => {}
                 Err(e) => return Err(at.errno(e)),
             }
@@ -150,11 +153,10 @@ impl Filesystem {
 
     /// Makes `new` a hard link to the file `existing` (both absolute).
     pub(crate) async fn link(&self, existing: &str, new: &str) -> Result<(), FsOpError> {
-        let fs = self;
         let (from, to) = (Self::relative(existing)?, Self::relative(new)?);
         let at = At(new);
-        fs.vfs
-            .link_at(fs.root, fs.root, from, false, fs.root, to, now_ns())
+        self.vfs
+            .link_at(self.root, self.root, from, false, self.root, to, now_ns())
             .await
             .map_err(|e| at.io(e))?
             .map_err(|e| at.errno(e))
@@ -162,30 +164,39 @@ impl Filesystem {
 
     /// Creates the device file `device` at `path` (absolute).
     pub(crate) async fn create_device(&self, path: &str, device: Device) -> Result<(), FsOpError> {
-        let fs = self;
         let relative = Self::relative(path)?;
         let at = At(path);
-        let made = fs.vfs.create_device_at(fs.root, fs.root, relative, device.name().into(), now_ns()).await;
+        let made = self.vfs.create_device_at(self.root, self.root, relative, device.name().into(), now_ns()).await;
         made.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
         Ok(())
     }
 
     /// Writes a whole file (creating or replacing its contents).
     pub(crate) async fn write_file(&self, path: &str, bytes: &[u8]) -> Result<(), FsOpError> {
-        let fs = self;
-        let relative = Self::relative(path)?;
+        self.replace_contents(path, Self::relative(path)?, true, bytes).await
+    }
+
+    /// Creates the file at `relative` (named `path` in errors) if missing and
+    /// makes `bytes` its contents, in one commit: a reader never sees it
+    /// emptied but not yet written. `follow`: through a symbolic link.
+    async fn replace_contents(
+        &self,
+        path: &str,
+        relative: String,
+        follow: bool,
+        bytes: &[u8],
+    ) -> Result<(), FsOpError> {
         let at = At(path);
-        let flags = OpenFlags { create: true, exclusive: false, directory: false, follow: true };
+        let flags = OpenFlags { create: true, exclusive: false, directory: false, follow };
         let now = now_ns();
-        let stat = fs.vfs.open_at(fs.root, fs.root, relative, flags, now).await.map_err(|e| at.io(e))?;
+        let stat = self.vfs.open_at(self.root, self.root, relative, flags, now).await.map_err(|e| at.io(e))?;
         let stat = stat.map_err(|e| at.errno(e))?;
         if stat.kind != Kind::File {
             return Err(at.is(FsErrorKind::NotFile, "not a regular file"));
         }
-        let blob = fs.vfs.begin_write_held(stat.ino, now).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
-        // One commit: a reader never sees the file emptied but not yet written.
-        let result = fs.blobs.replace(blob.blob, bytes, now).map_err(|e| at.io(e));
-        fs.vfs.end_write_later(stat.ino);
+        let blob = self.vfs.begin_write_held(stat.ino, now).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
+        let result = self.blobs.replace(blob.blob, bytes, now).map_err(|e| at.io(e));
+        self.vfs.end_write_later(stat.ino);
         result
     }
 
@@ -213,27 +224,16 @@ impl Filesystem {
             Err(Errno::NoEntry) => {}
             Err(e) => return Err(at.errno(e)),
         }
-        let flags = OpenFlags { create: true, exclusive: false, directory: false, follow: false };
-        let now = now_ns();
-        let stat = self.vfs.open_at(self.root, self.root, relative, flags, now).await.map_err(|e| at.io(e))?;
-        let stat = stat.map_err(|e| at.errno(e))?;
-        if stat.kind != Kind::File {
-            return Err(at.is(FsErrorKind::NotFile, "not a regular file"));
-        }
-        let blob = self.vfs.begin_write_held(stat.ino, now).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
-        let result = self.blobs.replace(blob.blob, bytes, now).map_err(|e| at.io(e));
-        self.vfs.end_write_later(stat.ino);
-        result
+        self.replace_contents(path, relative, false, bytes).await
     }
 
     /// Reads a whole file.
     pub(crate) async fn read_file(&self, path: &str) -> Result<Vec<u8>, FsOpError> {
-        let fs = self;
         let relative = Self::relative(path)?;
         let at = At(path);
-        let held = fs.vfs.stat_at_held(fs.root, fs.root, relative, true).await.map_err(|e| at.io(e))?;
+        let held = self.vfs.stat_at_held(self.root, self.root, relative, true).await.map_err(|e| at.io(e))?;
         match held.map_err(|e| at.errno(e))? {
-            (_, Some(blob)) => fs.blobs.read_all(blob.blob).map_err(|e| at.io(e)),
+            (_, Some(blob)) => self.blobs.read_all(blob.blob).map_err(|e| at.io(e)),
             (_, None) => Err(at.is(FsErrorKind::NotFile, "not a regular file")),
         }
     }
@@ -241,7 +241,6 @@ impl Filesystem {
     /// The entries of a directory, by name: (name, whether it is a directory).
     pub(crate) async fn read_dir(&self, path: &str) -> Result<Vec<(String, bool)>, FsOpError> {
         let stat = self.resolve(path).await?;
-        let fs = self;
         let at = At(path);
         if stat.kind != Kind::Directory {
             return Err(at.errno(Errno::NotDirectory));
@@ -249,7 +248,7 @@ impl Filesystem {
         let mut entries = Vec::new();
         let mut after = None;
         loop {
-            let batch = fs
+            let batch = self
                 .vfs
                 .read_directory(stat.ino, after.clone(), 256)
                 .await
@@ -268,18 +267,16 @@ impl Filesystem {
     /// The kept versions of a file, oldest first.
     pub(crate) async fn history(&self, path: &str) -> Result<Vec<FileVersion>, FsOpError> {
         let stat = self.resolve(path).await?;
-        let fs = self;
         let at = At(path);
-        let versions = fs.vfs.history(stat.ino).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
+        let versions = self.vfs.history(stat.ino).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
         Ok(versions.into_iter().map(|v| FileVersion { number: v.number, size: v.size, saved_ns: v.saved_ns }).collect())
     }
 
     /// Makes version `number` a file's contents again (the current contents become a version).
     pub(crate) async fn restore(&self, path: &str, number: u32) -> Result<(), FsOpError> {
         let stat = self.resolve(path).await?;
-        let fs = self;
         let at = At(path);
-        fs.vfs.restore(stat.ino, number, now_ns()).await.map_err(|e| at.io(e))?.map_err(|e| match e {
+        self.vfs.restore(stat.ino, number, now_ns()).await.map_err(|e| at.io(e))?.map_err(|e| match e {
             Errno::NoEntry => at.is(FsErrorKind::NotFound, format!("no version {number}")),
             e => at.errno(e),
         })
@@ -287,18 +284,16 @@ impl Filesystem {
 
     /// Saves the whole namespace as snapshot `name`.
     pub(crate) async fn snapshot(&self, name: &str) -> Result<(), FsOpError> {
-        let fs = self;
         let label = format!("snapshot {name}");
         let at = At(&label);
-        fs.vfs.snapshot(name.into(), now_ns()).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))
+        self.vfs.snapshot(name.into(), now_ns()).await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))
     }
 
     /// Returns the whole namespace to snapshot `name`.
     pub(crate) async fn rollback(&self, name: &str) -> Result<(), FsOpError> {
-        let fs = self;
         let label = format!("snapshot {name}");
         let at = At(&label);
-        fs.vfs.rollback(name.into(), now_ns()).await.map_err(|e| at.io(e))?.map_err(|e| match e {
+        self.vfs.rollback(name.into(), now_ns()).await.map_err(|e| at.io(e))?.map_err(|e| match e {
             Errno::NoEntry => at.is(FsErrorKind::NotFound, "no such snapshot"),
             e => at.errno(e),
         })
@@ -306,9 +301,8 @@ impl Filesystem {
 
     /// The snapshots, oldest first, with when each was taken (ns since the epoch).
     pub(crate) async fn snapshots(&self) -> Result<Vec<(String, u64)>, FsOpError> {
-        let fs = self;
         let at = At("snapshots");
-        fs.vfs.snapshots().await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))
+        self.vfs.snapshots().await.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))
     }
 }
 
@@ -355,9 +349,8 @@ impl Filesystem {
         if stat.kind != Kind::Directory {
             return Err(At(path).errno(Errno::NotDirectory));
         }
-        let fs = self;
         let at = At(path);
-        let (changes, oldest) = fs.vfs.changes(0, u32::MAX).await.map_err(|e| at.io(e))?;
+        let (changes, oldest) = self.vfs.changes(0, u32::MAX).await.map_err(|e| at.io(e))?;
         let cursor = changes.last().map_or(oldest.saturating_sub(1), |c| c.seq);
         Ok(Watch { fs: self.clone(), dir: stat.ino, cursor, pending: VecDeque::new(), path: path.into() })
     }
