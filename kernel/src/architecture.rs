@@ -22,8 +22,10 @@ const RULES: &[(&str, &[&str])] = &[
     // The filesystem knows nothing about processes, services, the trace or
     // the audit record; mounts are a trait it dispatches to.
     ("fs", &["store", "caps", "bindings"]),
-    ("stdio", &["fs", "pipe", "terminal"]),
-    ("program", &["caps", "ctx"]),
+    ("stdio", &["caps", "fs", "pipe", "terminal"]),
+    ("program", &["caps", "ctx", "denied"]),
+    // Denied interfaces: refusals in each function's own terms, audited and traced.
+    ("denied", &["audit", "caps", "ctx", "program", "trace"]),
     // The process table knows nothing about what a process does (files,
     // services, its store data).
     ("process", &["pid", "limits", "ticker", "trace"]),
@@ -42,7 +44,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("host/process_0_1", &["bindings", "pipe", "host/process"]),
     ("host/service", &["bindings", "pid"]),
     ("host/mod", &[]),
-    ("ctx", &["audit", "caps", "fs", "host", "limits", "pid", "service", "trace"]),
+    ("ctx", &["audit", "caps", "denied", "fs", "host", "limits", "pid", "service", "trace"]),
 ];
 
 /// The module a source file belongs to.

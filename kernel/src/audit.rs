@@ -26,15 +26,15 @@ pub const KEPT: usize = 4096;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AuditEvent {
-    /// A spawn refused: the program imports an interface whose capability
-    /// was not granted.
-    ImportNotGranted {
-        /// The spawning process, if a process spawned it.
-        parent: Option<Pid>,
+    /// A process called an interface of a capability it was not granted
+    /// (linked denied): the first such call of each capability a process makes.
+    CallDenied {
+        /// The caller.
+        pid: Pid,
         /// The program.
         program: String,
-        /// The first import not covered.
-        import: String,
+        /// The function called (`wasi:sockets/tcp-create-socket.create-tcp-socket`).
+        call: String,
         /// The capability it needs.
         capability: Capability,
     },
@@ -151,7 +151,7 @@ impl AuditEvent {
     /// A short, stable name for the kind of event (`import-not-granted`).
     pub fn kind(&self) -> &'static str {
         match self {
-            AuditEvent::ImportNotGranted { .. } => "import-not-granted",
+            AuditEvent::CallDenied { .. } => "call-denied",
             AuditEvent::ImportUnbound { .. } => "import-unbound",
             AuditEvent::BindRefused { .. } => "bind-refused",
             AuditEvent::PortRefused { .. } => "port-refused",
@@ -171,10 +171,10 @@ impl AuditEvent {
     /// The process the event is about (the one refused or killed), if any.
     pub fn pid(&self) -> Option<Pid> {
         match self {
-            AuditEvent::ImportNotGranted { parent, .. } => *parent,
             AuditEvent::ImportUnbound { .. } | AuditEvent::PortRefused { .. } | AuditEvent::BindRefused { .. } => None,
             AuditEvent::TooManyProcesses { .. } => None,
-            AuditEvent::GrantExceeded { pid, .. }
+            AuditEvent::CallDenied { pid, .. }
+            | AuditEvent::GrantExceeded { pid, .. }
             | AuditEvent::ProgramOutsideDirs { pid, .. }
             | AuditEvent::RedirectionOutsideDirs { pid, .. }
             | AuditEvent::ChdirOutsideDirs { pid, .. }
@@ -191,8 +191,8 @@ impl AuditEvent {
 impl fmt::Display for AuditEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AuditEvent::ImportNotGranted { program, import, capability, .. } => {
-                write!(f, "denied: import not granted: {program} imports `{import}`, which needs `{capability}`")
+            AuditEvent::CallDenied { program, call, capability, .. } => {
+                write!(f, "denied: capability not granted: {program} called `{call}`, which needs `{capability}`")
             }
             AuditEvent::ImportUnbound { program, interface } => {
                 write!(f, "denied: import bound to no service: {program} imports `{interface}`")
@@ -297,16 +297,16 @@ mod tests {
 
     #[test]
     fn events_read_as_sentences_and_name_their_kind() {
-        let event = AuditEvent::ImportNotGranted {
-            parent: None,
+        let event = AuditEvent::CallDenied {
+            pid: Pid::new(7).unwrap(),
             program: "/bin/net".into(),
-            import: "wasi:sockets/tcp@0.2.12".into(),
+            call: "wasi:sockets/tcp-create-socket.create-tcp-socket".into(),
             capability: Capability::Net,
         };
-        assert_eq!(event.kind(), "import-not-granted");
+        assert_eq!((event.kind(), event.pid().map(Pid::get)), ("call-denied", Some(7)));
         assert_eq!(
             event.to_string(),
-            "denied: import not granted: /bin/net imports `wasi:sockets/tcp@0.2.12`, which needs `net`"
+            "denied: capability not granted: /bin/net called `wasi:sockets/tcp-create-socket.create-tcp-socket`, which needs `net`"
         );
         let kill = AuditEvent::LimitKill { pid: Pid::new(3).unwrap(), reason: KillReason::Memory { limit: 1 << 20 } };
         assert_eq!((kill.kind(), kill.pid().map(Pid::get)), ("limit-kill", Some(3)));

@@ -11,6 +11,7 @@
 
 use crate::audit::Audit;
 use crate::caps::Grants;
+use crate::denied::Denials;
 use crate::fs::Filesystem;
 use crate::host::filesystem::FsView;
 use crate::host::process::{ProcCtx, ProcView};
@@ -26,6 +27,10 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 /// The store data of a process.
 pub(crate) struct ProcessCtx {
     pub(crate) pid: Pid,
+    /// The program's name (its path), for the audit record.
+    pub(crate) program: Arc<str>,
+    /// Its calls to interfaces of capabilities not granted.
+    pub(crate) denials: Denials,
     /// What it may import and which directories it holds.
     pub(crate) grants: Grants,
     /// Its handles: descriptors, streams, pipe ends.

@@ -334,23 +334,10 @@ impl Kernel {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| SpawnError::NoRuntime)?;
         let inner = &self.inner;
 
-        if let Some(import) = program.inner.imports.iter().find(|i| i.capability.is_some_and(|c| !grants.has(c))) {
-            let capability = import.capability.expect("found by its capability");
-            inner.audit.record(AuditEvent::ImportNotGranted {
-                parent,
-                program: program.name().to_string(),
-                import: import.name.clone(),
-                capability,
-            });
-            return Err(SpawnError::NotGranted {
-                program: program.name().to_string(),
-                import: import.name.clone(),
-                capability,
-            });
-        }
-
-        let main = self.link_main(&program, &binds, &ports, serve)?;
-        let wasi = crate::stdio::wasi_ctx(&argv, &env, &cwd, &stdio);
+        // What it imports of capabilities not granted is linked denied.
+        let denied = program.denied_by(&grants);
+        let main = self.link_main(&program, &binds, &ports, serve, denied)?;
+        let wasi = crate::stdio::wasi_ctx(&argv, &env, &cwd, &stdio, &grants);
         let argv_text = crate::trace::cut(format!("{argv:?}"));
         let (admitted, mut finish) = match inner.processes.admit(parent, argv, limits, cwd.clone()) {
             Ok(admitted) => admitted,
@@ -379,6 +366,8 @@ impl Kernel {
 
         let ctx = ProcessCtx {
             pid,
+            program: program.name().into(),
+            denials: Default::default(),
             grants,
             table: wasmtime::component::ResourceTable::new(),
             wasi,
@@ -454,18 +443,30 @@ impl Kernel {
         binds: &[(String, Pid)],
         ports: &[(String, Pid, String)],
         serve: bool,
+        denied: u8,
     ) -> Result<Main, SpawnError> {
         let name = program.name();
         let not_command = || SpawnError::NotCommand { program: name.to_string() };
         let link_error = |reason: String| SpawnError::Link { program: name.into(), reason };
-        let base = self.inner.programs.linker();
-        if program.inner.bindable.is_empty() {
-            return if serve {
-                let pre = base.instantiate_pre(&program.inner.component).map_err(|e| link_error(format!("{e:#}")))?;
-                Ok(Main::Serve(pre, None))
-            } else {
-                Ok(Main::Command(program.inner.pre.clone().ok_or_else(not_command)?))
+        let programs = &self.inner.programs;
+        if program.inner.bindable.is_empty() && !serve {
+            let pre = match denied {
+                0 => program.inner.pre.clone(),
+                denied => programs.command_denying(program, denied).map_err(link_error)?,
             };
+            return Ok(Main::Command(pre.ok_or_else(not_command)?));
+        }
+        let denying;
+        let base = match denied {
+            0 => programs.linker(),
+            denied => {
+                denying = programs.linker_denying(program, denied).map_err(|e| link_error(format!("{e:#}")))?;
+                &denying
+            }
+        };
+        if program.inner.bindable.is_empty() {
+            let pre = base.instantiate_pre(&program.inner.component).map_err(|e| link_error(format!("{e:#}")))?;
+            return Ok(Main::Serve(pre, None));
         }
         let linker = self
             .inner

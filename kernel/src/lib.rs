@@ -40,6 +40,7 @@ pub mod audit;
 mod bindings;
 mod caps;
 mod ctx;
+mod denied;
 mod fs;
 mod host;
 mod kernel;
@@ -58,7 +59,7 @@ mod ticker;
 pub mod trace;
 
 pub use audit::{AuditEvent, AuditRecord};
-pub use caps::{Capability, ChildGrants, DirRights, GrantError, Grants, Preopen};
+pub use caps::{AddrPattern, Capability, DirRights, FilesystemGrant, Grant, GrantError, Grants, NetGrant, Preopen};
 pub use fs::{
     ChangeEvent, ChangeKind, Device, FileStdin, FileStdout, FileVersion, FsErrorKind, FsOpError, Watch, WorkspaceError,
 };

@@ -78,6 +78,32 @@ impl Programs {
         &self.linker
     }
 
+    /// The kernel's linker with the interfaces of the capabilities in
+    /// `denied` (a set of [`Capability::bit`]s) that `program` imports
+    /// defined as refusing (see `denied.rs`).
+    pub(crate) fn linker_denying(&self, program: &Program, denied: u8) -> wasmtime::Result<Linker<ProcessCtx>> {
+        let mut linker = self.linker.clone();
+        crate::denied::link(&self.engine, &mut linker, &program.inner.imports, denied)?;
+        Ok(linker)
+    }
+
+    /// `program` as a command, linked with the capabilities in `denied`
+    /// refusing; linked once per set denied.
+    pub(crate) fn command_denying(
+        &self,
+        program: &Program,
+        denied: u8,
+    ) -> Result<Option<CommandPre<ProcessCtx>>, String> {
+        if let Some(pre) = program.inner.denied_pres.lock().unwrap().get(&denied) {
+            return Ok(Some(pre.clone()));
+        }
+        let linker = self.linker_denying(program, denied).map_err(|e| format!("{e:#}"))?;
+        let pre = linker.instantiate_pre(&program.inner.component).map_err(|e| format!("{e:#}"))?;
+        let Ok(pre) = CommandPre::new(pre) else { return Ok(None) };
+        program.inner.denied_pres.lock().unwrap().insert(denied, pre.clone());
+        Ok(Some(pre))
+    }
+
     /// How many components were compiled (not found in a cache).
     pub(crate) fn compiles(&self) -> u64 {
         self.compiles.load(Ordering::Relaxed)
@@ -123,7 +149,13 @@ impl Programs {
         let mut bindable = Vec::new();
         for (import, item) in component.component_type().imports(engine) {
             match (Capability::for_import(import), item.ty) {
-                (Ok(capability), _) => imports.push(Import { name: import.to_string(), capability }),
+                (Ok(capability), ty) => {
+                    let ty = match ty {
+                        ComponentItem::ComponentInstance(ty) => Some(ty),
+                        _ => None,
+                    };
+                    imports.push(Import { name: import.to_string(), capability, ty })
+                }
                 // Not the kernel's: an interface a service must be bound to at spawn.
                 (Err(()), ComponentItem::ComponentInstance(ty)) => bindable.push((import.to_string(), ty)),
                 (Err(()), _) => {
@@ -149,7 +181,8 @@ impl Programs {
         } else {
             None
         };
-        let inner = Arc::new(ProgramInner { digest, imports, bindable, exports, component, pre });
+        let denied_pres = Mutex::new(HashMap::new());
+        let inner = Arc::new(ProgramInner { digest, imports, bindable, exports, component, pre, denied_pres });
         self.by_digest.lock().unwrap().insert(digest, inner.clone());
         tracing::debug!(program = name, digest = %hex(&digest[..8]), "loaded");
         Ok(Program { inner, name: name.into() })
@@ -258,13 +291,18 @@ pub(crate) struct ProgramInner {
     pub(crate) component: Component,
     /// Linked against the kernel's interfaces, for a command with nothing to bind.
     pub(crate) pre: Option<CommandPre<ProcessCtx>>,
+    /// The same, linked with the interfaces of some capabilities denied, by
+    /// the set denied (a few grant sets per program in practice).
+    denied_pres: Mutex<HashMap<u8, CommandPre<ProcessCtx>>>,
 }
 
 /// One import of a program and the capability it needs.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Import {
     pub(crate) name: String,
     pub(crate) capability: Option<Capability>,
+    /// Its type, for an interface (to link it denied).
+    pub(crate) ty: Option<ComponentInstance>,
 }
 
 impl Program {
@@ -276,6 +314,17 @@ impl Program {
     /// The name it was loaded under (usually its path).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The capabilities its imports need that `grants` lacks, as a set of
+    /// [`Capability::bit`]s: these are linked denied.
+    pub(crate) fn denied_by(&self, grants: &crate::caps::Grants) -> u8 {
+        self.inner
+            .imports
+            .iter()
+            .filter_map(|i| i.capability)
+            .filter(|c| !grants.has(*c))
+            .fold(0, |set, c| set | c.bit())
     }
 
     /// The capabilities its imports need.

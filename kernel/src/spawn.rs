@@ -115,16 +115,6 @@ impl Spawn {
 /// A spawn the kernel refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpawnError {
-    /// The program imports an interface its grants do not cover.
-    #[error("{program}: imports `{import}`, which needs the `{capability}` capability, not granted")]
-    NotGranted {
-        /// The program.
-        program: String,
-        /// The first import not covered.
-        import: String,
-        /// The capability it needs.
-        capability: crate::caps::Capability,
-    },
     /// The kernel's process limit is reached.
     #[error("too many processes (limit {limit})")]
     TooManyProcesses {

@@ -2,6 +2,7 @@
 //! kernel's own terminal, kernel pipes, workspace files, devices, the host
 //! line editor.
 
+use crate::caps::Grants;
 use crate::fs::{FileStdin, FileStdout, ZeroStdin};
 use crate::pipe::{PipeReader, PipeWriter};
 use crate::terminal::{Terminal, TerminalInput, TerminalOutput};
@@ -73,10 +74,19 @@ impl Stdio {
 
 /// The WASI context of a process: its arguments, environment, working
 /// directory and streams (`wasi:cli`); clocks and random as wasmtime-wasi
-/// makes them; sockets with nothing allowed.
-pub(crate) fn wasi_ctx(argv: &[String], env: &[(String, String)], cwd: &str, stdio: &Stdio) -> WasiCtx {
+/// makes them; sockets as the `net` grant allows (nothing without it).
+pub(crate) fn wasi_ctx(
+    argv: &[String],
+    env: &[(String, String)],
+    cwd: &str,
+    stdio: &Stdio,
+    grants: &Grants,
+) -> WasiCtx {
     let mut builder = WasiCtxBuilder::new();
     builder.args(argv).envs(env).initial_cwd(cwd);
+    if let Some(net) = grants.net() {
+        net.prepare(&mut builder);
+    }
     match &stdio.stdin {
         Input::Null => builder.stdin(tokio::io::empty()),
         Input::Zero => builder.stdin(ZeroStdin),

@@ -103,26 +103,46 @@ pub async fn sleep() {
     assert_eq!(out.status, ExitStatus::Killed(KillReason::Timeout { limit }));
 }
 
-/// A program that imports `wasi:sockets` is refused without the `net`
-/// capability, and the error names the import.
+/// A program that imports `wasi:sockets` runs without the `net`
+/// capability: its socket calls answer `access-denied`, and the first is
+/// audited, naming the call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 pub async fn net() {
     let kernel = kernel_with(8);
-    let err = kernel.spawn(command(&kernel, programs::NET)).unwrap_err();
-    match &err {
-        SpawnError::NotGranted { import, capability, .. } => {
-            assert!(import.starts_with("wasi:sockets/"), "{import}");
-            assert_eq!(*capability, Capability::Net);
-        }
-        other => panic!("expected NotGranted, got {other:?}"),
-    }
-    assert!(err.to_string().contains("which needs the `net` capability, not granted"), "{err}");
-    assert!(kernel.list().is_empty(), "a refused spawn leaves nothing behind");
+    let out = run_captured(&kernel, command(&kernel, programs::NET), b"").await;
+    assert_eq!(out.status, ExitStatus::Exited(0), "stderr: {}", out.stderr);
+    assert!(out.stdout.starts_with("connect failed: "), "{}", out.stdout);
     let audited = kernel.audit().into_iter().map(|r| r.event).collect::<Vec<_>>();
     assert!(
-        matches!(audited.as_slice(), [AuditEvent::ImportNotGranted { parent: None, capability: Capability::Net, import, .. }] if import.starts_with("wasi:sockets/")),
-        "the refusal is audited: {audited:?}"
+        matches!(audited.as_slice(), [AuditEvent::CallDenied { capability: Capability::Net, call, .. }] if call.starts_with("wasi:sockets/")),
+        "the first denied call is audited, once: {audited:?}"
     );
+}
+
+/// With `net` granted for one address, a connect there gets through and
+/// one elsewhere is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn net_connects_only_where_granted() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let kernel = kernel_with(8);
+    let allowed = agentos_kernel::AddrPattern::parse(&format!("127.0.0.1:{port}")).unwrap();
+    let grants = command_grants().connect(allowed);
+    let out = run_captured(
+        &kernel,
+        command(&kernel, programs::NET).args([format!("127.0.0.1:{port}")]).grants(grants.clone()),
+        b"",
+    )
+    .await;
+    assert_eq!(out.stdout, "connected\n", "stderr: {}", out.stderr);
+    let out = run_captured(
+        &kernel,
+        command(&kernel, programs::NET).args([format!("127.0.0.1:{}", port ^ 1)]).grants(grants),
+        b"",
+    )
+    .await;
+    assert!(out.stdout.starts_with("connect failed: "), "{}", out.stdout);
+    assert!(kernel.audit().is_empty(), "a granted capability's own refusal is not a denied call");
 }
 
 /// A parent spawns and waits for a child through `agentos:kernel/process`;
@@ -161,25 +181,31 @@ pub async fn parent() {
         "foreign dir: refused (denied: directory `/etc-not-granted` is not held by the parent with the rights asked for)"
     );
     assert!(
-        refusals[2].starts_with("no grants: refused (denied: /bin/echo.wasm: imports `wasi:cli/")
-            && refusals[2].ends_with("which needs the `cli` capability, not granted)"),
+        refusals[2].starts_with("no grants: trapped") && refusals[2].contains("capability `cli` not granted"),
         "{}",
         refusals[2]
     );
     assert_eq!(out.stderr, "echo: done\necho: done\n", "both children inherited the parent's stderr");
     let audited: Vec<&'static str> = kernel.audit().iter().map(|r| r.event.kind()).collect();
-    assert_eq!(audited, ["grant-exceeded", "grant-exceeded", "import-not-granted"], "each refusal is audited");
+    assert_eq!(audited, ["grant-exceeded", "grant-exceeded", "call-denied"], "each refusal is audited");
     assert!(kernel.list().is_empty(), "parent and child are reaped");
 }
 
-/// A child of a parent without the `process` capability cannot even link.
+/// A parent without the `process` capability starts, and its first process
+/// call (which has no error to answer with) traps with the kernel's sentence.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn parent_without_process_capability_is_refused() {
+async fn parent_without_process_capability_is_denied() {
     let kernel = kernel_with(8);
-    let err = kernel.spawn(command(&kernel, programs::PARENT)).unwrap_err();
+    let out = run_captured(&kernel, command(&kernel, programs::PARENT).args(["/bin/echo.wasm"]), b"").await;
+    assert_eq!(
+        out.status,
+        ExitStatus::Trapped("capability `process` not granted: agentos:kernel/process.self-pid".into()),
+        "{out:?}"
+    );
+    let audited = kernel.audit().into_iter().map(|r| r.event).collect::<Vec<_>>();
     assert!(
-        matches!(&err, SpawnError::NotGranted { capability: Capability::Process, import, .. } if import.starts_with("agentos:kernel/process")),
-        "{err:?}"
+        matches!(audited.as_slice(), [AuditEvent::CallDenied { capability: Capability::Process, call, .. }, ..] if call.starts_with("agentos:kernel/process")),
+        "{audited:?}"
     );
 }
 
@@ -251,8 +277,11 @@ async fn compiled_components_are_cached_on_disk() {
 async fn a_process_with_no_grants_cannot_run_a_command() {
     let kernel = kernel_with(4);
     let hello = kernel.load_file(programs::HELLO).unwrap();
-    let err = kernel.spawn(Spawn::new(&hello).grants(Grants::none())).unwrap_err();
-    assert!(matches!(err, SpawnError::NotGranted { capability: Capability::Cli, .. }), "{err:?}");
+    let pid = kernel.spawn(Spawn::new(&hello).grants(Grants::none())).unwrap();
+    match kernel.wait(pid).await.unwrap() {
+        ExitStatus::Trapped(message) => assert!(message.contains("capability `cli` not granted"), "{message}"),
+        other => panic!("expected a trap, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

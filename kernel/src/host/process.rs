@@ -10,7 +10,7 @@ use crate::audit::Audit;
 use crate::audit::AuditEvent;
 use crate::bindings::host::agentos::kernel0_2_0::process as wit;
 use crate::caps::Grants;
-use crate::caps::{self, Capability, ChildGrants, DirRights};
+use crate::caps::{self, DirRights, Grant};
 use crate::fs::Filesystem;
 use crate::fs::{Errno, Kind};
 use crate::limits::KillReason;
@@ -494,24 +494,20 @@ impl ProcView<'_> {
 
 /// The grants a child asks for, by capability name; an unknown name or a
 /// parameter the capability does not take is refused.
-fn child_grants(asked: &[wit::Grant]) -> Result<ChildGrants, String> {
-    let mut grants = ChildGrants::default();
+fn child_grants(asked: &[wit::Grant]) -> Result<Grants, String> {
+    let mut grants = Grants::none();
     for grant in asked {
-        let capability = Capability::named(&grant.capability)
-            .ok_or_else(|| format!("no capability is called `{}`", grant.capability))?;
-        if let Some((key, _)) = grant.params.first() {
-            return Err(format!("capability `{capability}` takes no parameter `{key}`"));
-        }
-        if !grant.dirs.is_empty() && capability != Capability::Filesystem {
-            return Err(format!("capability `{capability}` takes no directories"));
-        }
-        grants.capabilities.push(capability);
-        grants.dirs.extend(
-            grant
-                .dirs
-                .iter()
-                .map(|d| (d.path.clone(), if d.read_only { DirRights::READ_ONLY } else { DirRights::ALL })),
-        );
+        let dirs: Vec<(String, DirRights)> = grant
+            .dirs
+            .iter()
+            .map(|d| (d.path.clone(), if d.read_only { DirRights::READ_ONLY } else { DirRights::ALL }))
+            .collect();
+        let grant = Grant::parse(&grant.capability, &dirs, &grant.params).map_err(|e| e.to_string())?;
+        // The same capability asked twice: its directories add up.
+        grants = match (grant, grants.filesystem().preopens().is_empty()) {
+            (Grant::Filesystem(dirs), false) => dirs.preopens().iter().cloned().fold(grants, Grants::preopen),
+            (grant, _) => grants.with(grant),
+        };
     }
     Ok(grants)
 }
@@ -519,6 +515,7 @@ fn child_grants(asked: &[wit::Grant]) -> Result<ChildGrants, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caps::Capability;
 
     fn grant(capability: &str, dirs: &[(&str, bool)], params: &[(&str, &str)]) -> wit::Grant {
         wit::Grant {
@@ -536,8 +533,12 @@ mod tests {
         let asked =
             child_grants(&[grant("cli", &[], &[]), grant("filesystem", &[("/data", true), ("/tmp", false)], &[])])
                 .unwrap();
-        assert_eq!(asked.capabilities, [Capability::Cli, Capability::Filesystem]);
-        assert_eq!(asked.dirs, [("/data".into(), DirRights::READ_ONLY), ("/tmp".into(), DirRights::ALL)]);
+        assert_eq!(asked.capabilities().collect::<Vec<_>>(), [Capability::Cli, Capability::Filesystem]);
+        let dirs: Vec<_> = asked.preopens().iter().map(|p| (p.path(), p.rights())).collect();
+        assert_eq!(dirs, [("/data", DirRights::READ_ONLY), ("/tmp", DirRights::ALL)]);
+        let twice =
+            child_grants(&[grant("filesystem", &[("/a", true)], &[]), grant("filesystem", &[("/b", true)], &[])]);
+        assert_eq!(twice.unwrap().preopens().len(), 2, "asking twice adds up");
         assert_eq!(child_grants(&[grant("teleport", &[], &[])]).unwrap_err(), "no capability is called `teleport`");
         assert_eq!(
             child_grants(&[grant("net", &[], &[("hosts", "example.com")])]).unwrap_err(),
@@ -547,5 +548,7 @@ mod tests {
             child_grants(&[grant("cli", &[("/data", true)], &[])]).unwrap_err(),
             "capability `cli` takes no directories"
         );
+        let net = child_grants(&[grant("net", &[], &[("connect", "127.0.0.1:80")])]).unwrap();
+        assert_eq!(net.net().unwrap().patterns().len(), 1);
     }
 }

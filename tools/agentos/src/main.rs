@@ -13,10 +13,9 @@ mod trace;
 mod units;
 
 use agentos_kernel::{
-    Capability, DirRights, ExitStatus, Grants, Kernel, KernelConfig, Limits, LoadError, Preopen, Program, Spawn,
-    SpawnError, Stdio,
+    Capability, DirRights, ExitStatus, Grants, Kernel, KernelConfig, Limits, LoadError, Preopen, Program, Spawn, Stdio,
 };
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -447,11 +446,7 @@ async fn run(kernel: &Kernel, program: &Program, args: RunArgs) -> anyhow::Resul
     for (key, value) in args.env {
         spawn = spawn.env(key, value);
     }
-    let pid = match kernel.spawn(spawn) {
-        Ok(pid) => pid,
-        Err(e @ SpawnError::NotGranted { .. }) => return Ok(fail(&e.to_string(), 126)),
-        Err(e) => bail!(e),
-    };
+    let pid = kernel.spawn(spawn)?;
     let status = kernel.wait(pid).await?;
     let name = program.name();
     Ok(match status {

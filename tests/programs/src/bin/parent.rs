@@ -37,9 +37,10 @@ fn main() {
     let escape = Command::new(&child_path).grants(Grants::none().cli().dir("/etc-not-granted", false)).spawn();
     println!("foreign dir: {}", describe(escape.map(|c| c.id())));
 
-    // Fewer grants than needed: the child's imports are refused.
-    let starved = Command::new(&child_path).grants(Grants::none()).spawn();
-    println!("no grants: {}", describe(starved.map(|c| c.id())));
+    // Fewer grants than needed: the child runs with its imports denied, and
+    // its first write to stdout (which cannot say no) traps.
+    let mut starved = Command::new(&child_path).grants(Grants::none()).spawn().expect("a starved child spawns");
+    println!("no grants: {}", starved.wait().expect("wait"));
 }
 
 fn describe(result: Result<Pid, agentos_sdk::process::Error>) -> String {
