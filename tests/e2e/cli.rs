@@ -82,6 +82,28 @@ fn run_denies_ungranted_imports_and_audits_the_call() {
 }
 
 #[test]
+fn run_net_allows_the_addresses_given_and_no_other() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let out = agentos(&["run", "--net", &addr, programs::NET, &addr], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "connected\n");
+
+    let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let other = other.local_addr().unwrap().to_string();
+    let out = agentos(&["run", "--net", &addr, programs::NET, &other], b"");
+    assert!(text(&out.stdout).starts_with("connect failed: "), "{}", text(&out.stdout));
+
+    let out = agentos(&["run", "--net", "example.com:80", programs::NET], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("example.com:80") && text(&out.stderr).contains("not an IP address"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
 fn run_refuses_missing_files_and_non_components() {
     let out = agentos(&["run", "/no/such/file.wasm"], b"");
     assert_eq!(out.status.code(), Some(127));

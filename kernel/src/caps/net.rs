@@ -121,11 +121,13 @@ impl NetGrant {
         Ok(grant)
     }
 
-    /// Sets up a process's sockets: TCP, UDP and name lookup on, every
-    /// address checked against the patterns.
+    /// Sets up a process's sockets: TCP and UDP on, every address checked
+    /// against the patterns. Name lookup stays off: the patterns are
+    /// addresses, and a lookup would reach the host's resolver (a channel
+    /// out) whatever they say.
     pub(crate) fn prepare(&self, builder: &mut WasiCtxBuilder) {
         let grant = Arc::new(self.clone());
-        builder.allow_tcp(true).allow_udp(true).allow_ip_name_lookup(true).socket_addr_check(move |addr, used| {
+        builder.allow_tcp(true).allow_udp(true).allow_ip_name_lookup(false).socket_addr_check(move |addr, used| {
             let allowed = match used {
                 SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => grant.allows(addr),
                 // The implicit bind before a connect or a send.

@@ -329,6 +329,20 @@ impl Grants {
         self.named("filesystem").dirs.push(raw::DirGrant { path: path.into(), read_only });
         self
     }
+
+    /// Grants `wasi:sockets/*`, allowing connections to `addr` only
+    /// (`"127.0.0.1:8080"`, `"10.0.0.7:*"`); call it once per address. The
+    /// parent must itself be allowed every address it passes on.
+    pub fn net_connect(self, addr: impl Into<String>) -> Grants {
+        self.param("net", "connect", addr)
+    }
+
+    /// Adds the parameter `key = value` to the capability `name` (granting
+    /// it): the kernel refuses a key the capability does not take, by name.
+    pub fn param(mut self, name: &str, key: impl Into<String>, value: impl Into<String>) -> Grants {
+        self.named(name).params.push((key.into(), value.into()));
+        self
+    }
 }
 
 /// A child process to start.

@@ -13,7 +13,8 @@ mod trace;
 mod units;
 
 use agentos_kernel::{
-    Capability, DirRights, ExitStatus, Grants, Kernel, KernelConfig, Limits, LoadError, Preopen, Program, Spawn, Stdio,
+    AddrPattern, Capability, DirRights, ExitStatus, Grants, Kernel, KernelConfig, Limits, LoadError, Preopen, Program,
+    Spawn, Stdio,
 };
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -51,8 +52,10 @@ struct Cli {
 enum Command {
     /// Run a wasm32-wasip2 command component as a process, with the terminal as stdio.
     ///
-    /// The process gets the cli, clocks, random and process capabilities, and the
-    /// filesystem with only the directories given by --dir; never the network.
+    /// The process gets the cli, clocks, random and process capabilities, the
+    /// filesystem with only the directories given by --dir, and the network only
+    /// for the addresses given by --net. Interfaces it imports but is not granted
+    /// answer every call with access denied (audited once per capability).
     /// It exits with the program's exit code; a killed process exits with 137 and
     /// a trapped one with 134, after one line saying why.
     Run(RunArgs),
@@ -142,6 +145,9 @@ struct RunArgs {
     /// Grant only this workspace directory (repeatable; default: all of `/`), read-only with `:ro`.
     #[arg(long = "dir", value_name = "PATH[:ro]", value_parser = parse_dir)]
     dirs: Vec<DirArg>,
+    /// Allow connecting to ADDR, `IP:PORT` or `IP:*` (repeatable; default: no network).
+    #[arg(long = "net", value_name = "ADDR", value_parser = parse_net)]
+    net: Vec<AddrPattern>,
     /// The component to run.
     file: PathBuf,
     /// Arguments for the component.
@@ -160,6 +166,10 @@ fn parse_env(text: &str) -> Result<(String, String), String> {
         Some((key, value)) if !key.is_empty() => Ok((key.to_string(), value.to_string())),
         _ => Err(format!("invalid environment variable `{text}`: expected KEY=VALUE")),
     }
+}
+
+fn parse_net(text: &str) -> Result<AddrPattern, String> {
+    AddrPattern::parse(text).map_err(|e| e.to_string())
 }
 
 fn parse_dir(text: &str) -> Result<DirArg, String> {
@@ -435,6 +445,9 @@ async fn run(kernel: &Kernel, program: &Program, args: RunArgs) -> anyhow::Resul
     for dir in &dirs {
         grants = grants.preopen(Preopen::new(&dir.path, dir.rights)?);
     }
+    for pattern in args.net {
+        grants = grants.connect(pattern);
+    }
     let limits = Limits { memory: args.mem, cpu: args.cpu, timeout: args.timeout };
     let mut spawn = Spawn::new(program)
         .arg0(args.file.display().to_string())
@@ -469,6 +482,7 @@ async fn demo(kernel: &Kernel) -> anyhow::Result<ExitCode> {
         timeout: Some(std::time::Duration::from_secs(10)),
         env: vec![("GREETING".into(), "hello".into())],
         dirs: vec![DirArg { path: "/".into(), rights: DirRights::READ_ONLY }],
+        net: Vec::new(),
         file: file.clone(),
         args: vec!["--from".into(), "demo".into()],
     };
