@@ -7,10 +7,10 @@
 
 mod common;
 
-use agentos_artifacts::programs;
 use agentos_kernel::{Capability, DirRights, Grants, Input, Kernel, KernelConfig, Output, Preopen, Spawn, Stdio, pipe};
 use common::Raw;
 use std::collections::BTreeMap;
+use test_programs_artifacts::programs;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, Store};
 use wasmtime_wasi::p2::bindings::Command;

@@ -7,11 +7,11 @@
 //! number of calls, `PAYLOADS=0` to leave out the large payloads). The client (`tests/programs/src/bin/ipc_bench.rs`) times
 //! its own calls; the payload goes out and comes back.
 
-use agentos_artifacts::programs;
 use agentos_kernel::{Capability, Grants, Kernel, KernelConfig, Limits, Output, Spawn, Stdio, pipe};
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::time::Instant;
+use test_programs_artifacts::programs;
 
 /// Keeps the calling thread on CPU 0.
 fn pin_to_first_cpu() {

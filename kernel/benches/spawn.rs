@@ -8,10 +8,10 @@
 
 mod common;
 
-use agentos_artifacts::programs;
 use agentos_kernel::{Capability, Grants, Kernel, KernelConfig, Limits, Spawn};
 use common::Raw;
 use std::time::{Duration, Instant};
+use test_programs_artifacts::programs;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::WasiCtxBuilder;

@@ -18,7 +18,9 @@ const RULES: &[(&str, &[&str])] = &[
     // The trace knows nothing about processes, files or services: only pids.
     ("trace", &["pid"]),
     ("audit", &["pid", "caps", "limits"]),
-    ("bindings", &["fs", "pipe"]),
+    // bindings name the types resources map to (a lookup stream is the
+    // host's own).
+    ("bindings", &["fs", "pipe", "host"]),
     // The filesystem knows nothing about processes, services, the trace or
     // the audit record; mounts are a trait it dispatches to.
     ("fs", &["store", "caps", "bindings"]),
@@ -43,6 +45,7 @@ const RULES: &[(&str, &[&str])] = &[
     ),
     ("host/process_0_1", &["bindings", "pipe", "host/process"]),
     ("host/service", &["bindings", "pid"]),
+    ("host/lookup", &["bindings", "caps", "trace"]),
     ("host/mod", &[]),
     ("ctx", &["audit", "caps", "denied", "fs", "host", "limits", "pid", "service", "trace"]),
 ];

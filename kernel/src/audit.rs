@@ -38,6 +38,19 @@ pub enum AuditEvent {
         /// The capability it needs.
         capability: Capability,
     },
+    /// A process holding `net` tried an address its grant does not cover,
+    /// or to look up a name (audited once per address or name and use, for
+    /// the first 64 of a process).
+    NetRefused {
+        /// The process.
+        pid: Pid,
+        /// The program.
+        program: String,
+        /// The address (`10.0.0.7:80`) or the name.
+        target: String,
+        /// What it tried: `connect to`, `send to`, `bind`, `listen on`, `look up`.
+        tried: &'static str,
+    },
     /// A spawn refused: an imported interface is bound to no service.
     ImportUnbound {
         /// The program.
@@ -148,10 +161,11 @@ pub enum AuditEvent {
 }
 
 impl AuditEvent {
-    /// A short, stable name for the kind of event (`import-not-granted`).
+    /// A short, stable name for the kind of event (`call-denied`).
     pub fn kind(&self) -> &'static str {
         match self {
             AuditEvent::CallDenied { .. } => "call-denied",
+            AuditEvent::NetRefused { .. } => "net-refused",
             AuditEvent::ImportUnbound { .. } => "import-unbound",
             AuditEvent::BindRefused { .. } => "bind-refused",
             AuditEvent::PortRefused { .. } => "port-refused",
@@ -174,6 +188,7 @@ impl AuditEvent {
             AuditEvent::ImportUnbound { .. } | AuditEvent::PortRefused { .. } | AuditEvent::BindRefused { .. } => None,
             AuditEvent::TooManyProcesses { .. } => None,
             AuditEvent::CallDenied { pid, .. }
+            | AuditEvent::NetRefused { pid, .. }
             | AuditEvent::GrantExceeded { pid, .. }
             | AuditEvent::ProgramOutsideDirs { pid, .. }
             | AuditEvent::RedirectionOutsideDirs { pid, .. }
@@ -193,6 +208,9 @@ impl fmt::Display for AuditEvent {
         match self {
             AuditEvent::CallDenied { program, call, capability, .. } => {
                 write!(f, "denied: capability not granted: {program} called `{call}`, which needs `{capability}`")
+            }
+            AuditEvent::NetRefused { program, target, tried, .. } => {
+                write!(f, "denied: net: {program} may not {tried} {target}")
             }
             AuditEvent::ImportUnbound { program, interface } => {
                 write!(f, "denied: import bound to no service: {program} imports `{interface}`")

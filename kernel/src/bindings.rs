@@ -36,6 +36,27 @@ pub(crate) mod host {
     });
 }
 
+/// `wasi:sockets/ip-name-lookup`, which the kernel implements itself (see
+/// `host/lookup.rs`); the rest of `wasi:sockets` is wasmtime-wasi's, whose
+/// types these share.
+pub(crate) mod lookup {
+    wasmtime::component::bindgen!({
+        path: ["../wit/deps/io.wit", "../wit/deps/clocks.wit", "../wit/deps/sockets.wit"],
+        inline: "package agentos:lookup; world lookup { import wasi:sockets/ip-name-lookup@0.2.12; }",
+        world: "agentos:lookup/lookup",
+        imports: { default: trappable | tracing },
+        require_store_data_send: true,
+        trappable_error_type: {
+            "wasi:sockets/network.error-code" => wasmtime_wasi::p2::SocketError,
+        },
+        with: {
+            "wasi:io": wasmtime_wasi_io::bindings::wasi::io,
+            "wasi:sockets/network": wasmtime_wasi::p2::bindings::sockets::network,
+            "wasi:sockets/ip-name-lookup.resolve-address-stream": crate::host::lookup::Literal,
+        },
+    });
+}
+
 /// The vfs server: the kernel provides `agentos:store/kv` to it and calls its
 /// `agentos:fs/vfs` export.
 pub(crate) mod vfs {

@@ -10,10 +10,11 @@
 //! [`WasiCtx`]. The kernel is in none of them.
 
 use crate::audit::Audit;
-use crate::caps::Grants;
+use crate::caps::{Grants, OnRefused};
 use crate::denied::Denials;
 use crate::fs::Filesystem;
 use crate::host::filesystem::FsView;
+use crate::host::lookup::LookupView;
 use crate::host::process::{ProcCtx, ProcView};
 use crate::host::service::ServiceView;
 use crate::limits::MemoryLimiter;
@@ -31,6 +32,8 @@ pub(crate) struct ProcessCtx {
     pub(crate) program: Arc<str>,
     /// Its calls to interfaces of capabilities not granted.
     pub(crate) denials: Denials,
+    /// With `net`: where its refused addresses and names are audited.
+    pub(crate) net_refused: Option<OnRefused>,
     /// What it may import and which directories it holds.
     pub(crate) grants: Grants,
     /// Its handles: descriptors, streams, pipe ends.
@@ -55,6 +58,11 @@ impl ProcessCtx {
     }
 
     /// The view `agentos:kernel/service` is implemented on.
+    /// The view `wasi:sockets/ip-name-lookup` is implemented on.
+    pub(crate) fn lookup_view(&mut self) -> LookupView<'_> {
+        LookupView { table: &mut self.table, refused: self.net_refused.as_ref() }
+    }
+
     pub(crate) fn service_view(&mut self) -> ServiceView {
         ServiceView { serving: self.serving }
     }

@@ -100,7 +100,10 @@ pub(crate) fn link(
                 let message = format!("capability `{capability}` not granted: {call}");
                 let answer = answer(&ty.results().collect::<Vec<_>>(), empty, &message, &payloads);
                 let ctx = store.data_mut();
-                ctx.call_denied(capability, &call, answer.is_some(), &message);
+                // Being told "none" asks for nothing: traced, not audited,
+                // so the audit names the first call that was refused.
+                let harmless = empty && answer.is_some();
+                ctx.call_denied(capability, &call, answer.is_some(), harmless, &message);
                 let Some(answer) = answer else { return Err(wasmtime::format_err!("{message}")) };
                 for (slot, value) in results.iter_mut().zip(answer) {
                     *slot = match value {
@@ -114,6 +117,8 @@ pub(crate) fn link(
             })?;
         }
     }
+    // What is linked after this (bound services) must not shadow silently.
+    linker.allow_shadowing(false);
     Ok(())
 }
 
@@ -164,9 +169,9 @@ fn denied_error(error: &Type, message: &str) -> Option<Val> {
 
 impl ProcessCtx {
     /// Records a denied call: traced always, audited the first time for
-    /// each capability.
-    fn call_denied(&mut self, capability: Capability, call: &Arc<str>, answered: bool, message: &str) {
-        if self.denials.audited & capability.bit() == 0 {
+    /// each capability (an answer of "none" asked for nothing: not audited).
+    fn call_denied(&mut self, capability: Capability, call: &Arc<str>, answered: bool, harmless: bool, message: &str) {
+        if !harmless && self.denials.audited & capability.bit() == 0 {
             self.denials.audited |= capability.bit();
             self.audit.record(AuditEvent::CallDenied {
                 pid: self.pid,
@@ -176,7 +181,11 @@ impl ProcessCtx {
             });
         }
         if self.tracer.enabled() {
-            let outcome = if answered { Outcome::Error } else { Outcome::Trap };
+            let outcome = match (answered, harmless) {
+                (_, true) => Outcome::Ok,
+                (true, false) => Outcome::Error,
+                (false, false) => Outcome::Trap,
+            };
             let mut raw = Raw::now(self.pid, "", Text::plain(""), Text::plain(message), outcome);
             raw.call = call.clone();
             self.tracer.record(raw);

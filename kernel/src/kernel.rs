@@ -15,6 +15,7 @@ use crate::bindings;
 use crate::ctx::ProcessCtx;
 use crate::fs::{Device, FileVersion, Filesystem, FsOpError, Watch, WorkspaceError};
 use crate::host::filesystem::HasFs;
+use crate::host::lookup::HasLookup;
 use crate::host::process::{HasProcess, ProcCtx, Spawner};
 use crate::host::service::HasService;
 use crate::limits::{KillReason, MemoryLimiter};
@@ -337,8 +338,10 @@ impl Kernel {
         // What it imports of capabilities not granted is linked denied.
         let denied = program.denied_by(&grants);
         let main = self.link_main(&program, &binds, &ports, serve, denied)?;
-        let wasi = crate::stdio::wasi_ctx(&argv, &env, &cwd, &stdio, &grants);
         let argv_text = crate::trace::cut(format!("{argv:?}"));
+        // The WASI context is made once the pid is known (its socket check
+        // audits under it); the table keeps its own argv.
+        let wasi_argv = argv.clone();
         let (admitted, mut finish) = match inner.processes.admit(parent, argv, limits, cwd.clone()) {
             Ok(admitted) => admitted,
             Err(TableFull(limit)) => {
@@ -355,6 +358,8 @@ impl Kernel {
             crate::trace::Text::plain(pid.to_string()),
             crate::trace::Outcome::Ok,
         ));
+        let net_refused = grants.net().map(|_| net_refusals(inner.audit.clone(), pid, program.name()));
+        let wasi = crate::stdio::wasi_ctx(&wasi_argv, &env, &cwd, &stdio, &grants, net_refused.clone());
         inner.services.feed(pid, &ports);
         let main = match main {
             Main::Serve(pre, _) => {
@@ -368,6 +373,7 @@ impl Kernel {
             pid,
             program: program.name().into(),
             denials: Default::default(),
+            net_refused,
             grants,
             table: wasmtime::component::ResourceTable::new(),
             wasi,
@@ -582,9 +588,28 @@ impl Kernel {
     }
 }
 
+/// How many refused addresses of one process are audited, each once (a scan
+/// of a network is audited by its first addresses, not by every one).
+const NET_REFUSALS_AUDITED: usize = 64;
+
+/// The audit of a process's refused socket addresses and names: each, with
+/// what was tried, once, up to [`NET_REFUSALS_AUDITED`].
+fn net_refusals(audit: Arc<Audit>, pid: Pid, program: &str) -> crate::caps::OnRefused {
+    let program: Arc<str> = program.into();
+    let seen = std::sync::Mutex::new(std::collections::HashSet::new());
+    Arc::new(move |target: String, tried| {
+        let mut seen = seen.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if seen.len() < NET_REFUSALS_AUDITED && seen.insert((target.clone(), tried)) {
+            drop(seen);
+            audit.record(AuditEvent::NetRefused { pid, program: program.to_string(), target, tried });
+        }
+    })
+}
+
 /// One linker for every process: wasmtime-wasi's `wasi:cli`, `wasi:clocks`,
 /// `wasi:random`, `wasi:io` and `wasi:sockets`, and the kernel's own
-/// `wasi:filesystem` and `agentos:kernel/process`. Which of these a process may
+/// `wasi:filesystem`, `wasi:sockets/ip-name-lookup` and
+/// `agentos:kernel/process`. Which of these a process may
 /// import is decided per spawn by its grants.
 fn process_linker(engine: &Engine) -> wasmtime::Result<Linker<ProcessCtx>> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
@@ -614,7 +639,10 @@ fn process_linker(engine: &Engine) -> wasmtime::Result<Linker<ProcessCtx>> {
     sockets::tcp_create_socket::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
     sockets::instance_network::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
     sockets::network::add_to_linker::<ProcessCtx, WasiSockets>(l, &Default::default(), ProcessCtx::sockets)?;
-    sockets::ip_name_lookup::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
+    bindings::lookup::wasi::sockets::ip_name_lookup::add_to_linker::<ProcessCtx, HasLookup>(
+        l,
+        ProcessCtx::lookup_view,
+    )?;
     sockets::tcp::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
     sockets::udp::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;
     sockets::udp_create_socket::add_to_linker::<ProcessCtx, WasiSockets>(l, ProcessCtx::sockets)?;

@@ -81,11 +81,12 @@ pub(crate) fn wasi_ctx(
     cwd: &str,
     stdio: &Stdio,
     grants: &Grants,
+    net_refused: Option<crate::caps::OnRefused>,
 ) -> WasiCtx {
     let mut builder = WasiCtxBuilder::new();
     builder.args(argv).envs(env).initial_cwd(cwd);
-    if let Some(net) = grants.net() {
-        net.prepare(&mut builder);
+    if let (Some(net), Some(refused)) = (grants.net(), net_refused) {
+        net.prepare(&mut builder, refused);
     }
     match &stdio.stdin {
         Input::Null => builder.stdin(tokio::io::empty()),

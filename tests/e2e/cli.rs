@@ -1,8 +1,8 @@
 //! The real `agentos` binary.
 
-use agentos_artifacts::programs;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
+use test_programs_artifacts::programs;
 
 /// Runs `agentos` in a fresh workspace.
 fn agentos(args: &[&str], stdin: &[u8]) -> Output {

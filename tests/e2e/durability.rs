@@ -2,10 +2,10 @@
 //! times over; after each restart every acknowledged file is intact, nothing
 //! torn is visible, and the store opens cleanly.
 
-use agentos_artifacts::programs;
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::time::Duration;
+use test_programs_artifacts::programs;
 
 #[path = "../programs/src/workload.rs"]
 mod workload;

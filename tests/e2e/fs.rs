@@ -2,9 +2,9 @@
 //! wasm32-wasip2 guest) against the vfs, versions, snapshots, and bad input.
 
 use crate::{Captured, kernel_with, run_captured};
-use agentos_artifacts::programs;
 use agentos_kernel::trace::Outcome;
 use agentos_kernel::{Capability, DirRights, ExitStatus, FsErrorKind, Grants, Kernel, Preopen, Spawn};
+use test_programs_artifacts::programs;
 
 /// Cases of `fs_cases` that Agent OS does not support yet, with the reason.
 /// A listed case must still fail: when it starts passing, take it off.

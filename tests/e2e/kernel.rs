@@ -2,11 +2,11 @@
 //! that program's host test (see `foreach_program!`).
 
 use crate::{command, command_grants, kernel_with, run_captured};
-use agentos_artifacts::programs;
 use agentos_kernel::{
     AuditEvent, Capability, DirRights, ExitStatus, Grants, KillReason, Limits, Preopen, ProcessState, Spawn, SpawnError,
 };
 use std::time::Duration;
+use test_programs_artifacts::programs;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 pub async fn hello() {
@@ -120,7 +120,7 @@ pub async fn net() {
 }
 
 /// With `net` granted for one address, a connect there gets through and
-/// one elsewhere is refused.
+/// one elsewhere is refused and audited.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 pub async fn net_connects_only_where_granted() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -142,7 +142,33 @@ pub async fn net_connects_only_where_granted() {
     )
     .await;
     assert!(out.stdout.starts_with("connect failed: "), "{}", out.stdout);
-    assert!(kernel.audit().is_empty(), "a granted capability's own refusal is not a denied call");
+    let audited = kernel.audit().into_iter().map(|r| r.event).collect::<Vec<_>>();
+    let other = format!("127.0.0.1:{}", port ^ 1);
+    assert!(
+        matches!(audited.as_slice(), [AuditEvent::NetRefused { target, tried: "connect to", .. }] if *target == other),
+        "only the refused connect is audited: {audited:?}"
+    );
+}
+
+/// Under `net`, an address written as text resolves to itself without a
+/// request (so `getaddrinfo` before a connect works), and a name is never
+/// looked up: refused, and audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+pub async fn net_resolves_addresses_and_no_names() {
+    let kernel = kernel_with(8);
+    let grants = command_grants().connect(agentos_kernel::AddrPattern::parse("127.0.0.1:*").unwrap());
+    let run =
+        |arg: &str| run_captured(&kernel, command(&kernel, programs::NET).args([arg]).grants(grants.clone()), b"");
+    let out = run("lookup:127.0.0.1").await;
+    assert_eq!(out.stdout, "resolved: 127.0.0.1\n", "stderr: {}", out.stderr);
+    assert!(kernel.audit().is_empty(), "{:?}", kernel.audit());
+    let out = run("lookup:localhost").await;
+    assert!(out.stdout.starts_with("lookup failed: "), "{}", out.stdout);
+    let audited = kernel.audit().into_iter().map(|r| r.event).collect::<Vec<_>>();
+    assert!(
+        matches!(audited.as_slice(), [AuditEvent::NetRefused { target, tried: "look up", .. }] if target == "localhost"),
+        "{audited:?}"
+    );
 }
 
 /// A parent spawns and waits for a child through `agentos:kernel/process`;

@@ -31,7 +31,7 @@ mod tests {
     pub use super::kernel::*;
     pub use super::service::*;
 }
-agentos_artifacts::foreach_program!(assert_test_exists);
+test_programs_artifacts::foreach_program!(assert_test_exists);
 
 /// A compiled-component cache shared by the tests, so each program compiles once.
 pub fn cache_dir() -> PathBuf {

@@ -2,8 +2,8 @@
 //! process's export of it (`tests/programs/wit/ipc`).
 
 use crate::{command, kernel_with, run_captured};
-use agentos_artifacts::programs;
 use agentos_kernel::{BindError, ExitStatus, Kernel, Pid, SpawnError};
+use test_programs_artifacts::programs;
 
 const API: &str = "test:ipc/api";
 

@@ -7,7 +7,8 @@
 //! answering with the interface's own access-denied error (or, where the
 //! function has no error to give, trapping with a message naming the
 //! capability), and the first denied call of each capability is audited.
-//! Only an import the kernel does not know at all refuses a spawn.
+//! A spawn is refused for imports, then, only when the kernel does not know
+//! one at all, or one a service must provide is bound to none.
 //!
 //! **Invariant:** a child's grants are a subset of its parent's. The kernel
 //! computes them with [`Grants::attenuate`]; nothing ever adds to a set that was
@@ -28,6 +29,7 @@ pub mod net;
 
 pub(crate) use filesystem::absolute_guest_path;
 pub use filesystem::{DirRights, FilesystemGrant, Preopen};
+pub(crate) use net::OnRefused;
 pub use net::{AddrPattern, NetGrant};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -85,9 +87,14 @@ impl Capability {
     /// empty list, `none`) rather than an error or a trap: asking for the
     /// directories, arguments or environment one does not hold gets none.
     /// Never for data that must be whole (random bytes).
+    /// So is asking what kind of error a stream's error is
+    /// (`filesystem-error-code`, `network-error-code`): `none`, "not one of
+    /// mine", which is true, and what a standard library asks of any
+    /// failed write.
     pub(crate) fn empty_when_denied(self, function: &str) -> bool {
         match self {
-            Capability::Filesystem => function == "get-directories",
+            Capability::Filesystem => matches!(function, "get-directories" | "filesystem-error-code"),
+            Capability::Net => function == "network-error-code",
             Capability::Cli => matches!(function, "get-arguments" | "get-environment" | "initial-cwd"),
             _ => false,
         }
@@ -100,6 +107,9 @@ impl Capability {
         let (package, _) = interface.split_once('/').ok_or(())?;
         Ok(match package {
             "wasi:io" => None,
+            // Ending oneself is no power over anything, and a program that
+            // cannot say its exit code would be reported as trapped.
+            "wasi:cli" if interface == "wasi:cli/exit" => None,
             "wasi:cli" => Some(Capability::Cli),
             "wasi:clocks" => Some(Capability::Clocks),
             "wasi:random" => Some(Capability::Random),
@@ -208,6 +218,24 @@ impl Grants {
     /// Adds a capability with its parameters, replacing any held.
     pub fn with(mut self, grant: Grant) -> Grants {
         self.held.insert(grant.capability(), grant);
+        self
+    }
+
+    /// Adds a capability with its parameters; one already held gets these
+    /// parameters besides its own (directories and addresses add up).
+    pub fn merge(mut self, grant: Grant) -> Grants {
+        match (self.held.get_mut(&grant.capability()), grant) {
+            (Some(Grant::Filesystem(held)), Grant::Filesystem(more)) => {
+                more.preopens().iter().cloned().for_each(|p| held.push(p));
+            }
+            (Some(Grant::Net(held)), Grant::Net(more)) => {
+                *held = more.patterns().iter().fold(std::mem::take(held), |net, p| net.connect(*p));
+            }
+            (Some(_), _) => {}
+            (None, grant) => {
+                self.held.insert(grant.capability(), grant);
+            }
+        }
         self
     }
 
@@ -359,6 +387,35 @@ mod tests {
         assert_eq!(Capability::for_import("wasi:sockets/tcp@0.2.0"), Ok(Some(Capability::Net)));
         assert_eq!(Capability::for_import("agentos:kernel/process@0.1.0"), Ok(Some(Capability::Process)));
         assert_eq!(Capability::for_import("wasi:http/outgoing-handler@0.2.0"), Err(()));
+        assert_eq!(Capability::for_import("wasi:cli/exit@0.2.6"), Ok(None), "ending oneself needs nothing");
+    }
+
+    #[test]
+    fn a_denied_interface_answers_none_to_what_is_harmless() {
+        assert!(Capability::Filesystem.empty_when_denied("get-directories"));
+        assert!(Capability::Filesystem.empty_when_denied("filesystem-error-code"));
+        assert!(Capability::Net.empty_when_denied("network-error-code"));
+        assert!(!Capability::Net.empty_when_denied("create-tcp-socket"));
+        assert!(!Capability::Random.empty_when_denied("get-random-bytes"), "random bytes are never short");
+    }
+
+    #[test]
+    fn parameters_asked_twice_add_up() {
+        let net = |addr: &str| Grant::parse("net", &[], &[("connect".into(), addr.into())]).unwrap();
+        let dir = |path: &str| Grant::parse("filesystem", &[(path.into(), DirRights::READ)], &[]).unwrap();
+        let grants = Grants::none()
+            .merge(net("127.0.0.1:80"))
+            .merge(net("127.0.0.1:81"))
+            .merge(dir("/a"))
+            .merge(dir("/b"))
+            .merge(Grant::Plain(Capability::Cli))
+            .merge(Grant::Plain(Capability::Cli));
+        assert_eq!(grants.net().unwrap().patterns().len(), 2);
+        assert_eq!(grants.preopens().iter().map(|p| p.path()).collect::<Vec<_>>(), ["/a", "/b"]);
+        assert_eq!(
+            grants.capabilities().collect::<Vec<_>>(),
+            [Capability::Cli, Capability::Filesystem, Capability::Net]
+        );
     }
 
     #[test]

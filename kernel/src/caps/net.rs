@@ -5,7 +5,8 @@
 //! The kernel applies them through wasmtime-wasi's socket address check:
 //! TCP connects and UDP sends to an address no pattern covers answer
 //! `access-denied`, as do listening and accepting; the implicit bind of a
-//! connect (to the wildcard address, port 0) is allowed.
+//! connect (to the wildcard address, port 0) is allowed. Each refusal is
+//! reported to the kernel, which audits it.
 
 use super::GrantError;
 use std::fmt;
@@ -32,8 +33,14 @@ impl AddrPattern {
             reason: reason.into(),
         };
         let (host, port) = text.rsplit_once(':').ok_or_else(|| bad("expected IP:PORT or IP:*"))?;
-        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-        let ip = host.parse::<IpAddr>().map_err(|_| bad("not an IP address (host names are not resolved here)"))?;
+        let ip = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+            Some(v6) => IpAddr::V6(v6.parse().map_err(|_| bad("not an IPv6 address inside [ ]"))?),
+            None if host.contains(':') => return Err(bad("an IPv6 address goes in brackets: [IP]:PORT")),
+            None => IpAddr::V4(host.parse().map_err(|_| bad("not an IP address (host names are not resolved here)"))?),
+        };
+        // An IPv4-mapped address is the IPv4 address it maps, as addresses
+        // connected to are.
+        let ip = canonical(ip);
         let port = match port {
             "*" => None,
             port => Some(port.parse::<u16>().map_err(|_| bad("the port must be a number up to 65535, or *"))?),
@@ -41,6 +48,8 @@ impl AddrPattern {
         Ok(AddrPattern { ip, port })
     }
 
+    /// Whether `addr` is one of this pattern's. An IPv6 scope (the
+    /// interface of a link-local address) is not part of a pattern.
     fn covers(&self, addr: SocketAddr) -> bool {
         self.ip == canonical(addr.ip()) && self.port.is_none_or(|p| p == addr.port())
     }
@@ -71,6 +80,9 @@ impl fmt::Display for AddrPattern {
         }
     }
 }
+
+/// Told of each address (or name) a process was refused, and what it tried.
+pub(crate) type OnRefused = Arc<dyn Fn(String, &'static str) + Send + Sync>;
 
 /// The `net` capability's parameters.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -122,18 +134,32 @@ impl NetGrant {
     }
 
     /// Sets up a process's sockets: TCP and UDP on, every address checked
-    /// against the patterns. Name lookup stays off: the patterns are
-    /// addresses, and a lookup would reach the host's resolver (a channel
-    /// out) whatever they say.
-    pub(crate) fn prepare(&self, builder: &mut WasiCtxBuilder) {
+    /// against the patterns. wasmtime-wasi's name lookup stays off: the
+    /// patterns are addresses, and a lookup would reach the host's resolver
+    /// (a channel out) whatever they say; the kernel's own
+    /// `ip-name-lookup` resolves only addresses written as text.
+    ///
+    /// Every refusal of something the process did (not the filtering of a
+    /// UDP datagram it received) goes to `refused`, with the address and
+    /// what it tried (`connect to`, `send to`, `bind`, `listen on`).
+    pub(crate) fn prepare(&self, builder: &mut WasiCtxBuilder, refused: OnRefused) {
         let grant = Arc::new(self.clone());
         builder.allow_tcp(true).allow_udp(true).allow_ip_name_lookup(false).socket_addr_check(move |addr, used| {
-            let allowed = match used {
-                SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend | SocketAddrUse::UdpReceive => grant.allows(addr),
-                // The implicit bind before a connect or a send.
-                SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => addr.port() == 0 && addr.ip().is_unspecified(),
-                SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => false,
+            let (allowed, tried) = match used {
+                SocketAddrUse::TcpConnect => (grant.allows(addr), "connect to"),
+                SocketAddrUse::UdpSend => (grant.allows(addr), "send to"),
+                SocketAddrUse::UdpReceive => (grant.allows(addr), ""),
+                // A bind to the wildcard address and port 0 (what a connect
+                // or a first send does implicitly, and WASI's UDP asks for
+                // explicitly) lets nothing in: listening is refused.
+                SocketAddrUse::TcpBind | SocketAddrUse::UdpBind => {
+                    (addr.port() == 0 && addr.ip().is_unspecified(), "bind")
+                }
+                SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => (false, "listen on"),
             };
+            if !allowed && !tried.is_empty() {
+                refused(addr.to_string(), tried);
+            }
             Box::pin(async move { allowed })
         });
     }
@@ -180,5 +206,17 @@ mod tests {
         );
         assert!(AddrPattern::parse("127.0.0.1").is_err());
         assert!(AddrPattern::parse("127.0.0.1:70000").is_err());
+        let err = AddrPattern::parse("1::2:3").unwrap_err().to_string();
+        assert!(err.ends_with("an IPv6 address goes in brackets: [IP]:PORT"), "not split at its last colon: {err}");
+        assert!(AddrPattern::parse("[127.0.0.1]:80").is_err(), "brackets are for IPv6");
+        assert!(AddrPattern::parse("[::1]").is_err());
+    }
+
+    #[test]
+    fn a_mapped_pattern_is_its_ipv4_address() {
+        let held = grant(&["[::ffff:10.0.0.7]:80"]);
+        assert_eq!(held.patterns()[0].to_string(), "10.0.0.7:80");
+        assert!(held.allows("10.0.0.7:80".parse().unwrap()));
+        assert!(held.allows("[::ffff:10.0.0.7]:80".parse().unwrap()));
     }
 }

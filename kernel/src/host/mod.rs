@@ -3,6 +3,7 @@
 //! process's store data.
 
 pub(crate) mod filesystem;
+pub(crate) mod lookup;
 pub(crate) mod process;
 mod process_0_1;
 pub(crate) mod service;

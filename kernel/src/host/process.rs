@@ -503,11 +503,8 @@ fn child_grants(asked: &[wit::Grant]) -> Result<Grants, String> {
             .map(|d| (d.path.clone(), if d.read_only { DirRights::READ_ONLY } else { DirRights::ALL }))
             .collect();
         let grant = Grant::parse(&grant.capability, &dirs, &grant.params).map_err(|e| e.to_string())?;
-        // The same capability asked twice: its directories add up.
-        grants = match (grant, grants.filesystem().preopens().is_empty()) {
-            (Grant::Filesystem(dirs), false) => dirs.preopens().iter().cloned().fold(grants, Grants::preopen),
-            (grant, _) => grants.with(grant),
-        };
+        // The same capability asked twice: its parameters add up.
+        grants = grants.merge(grant);
     }
     Ok(grants)
 }
