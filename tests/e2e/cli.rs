@@ -294,3 +294,18 @@ fn trace_in_the_shell() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("not a process id: '--bogus'"), "{}", text(&out.stderr));
 }
+
+/// Regression (issue 11): a path into `/proc` from a directory of the
+/// namespace is served by the mount the walk reached, for every call
+/// wasi-libc makes of it (`stat` asks for `metadata-hash-at` too): `ls`,
+/// `cd` and `ls -l` of `/proc/PID` failed with "Cross-device link".
+#[test]
+fn proc_is_served_through_any_path_into_it() {
+    let line =
+        "ls /proc/1; cd /proc/1 && pwd && head -c 2 cmdline; echo; ls -l /proc/1 | grep -c status; ls /proc/1/nothing";
+    let out = agentos(&["-c", line], b"");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(stdout, "cmdline\nlimits\nstatus\ntrace\n/proc/1\nsh\n1\n", "stderr: {stderr}");
+    assert_eq!(stderr, "ls: cannot access '/proc/1/nothing': No such file or directory\n");
+    assert_eq!(out.status.code(), Some(2), "ls of a missing file fails as GNU's does");
+}

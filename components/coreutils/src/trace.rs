@@ -1,8 +1,9 @@
 //! `trace`: what processes did, like strace, from the kernel's trace events
 //! in `/proc/PID/trace` (and `/proc/trace`, the last events of every
-//! process), one JSON object a line.
+//! process), one JSON object a line, read and printed through the shared
+//! schema (`agentos-trace-schema`).
 
-use serde_json::Value;
+use agentos_trace_schema::Event;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::io::Write;
 use std::time::Duration;
@@ -26,57 +27,9 @@ handoff, with its arguments and results (as WAVE), outcome and duration.
 /// How often `--follow` looks for new events.
 const POLL: Duration = Duration::from_millis(200);
 
-/// One event, as `/proc/…/trace` has it.
-struct Event {
-    seq: u64,
-    pid: u64,
-    peer: Option<u64>,
-    incoming: bool,
-    time_ns: u64,
-    call: String,
-    args: String,
-    result: String,
-    duration_ns: u64,
-    outcome: String,
-}
-
-impl Event {
-    fn parse(line: &str) -> Option<Event> {
-        let v: Value = serde_json::from_str(line).ok()?;
-        let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let number = |k: &str| v.get(k).and_then(Value::as_u64);
-        Some(Event {
-            seq: number("seq")?,
-            pid: number("pid")?,
-            peer: number("peer"),
-            incoming: v.get("incoming").and_then(Value::as_bool).unwrap_or(false),
-            time_ns: number("time_ns").unwrap_or(0),
-            call: text("call"),
-            args: text("args"),
-            result: text("result"),
-            duration_ns: number("duration_ns").unwrap_or(0),
-            outcome: text("outcome"),
-        })
-    }
-
-    fn line(&self) -> String {
-        let (secs, micros) = (self.time_ns / 1_000_000_000, self.time_ns % 1_000_000_000 / 1000);
-        let duration = Duration::from_nanos(self.duration_ns);
-        let peer = match (self.peer, self.incoming) {
-            (Some(peer), false) => format!(" (to {peer})"),
-            (Some(peer), true) => format!(" (from {peer})"),
-            (None, _) => String::new(),
-        };
-        format!(
-            "{secs}.{micros:06} {:>5} {}({}) -> {} [{}, {duration:?}]{peer}",
-            self.pid, self.call, self.args, self.result, self.outcome
-        )
-    }
-}
-
 /// The events in `path`, or why they cannot be read.
 fn events(path: &str) -> Result<Vec<Event>, std::io::Error> {
-    Ok(std::fs::read_to_string(path)?.lines().filter_map(Event::parse).collect())
+    Ok(std::fs::read_to_string(path)?.lines().filter_map(|line| Event::parse(line).ok()).collect())
 }
 
 fn source(pid: Option<u64>) -> String {
@@ -150,7 +103,7 @@ fn show(pids: &[Option<u64>], follow: bool) -> Result<(), String> {
                 *ended |= *pid == Some(event.pid) && event.call == "process.exit";
                 if event.seq > *last && (pid.is_some() || event.pid != me) {
                     *last = event.seq;
-                    let _ = writeln!(out, "{}", event.line());
+                    let _ = writeln!(out, "{event}");
                 }
             }
         }
@@ -222,7 +175,7 @@ fn show_pipeline(start: Option<u64>) -> Result<(), String> {
     eprintln!("pipeline of processes {}: {} handoffs", pids.join(" "), handoffs.len());
     let mut out = std::io::stdout();
     for event in handoffs.values() {
-        let _ = writeln!(out, "{}", event.line());
+        let _ = writeln!(out, "{event}");
     }
     Ok(())
 }

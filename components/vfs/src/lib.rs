@@ -33,7 +33,9 @@ wit_bindgen::generate!({
     generate_all,
 });
 
-use exports::agentos::fs::vfs::{Blob, Change, Dirent, Errno, Guest, Ino, OpenFlags, Stat, Version};
+use exports::agentos::fs::vfs::{
+    Blob, Change, Crossing, Device, Dirent, Errno, Guest, Ino, LookupError, OpenFlags, Stat, Version,
+};
 use namespace::Namespace;
 use std::cell::RefCell;
 
@@ -49,6 +51,24 @@ fn with<R>(f: impl FnOnce(&mut Namespace) -> Result<R, Errno>) -> Result<R, Errn
     })
 }
 
+/// Like [`with`], for a lookup: a walk stopped at a mount point answers
+/// with the crossing it found.
+fn lookup(f: impl FnOnce(&mut Namespace) -> Result<Stat, Errno>) -> Result<Stat, LookupError> {
+    NAMESPACE.with(|ns| {
+        let mut ns = ns.borrow_mut();
+        ns.ensure_root().map_err(LookupError::Failed)?;
+        ns.take_crossed();
+        match f(&mut ns) {
+            Ok(stat) => Ok(stat),
+            Err(Errno::CrossDevice) => match ns.take_crossed() {
+                Some((mount, mount_point, rest)) => Err(LookupError::Crossed(Crossing { mount, mount_point, rest })),
+                None => Err(LookupError::Failed(Errno::CrossDevice)),
+            },
+            Err(e) => Err(LookupError::Failed(e)),
+        }
+    })
+}
+
 struct Vfs;
 
 impl Guest for Vfs {
@@ -56,16 +76,16 @@ impl Guest for Vfs {
         with(|ns| Ok(ns.root())).unwrap_or(namespace::ROOT)
     }
 
-    fn stat_at(root: Ino, base: Ino, path: String, follow: bool) -> Result<Stat, Errno> {
-        with(|ns| ns.stat_at(root, base, &path, follow))
+    fn stat_at(root: Ino, base: Ino, path: String, follow: bool) -> Result<Stat, LookupError> {
+        lookup(|ns| ns.stat_at(root, base, &path, follow))
     }
 
     fn stat_inode(ino: Ino) -> Result<Stat, Errno> {
         with(|ns| ns.stat(ino))
     }
 
-    fn open_at(root: Ino, base: Ino, path: String, flags: OpenFlags, now: u64) -> Result<Stat, Errno> {
-        with(|ns| ns.open_at(root, base, &path, flags, now))
+    fn open_at(root: Ino, base: Ino, path: String, flags: OpenFlags, now: u64) -> Result<Stat, LookupError> {
+        lookup(|ns| ns.open_at(root, base, &path, flags, now))
     }
 
     fn create_directory_at(root: Ino, base: Ino, path: String, now: u64) -> Result<Stat, Errno> {
@@ -76,16 +96,12 @@ impl Guest for Vfs {
         with(|ns| ns.create_at(root, base, &path, namespace::New::Symlink(target), now))
     }
 
-    fn create_device_at(root: Ino, base: Ino, path: String, device: String, now: u64) -> Result<Stat, Errno> {
+    fn create_device_at(root: Ino, base: Ino, path: String, device: Device, now: u64) -> Result<Stat, Errno> {
         with(|ns| ns.create_at(root, base, &path, namespace::New::Device(device), now))
     }
 
     fn mount_at(root: Ino, base: Ino, path: String, name: String) -> Result<Stat, Errno> {
         with(|ns| ns.mount_at(root, base, &path, &name))
-    }
-
-    fn locate_mount(root: Ino, base: Ino, path: String) -> Result<(String, Ino, String), Errno> {
-        with(|ns| ns.locate_mount(root, base, &path))
     }
 
     fn readlink_at(root: Ino, base: Ino, path: String) -> Result<String, Errno> {

@@ -2,7 +2,9 @@
 //! atomic commit.
 
 use crate::agentos::store::kv::{self, CopyRange, KeyRange, Write};
-use crate::exports::agentos::fs::vfs::{Blob, Change, ChangeKind, Dirent, Errno, Ino, Kind, OpenFlags, Stat, Version};
+use crate::exports::agentos::fs::vfs::{
+    Blob, Change, ChangeKind, Device, Dirent, Errno, Ino, Kind, OpenFlags, Stat, Version,
+};
 use std::collections::{HashMap, VecDeque};
 
 /// The root directory's inode.
@@ -19,7 +21,20 @@ const MAX_CHANGES: usize = 4096;
 pub enum New {
     Directory,
     Symlink(String),
-    Device(String),
+    Device(Device),
+}
+
+/// A device's name, as the store keeps it (in the inode's `extra`).
+fn device_name(device: Device) -> &'static str {
+    match device {
+        Device::Null => "null",
+        Device::Zero => "zero",
+    }
+}
+
+/// The device a stored name is (`None` for one this vfs does not know).
+fn device_named(name: &str) -> Option<Device> {
+    [Device::Null, Device::Zero].into_iter().find(|d| device_name(*d) == name)
 }
 
 #[derive(Clone, Debug)]
@@ -291,7 +306,7 @@ impl Namespace {
             nlink: inode.nlink,
             size,
             blob: inode.blob,
-            device: (inode.kind == Kind::Device).then(|| inode.extra.clone()),
+            device: if inode.kind == Kind::Device { device_named(&inode.extra) } else { None },
             atime_ns: atime,
             mtime_ns: mtime,
             ctime_ns: inode.ctime,
@@ -349,7 +364,7 @@ impl Namespace {
                 }
                 (Kind::Symlink, target)
             }
-            New::Device(name) => (Kind::Device, name),
+            New::Device(device) => (Kind::Device, device_name(device).to_string()),
         };
         let ino = self.new_inode(walk.parent, &walk.name, kind, extra, now)?;
         self.stat(ino)
@@ -405,13 +420,10 @@ impl Namespace {
         self.stat_of(ino, &inode)
     }
 
-    pub fn locate_mount(&mut self, root: Ino, base: Ino, path: &str) -> Result<(String, Ino, String), Errno> {
-        self.crossed = None;
-        match self.walk(root, base, path, true) {
-            Err(Errno::CrossDevice) => self.crossed.take().ok_or(Errno::Io),
-            Err(e) => Err(e),
-            Ok(_) => Err(Errno::Invalid),
-        }
+    /// Where the walk that just failed with `cross-device` crossed into a
+    /// mount (taken: each crossing is told once).
+    pub fn take_crossed(&mut self) -> Option<(String, Ino, String)> {
+        self.crossed.take()
     }
 
     pub fn readlink_at(&mut self, root: Ino, base: Ino, path: &str) -> Result<String, Errno> {

@@ -166,7 +166,7 @@ impl Filesystem {
     pub(crate) async fn create_device(&self, path: &str, device: Device) -> Result<(), FsOpError> {
         let relative = Self::relative(path)?;
         let at = At(path);
-        let made = self.vfs.create_device_at(self.root, self.root, relative, device.name().into(), now_ns()).await;
+        let made = self.vfs.create_device_at(self.root, self.root, relative, device.vfs(), now_ns()).await;
         made.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
         Ok(())
     }

@@ -18,7 +18,9 @@ pub use stdio::{FileStdin, FileStdout};
 pub(crate) use api::no_workspace;
 pub use api::{ChangeEvent, ChangeKind, FileVersion, FsErrorKind, FsOpError, Watch};
 
-pub(crate) use server::{ChangeKind as VfsChangeKind, Errno, Kind, OpenBlob, OpenFlags, Stat, VfsClient, VfsDown};
+pub(crate) use server::{
+    ChangeKind as VfsChangeKind, Crossing, Errno, Kind, LookupError, OpenBlob, OpenFlags, Stat, VfsClient, VfsDown,
+};
 
 use crate::bindings::host::wasi::filesystem::types::{DirectoryEntry, ErrorCode};
 use crate::caps::DirRights;
@@ -183,7 +185,7 @@ impl Device {
     /// Every device, in order.
     pub const ALL: [Device; 2] = [Device::Null, Device::Zero];
 
-    /// Its name, as the vfs records it (`null`).
+    /// Its name (`null`, as in `/dev/null`).
     pub fn name(self) -> &'static str {
         match self {
             Device::Null => "null",
@@ -197,8 +199,18 @@ impl Device {
         if stat.kind != Kind::Device {
             return None;
         }
-        let name = stat.device.as_deref()?;
-        Device::ALL.into_iter().find(|d| d.name() == name)
+        Some(match stat.device? {
+            server::VfsDevice::Null => Device::Null,
+            server::VfsDevice::Zero => Device::Zero,
+        })
+    }
+
+    /// As the vfs names it.
+    pub(crate) fn vfs(self) -> server::VfsDevice {
+        match self {
+            Device::Null => server::VfsDevice::Null,
+            Device::Zero => server::VfsDevice::Zero,
+        }
     }
 }
 
@@ -221,24 +233,78 @@ impl Drop for WriteSession {
     }
 }
 
-/// A `wasi:filesystem` descriptor: a directory or file of the namespace.
+/// A `wasi:filesystem` descriptor: where its paths may reach, and what it
+/// is open on.
 pub struct Descriptor {
-    pub(crate) ino: u64,
-    pub(crate) kind: Kind,
     /// The root this descriptor's paths may not leave (its preopen).
     pub(crate) root: u64,
     /// What the preopen it came from allows.
     pub(crate) rights: DirRights,
-    /// Opened for reading / writing (files).
+    pub(crate) open: Open,
+}
+
+/// What a descriptor is open on: each kind of node carries only what it
+/// uses.
+pub(crate) enum Open {
+    /// A directory of the namespace.
+    Dir { ino: u64 },
+    /// A regular file of the namespace.
+    File(OpenFile),
+    /// A device node the kernel serves.
+    Device { ino: u64, device: Device, read: bool, write: bool },
+    /// A node of a mount (read-only), served by it instead of the vfs.
+    Mount(MountFile),
+}
+
+/// A regular file, open.
+pub(crate) struct OpenFile {
+    pub(crate) ino: u64,
+    /// Opened for reading / writing.
     pub(crate) read: bool,
     pub(crate) write: bool,
     /// The blob a reader reads (a file's blob when opened; its own once it writes).
     pub(crate) blob: Option<Arc<OpenBlob>>,
-    pub(crate) device: Option<Device>,
     /// Set by the first write.
     pub(crate) session: Option<Arc<WriteSession>>,
-    /// A node of a mount, served by it instead of the vfs.
-    pub(crate) mount: Option<MountFile>,
+}
+
+impl Open {
+    /// Its vfs inode (`None` for a mount's node).
+    pub(crate) fn ino(&self) -> Option<u64> {
+        match self {
+            Open::Dir { ino } | Open::Device { ino, .. } => Some(*ino),
+            Open::File(file) => Some(file.ino),
+            Open::Mount(_) => None,
+        }
+    }
+
+    /// The kind of node it is.
+    pub(crate) fn kind(&self) -> Kind {
+        match self {
+            Open::Dir { .. } => Kind::Directory,
+            Open::File(_) => Kind::File,
+            Open::Device { .. } => Kind::Device,
+            Open::Mount(file) if file.is_dir() => Kind::Directory,
+            Open::Mount(_) => Kind::File,
+        }
+    }
+
+    /// Whether it was opened for reading, and for writing.
+    pub(crate) fn access(&self) -> (bool, bool) {
+        match self {
+            Open::Dir { .. } | Open::Mount(_) => (true, false),
+            Open::File(OpenFile { read, write, .. }) | Open::Device { read, write, .. } => (*read, *write),
+        }
+    }
+
+    /// What tells two descriptors' nodes apart: a mount's address and its
+    /// node, or 0 and the vfs inode.
+    pub(crate) fn identity(&self) -> (usize, u64) {
+        match self {
+            Open::Mount(file) => ((Arc::as_ptr(&file.mount) as *const () as usize).max(1), file.node()),
+            other => (0, other.ino().unwrap_or(0)),
+        }
+    }
 }
 
 /// A descriptor's node in a mount.

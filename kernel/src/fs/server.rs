@@ -24,8 +24,19 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 pub(crate) use crate::bindings::vfs::exports::agentos::fs::vfs::{
-    Change, ChangeKind, Dirent, Errno, Kind, OpenFlags, Stat, Version,
+    Change, ChangeKind, Crossing, Device as VfsDevice, Dirent, Errno, Kind, LookupError, OpenFlags, Stat, Version,
 };
+
+impl LookupError {
+    /// As an errno, for a caller that serves no mount: a crossing is
+    /// `cross-device`.
+    pub(crate) fn errno(self) -> Errno {
+        match self {
+            LookupError::Failed(e) => e,
+            LookupError::Crossed(_) => Errno::CrossDevice,
+        }
+    }
+}
 
 /// The vfs's store data.
 pub(crate) struct VfsCtx {
@@ -170,7 +181,7 @@ impl VfsClient {
         path: String,
         flags: OpenFlags,
         now: u64,
-    ) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), Errno>, VfsDown> {
+    ) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), LookupError>, VfsDown> {
         let client = self.clone();
         self.call(flags.create, move |store, vfs| {
             Box::pin(async move {
@@ -196,13 +207,39 @@ impl VfsClient {
         self.call(false, move |store, vfs| {
             Box::pin(async move {
                 let stat = vfs.call_stat_at(&mut *store, root, base, &path, follow).await?;
-                Ok(stat.map(|stat| {
+                Ok(stat.map_err(LookupError::errno).map(|stat| {
                     let held = (stat.kind == Kind::File).then(|| client.hold(stat.blob));
                     (stat, held)
                 }))
             })
         })
         .await
+    }
+
+    /// The inode at `path`; a crossing into a mount is `cross-device`.
+    pub(crate) async fn stat_at(
+        &self,
+        root: u64,
+        base: u64,
+        path: String,
+        follow: bool,
+    ) -> Result<Result<Stat, Errno>, VfsDown> {
+        Ok(self.lookup_at(root, base, path, follow).await?.map_err(LookupError::errno))
+    }
+
+    /// Opens (or creates) at `path`; a crossing into a mount is `cross-device`.
+    pub(crate) async fn open_at(
+        &self,
+        root: u64,
+        base: u64,
+        path: String,
+        flags: OpenFlags,
+        now: u64,
+    ) -> Result<Result<Stat, Errno>, VfsDown> {
+        let opened = self.call(true, move |store, vfs| {
+            Box::pin(async move { vfs.call_open_at(&mut *store, root, base, &path, flags, now).await })
+        });
+        Ok(opened.await?.map_err(LookupError::errno))
     }
 
     /// Starts writing a file and holds the blob to write into.
@@ -337,7 +374,7 @@ macro_rules! by_value {
         })*
     };
 }
-by_value!(u64, u32, bool, OpenFlags, Option<u64>);
+by_value!(u64, u32, bool, OpenFlags, Option<u64>, VfsDevice);
 
 /// One async method per vfs function: `name(args…) -> Result<T, VfsDown>`.
 macro_rules! vfs_calls {
@@ -358,14 +395,12 @@ macro_rules! vfs_calls {
 
 vfs_calls! {
     read root => call_root() -> u64;
-    read stat_at => call_stat_at(root: u64, base: u64, path: String, follow: bool) -> Result<Stat, Errno>;
+    read lookup_at => call_stat_at(root: u64, base: u64, path: String, follow: bool) -> Result<Stat, LookupError>;
     read stat_inode => call_stat_inode(ino: u64) -> Result<Stat, Errno>;
-    write open_at => call_open_at(root: u64, base: u64, path: String, flags: OpenFlags, now: u64) -> Result<Stat, Errno>;
     write create_directory_at => call_create_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
     write symlink_at => call_symlink_at(root: u64, target: String, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
     write mount_at => call_mount_at(root: u64, base: u64, path: String, name: String) -> Result<Stat, Errno>;
-    read locate_mount => call_locate_mount(root: u64, base: u64, path: String) -> Result<(String, u64, String), Errno>;
-    write create_device_at => call_create_device_at(root: u64, base: u64, path: String, device: String, now: u64) -> Result<Stat, Errno>;
+    write create_device_at => call_create_device_at(root: u64, base: u64, path: String, device: VfsDevice, now: u64) -> Result<Stat, Errno>;
     read readlink_at => call_readlink_at(root: u64, base: u64, path: String) -> Result<String, Errno>;
     write link_at => call_link_at(root: u64, old_base: u64, old_path: String, follow: bool, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
     write unlink_file_at => call_unlink_file_at(root: u64, base: u64, path: String, now: u64) -> Result<(), Errno>;

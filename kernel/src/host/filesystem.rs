@@ -20,8 +20,8 @@ use crate::caps::Grants;
 use crate::fs::data::Blobs;
 use crate::fs::mount::{self, Mount, MountError, NodePath};
 use crate::fs::{
-    self, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, MountFile, OpenBlob, OpenFlags, Stat,
-    WriteSession, now_ns,
+    self, Crossing, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, LookupError, MountFile, Open, OpenBlob,
+    OpenFile, OpenFlags, Stat, WriteSession, now_ns,
 };
 use crate::pid::Pid;
 use bytes::Bytes;
@@ -76,11 +76,11 @@ impl FsView<'_> {
     /// Checks that `fd` allows `needed`, logging a refusal.
     fn require(&self, fd: &Resource<Descriptor>, needed: DirRights, what: &'static str) -> FsResult<&Descriptor> {
         let d = self.descriptor(fd)?;
-        if d.mount.is_some() && needed != DirRights::READ {
+        if matches!(d.open, Open::Mount(_)) && needed != DirRights::READ {
             return Err(ErrorCode::ReadOnly.into());
         }
         if !d.rights.contains(needed) {
-            let (ino, held) = (d.ino, d.rights);
+            let (ino, held) = (d.open.ino().unwrap_or(0), d.rights);
             self.audit(AuditEvent::FsRightDenied { pid: self.pid, op: what, ino, held, needed });
             return Err(ErrorCode::NotPermitted.into());
         }
@@ -89,22 +89,23 @@ impl FsView<'_> {
 
     fn directory(&self, fd: &Resource<Descriptor>, needed: DirRights, what: &'static str) -> FsResult<(u64, u64)> {
         let d = self.require(fd, needed, what)?;
-        if d.kind != Kind::Directory {
-            return Err(ErrorCode::NotDirectory.into());
+        match &d.open {
+            Open::Dir { ino } => Ok((d.root, *ino)),
+            Open::Mount(file) if file.is_dir() => Ok((d.root, 0)),
+            _ => Err(ErrorCode::NotDirectory.into()),
         }
-        Ok((d.root, d.ino))
     }
 
     /// The shared write session of a file descriptor, started on first use.
     async fn write_session(&mut self, fd: &Resource<Descriptor>) -> FsResult<Option<Arc<WriteSession>>> {
-        let d = self.descriptor(fd)?;
-        if d.device.is_some() {
+        // A device discards what is written; only a file has a session.
+        let Open::File(file) = &self.descriptor(fd)?.open else {
             return Ok(None);
-        }
-        if let Some(session) = &d.session {
+        };
+        if let Some(session) = &file.session {
             return Ok(Some(session.clone()));
         }
-        let (ino, held) = (d.ino, d.blob.clone());
+        let (ino, held) = (file.ino, file.blob.clone());
         let vfs = self.filesystem()?.vfs.clone();
         let blob = match (vfs.begin_write_held(ino, now_ns()).await?, held) {
             (Ok(blob), _) => blob,
@@ -113,9 +114,10 @@ impl FsView<'_> {
             (Err(e), _) => return Err(e.into()),
         };
         let session = Arc::new(WriteSession::new(ino, blob.clone(), vfs));
-        let d = self.table.get_mut(fd)?;
-        d.blob = Some(blob);
-        d.session = Some(session.clone());
+        if let Open::File(file) = &mut self.table.get_mut(fd)?.open {
+            file.blob = Some(blob);
+            file.session = Some(session.clone());
+        }
         Ok(Some(session))
     }
 
@@ -132,33 +134,19 @@ impl FsView<'_> {
         rights: DirRights,
     ) -> FsResult<Resource<Descriptor>> {
         let mut file = MountFile { mount, path, data: None };
-        let dir = file.is_dir();
-        if !dir {
+        if !file.is_dir() {
             file.data = Some(Arc::new(file.mount.read(file.node()).map_err(mount_error)?));
         }
-        let descriptor = Descriptor {
-            ino: 0,
-            kind: if dir { Kind::Directory } else { Kind::File },
-            root,
-            rights: rights.union(DirRights::READ),
-            read: true,
-            write: false,
-            blob: None,
-            device: None,
-            session: None,
-            mount: Some(file),
-        };
+        let descriptor = Descriptor { root, rights: rights.union(DirRights::READ), open: Open::Mount(file) };
         Ok(self.table.push(descriptor)?)
     }
 
-    /// Follows `path` from a vfs directory into the mount it crosses (the
-    /// vfs said `cross-device`): the mount and the way to the node.
-    async fn mount_path(&mut self, root: u64, base: u64, path: &str) -> FsResult<(Arc<dyn Mount>, NodePath)> {
-        let fs = self.filesystem()?;
-        let (name, _, rest) = fs.vfs.locate_mount(root, base, path.to_string()).await??;
+    /// The rest of a path the vfs's walk stopped at a mount point with,
+    /// walked in that mount: the mount and the way to the node.
+    fn crossed(&self, crossing: Crossing) -> FsResult<(Arc<dyn Mount>, NodePath)> {
         // A mount point whose mount is not attached (a driver not running).
-        let mount = fs.mounts.named(&name).ok_or(ErrorCode::CrossDevice)?.clone();
-        let path = mount::walk(&*mount, &[], &rest).map_err(mount_error)?;
+        let mount = self.filesystem()?.mounts.named(&crossing.mount).ok_or(ErrorCode::CrossDevice)?.clone();
+        let path = mount::walk(&*mount, &[], &crossing.rest).map_err(mount_error)?;
         Ok((mount, path))
     }
 
@@ -252,18 +240,8 @@ impl preopens::Host for FsView<'_> {
             };
             match stat {
                 Ok(stat) if stat.kind == Kind::Directory => {
-                    let descriptor = Descriptor {
-                        ino: stat.ino,
-                        kind: Kind::Directory,
-                        root: stat.ino,
-                        rights: preopen.rights(),
-                        read: true,
-                        write: false,
-                        blob: None,
-                        device: None,
-                        session: None,
-                        mount: None,
-                    };
+                    let descriptor =
+                        Descriptor { root: stat.ino, rights: preopen.rights(), open: Open::Dir { ino: stat.ino } };
                     out.push((self.table.push(descriptor)?, preopen.path().to_string()));
                 }
                 other => tracing::warn!(
@@ -295,19 +273,22 @@ impl types::HostDescriptor for FsView<'_> {
         offset: Filesize,
     ) -> FsResult<Resource<DynInputStream>> {
         let d = self.descriptor(&fd)?;
-        if !d.read {
+        if !d.open.access().0 {
             return Err(ErrorCode::BadDescriptor.into());
         }
-        if d.kind == Kind::Directory {
-            return Err(ErrorCode::IsDirectory.into());
-        }
-        if let Some(data) = d.mount.as_ref().and_then(|m| m.data.as_ref()) {
-            let start = (offset as usize).min(data.len());
-            let stream: DynInputStream = Box::new(MemoryInput(Bytes::copy_from_slice(&data[start..])));
-            return Ok(self.table.push(stream)?);
-        }
-        let stream: DynInputStream =
-            Box::new(BlobInput { blobs: self.blobs()?, blob: d.blob.clone(), pos: offset, device: d.device });
+        let stream: DynInputStream = match &d.open {
+            Open::Mount(MountFile { data: Some(data), .. }) => {
+                let start = (offset as usize).min(data.len());
+                Box::new(MemoryInput(Bytes::copy_from_slice(&data[start..])))
+            }
+            Open::Dir { .. } | Open::Mount(_) => return Err(ErrorCode::IsDirectory.into()),
+            Open::File(file) => {
+                Box::new(BlobInput { blobs: self.blobs()?, blob: file.blob.clone(), pos: offset, device: None })
+            }
+            Open::Device { device, .. } => {
+                Box::new(BlobInput { blobs: self.blobs()?, blob: None, pos: offset, device: Some(*device) })
+            }
+        };
         Ok(self.table.push(stream)?)
     }
 
@@ -343,29 +324,27 @@ impl types::HostDescriptor for FsView<'_> {
     async fn get_flags(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorFlags> {
         let d = self.descriptor(&fd)?;
         let mut flags = DescriptorFlags::empty();
-        if d.read {
+        let (read, write) = d.open.access();
+        if read {
             flags |= DescriptorFlags::READ;
         }
-        if d.write {
+        if write {
             flags |= DescriptorFlags::WRITE;
         }
-        if d.kind == Kind::Directory && d.rights.contains(DirRights::CREATE) {
+        if matches!(d.open, Open::Dir { .. }) && d.rights.contains(DirRights::CREATE) {
             flags |= DescriptorFlags::MUTATE_DIRECTORY;
         }
         Ok(flags)
     }
 
     async fn get_type(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorType> {
-        Ok(descriptor_type(self.descriptor(&fd)?.kind))
+        Ok(descriptor_type(self.descriptor(&fd)?.open.kind()))
     }
 
     async fn set_size(&mut self, fd: Resource<Descriptor>, size: Filesize) -> FsResult<()> {
         let d = self.require(&fd, DirRights::WRITE, "set-size")?;
-        if !d.write {
+        if !d.open.access().1 {
             return Err(ErrorCode::BadDescriptor.into());
-        }
-        if d.kind == Kind::Directory {
-            return Err(ErrorCode::IsDirectory.into());
         }
         if let Some(session) = self.write_session(&fd).await? {
             self.blobs()?.set_size(session.blob.blob, size, now_ns())?;
@@ -374,7 +353,8 @@ impl types::HostDescriptor for FsView<'_> {
     }
 
     async fn set_times(&mut self, fd: Resource<Descriptor>, atime: NewTimestamp, mtime: NewTimestamp) -> FsResult<()> {
-        let ino = self.require(&fd, DirRights::WRITE, "set-times")?.ino;
+        // A mount's node is refused by `require` (read-only).
+        let ino = self.require(&fd, DirRights::WRITE, "set-times")?.open.ino().ok_or(ErrorCode::ReadOnly)?;
         let now = now_ns();
         self.filesystem()?.vfs.set_times(ino, timestamp(atime, now), timestamp(mtime, now), now).await??;
         Ok(())
@@ -382,20 +362,20 @@ impl types::HostDescriptor for FsView<'_> {
 
     async fn read(&mut self, fd: Resource<Descriptor>, len: Filesize, offset: Filesize) -> FsResult<(Vec<u8>, bool)> {
         let d = self.descriptor(&fd)?;
-        if !d.read {
+        if !d.open.access().0 {
             return Err(ErrorCode::BadDescriptor.into());
         }
-        if let Some(data) = d.mount.as_ref().and_then(|m| m.data.as_ref()) {
-            let start = (offset as usize).min(data.len());
-            let end = (start + len.min(MAX_IO) as usize).min(data.len());
-            return Ok((data[start..end].to_vec(), end == data.len()));
-        }
-        match (d.kind, d.device) {
-            (Kind::Directory, _) => Err(ErrorCode::IsDirectory.into()),
-            (_, Some(Device::Null)) => Ok((Vec::new(), true)),
-            (_, Some(Device::Zero)) => Ok((vec![0; len.min(MAX_IO) as usize], false)),
-            _ => {
-                let blob = d.blob.as_ref().map_or(0, |b| b.blob);
+        match &d.open {
+            Open::Mount(MountFile { data: Some(data), .. }) => {
+                let start = (offset as usize).min(data.len());
+                let end = (start + len.min(MAX_IO) as usize).min(data.len());
+                Ok((data[start..end].to_vec(), end == data.len()))
+            }
+            Open::Dir { .. } | Open::Mount(_) => Err(ErrorCode::IsDirectory.into()),
+            Open::Device { device: Device::Null, .. } => Ok((Vec::new(), true)),
+            Open::Device { device: Device::Zero, .. } => Ok((vec![0; len.min(MAX_IO) as usize], false)),
+            Open::File(file) => {
+                let blob = file.blob.as_ref().map_or(0, |b| b.blob);
                 let blobs = self.blobs()?;
                 let bytes = blobs.read(blob, offset, len.min(MAX_IO))?;
                 let end = bytes.len() < len.min(MAX_IO) as usize || offset + bytes.len() as u64 >= blobs.size(blob)?;
@@ -405,12 +385,8 @@ impl types::HostDescriptor for FsView<'_> {
     }
 
     async fn write(&mut self, fd: Resource<Descriptor>, buf: Vec<u8>, offset: Filesize) -> FsResult<Filesize> {
-        let d = self.descriptor(&fd)?;
-        if !d.write {
+        if !self.descriptor(&fd)?.open.access().1 {
             return Err(ErrorCode::BadDescriptor.into());
-        }
-        if d.kind == Kind::Directory {
-            return Err(ErrorCode::IsDirectory.into());
         }
         let len = buf.len() as u64;
         if let Some(session) = self.write_session(&fd).await? {
@@ -421,7 +397,7 @@ impl types::HostDescriptor for FsView<'_> {
 
     async fn read_directory(&mut self, fd: Resource<Descriptor>) -> FsResult<Resource<DirectoryStream>> {
         let (_, dir) = self.directory(&fd, DirRights::READ, "read-directory")?;
-        if let Some(file) = &self.descriptor(&fd)?.mount {
+        if let Open::Mount(file) = &self.descriptor(&fd)?.open {
             let buffered = file
                 .mount
                 .entries(file.node())
@@ -450,11 +426,11 @@ impl types::HostDescriptor for FsView<'_> {
     }
 
     async fn stat(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorStat> {
-        let d = self.descriptor(&fd)?;
-        if let Some(file) = &d.mount {
-            return mount_stat(file);
-        }
-        let (ino, session, held) = (d.ino, d.session.is_some(), d.blob.as_ref().map(|b| b.blob));
+        let (ino, session, held) = match &self.descriptor(&fd)?.open {
+            Open::Mount(file) => return mount_stat(file),
+            Open::Dir { ino } | Open::Device { ino, .. } => (*ino, false, None),
+            Open::File(file) => (file.ino, file.session.is_some(), file.blob.as_ref().map(|b| b.blob)),
+        };
         let mut stat = match (self.filesystem()?.vfs.stat_inode(ino).await?, held) {
             (Ok(stat), _) => stat,
             // Unlinked while open: the inode is gone, its contents are not.
@@ -471,9 +447,8 @@ impl types::HostDescriptor for FsView<'_> {
             },
             (Err(e), _) => return Err(e.into()),
         };
-        if session {
+        if let (true, Some(blob)) = (session, held) {
             // A writer sees its own blob even while the vfs reports another.
-            let blob = self.descriptor(&fd)?.blob.as_ref().map_or(0, |b| b.blob);
             stat.size = self.blobs()?.size(blob)?;
         }
         Ok(descriptor_stat(&stat))
@@ -481,22 +456,22 @@ impl types::HostDescriptor for FsView<'_> {
 
     async fn stat_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, path: String) -> FsResult<DescriptorStat> {
         let (root, base) = self.directory(&fd, DirRights::READ, "stat-at")?;
-        if let Some(file) = &self.descriptor(&fd)?.mount {
+        if let Open::Mount(file) = &self.descriptor(&fd)?.open {
             let path = mount::walk(&*file.mount, &file.path, &path).map_err(mount_error)?;
             return mount_stat(&MountFile { mount: file.mount.clone(), path, data: None });
         }
         let follow = flags.contains(PathFlags::SYMLINK_FOLLOW);
         let vfs = self.filesystem()?.vfs.clone();
-        match vfs.stat_at(root, base, path.clone(), follow).await? {
+        match vfs.lookup_at(root, base, path, follow).await? {
             Ok(stat) => match self.mount_at(&stat) {
                 Some(mount) => mount_stat(&MountFile { mount, path: vec![mount::ROOT], data: None }),
                 None => Ok(descriptor_stat(&stat)),
             },
-            Err(Errno::CrossDevice) => {
-                let (mount, path) = self.mount_path(root, base, &path).await?;
+            Err(LookupError::Crossed(crossing)) => {
+                let (mount, path) = self.crossed(crossing)?;
                 mount_stat(&MountFile { mount, path, data: None })
             }
-            Err(e) => Err(e.into()),
+            Err(LookupError::Failed(e)) => Err(e.into()),
         }
     }
 
@@ -556,7 +531,7 @@ impl types::HostDescriptor for FsView<'_> {
             }
             Ok(())
         };
-        if let Some(file) = &self.descriptor(&fd)?.mount {
+        if let Open::Mount(file) = &self.descriptor(&fd)?.open {
             let mount = file.mount.clone();
             let path = mount::walk(&*mount, &file.path, &path).map_err(mount_error)?;
             read_only(&*mount, &path)?;
@@ -578,38 +553,32 @@ impl types::HostDescriptor for FsView<'_> {
             follow: path_flags.contains(PathFlags::SYMLINK_FOLLOW),
         };
         let vfs = self.filesystem()?.vfs.clone();
-        let (stat, held) = match vfs.open_at_held(root, base, path.clone(), open, now_ns()).await? {
+        let (stat, held) = match vfs.open_at_held(root, base, path, open, now_ns()).await? {
             Ok(opened) => opened,
-            Err(Errno::CrossDevice) => {
-                let (mount, path) = self.mount_path(root, base, &path).await?;
+            Err(LookupError::Crossed(crossing)) => {
+                let (mount, path) = self.crossed(crossing)?;
                 read_only(&*mount, &path)?;
                 return self.open_mount(mount, path, root, rights);
             }
-            Err(e) => return Err(e.into()),
+            Err(LookupError::Failed(e)) => return Err(e.into()),
         };
         if let Some(mount) = self.mount_at(&stat) {
             let path = vec![mount::ROOT];
             read_only(&*mount, &path)?;
             return self.open_mount(mount, path, root, rights);
         }
-        match stat.kind {
+        let read = flags.contains(DescriptorFlags::READ);
+        let open = match stat.kind {
             Kind::Symlink => return Err(ErrorCode::Loop.into()),
             Kind::Directory if write || truncate || create => return Err(ErrorCode::IsDirectory.into()),
-            _ => {}
-        }
-        let descriptor = Descriptor {
-            ino: stat.ino,
-            kind: stat.kind,
-            root,
-            rights,
-            read: flags.contains(DescriptorFlags::READ) || stat.kind == Kind::Directory,
-            write,
-            blob: held,
-            device: Device::of(&stat),
-            session: None,
-            mount: None,
+            Kind::Directory => Open::Dir { ino: stat.ino },
+            // A device node the kernel does not serve (from another kernel's store).
+            Kind::Device => {
+                Open::Device { ino: stat.ino, device: Device::of(&stat).ok_or(ErrorCode::NoSuchDevice)?, read, write }
+            }
+            Kind::File => Open::File(OpenFile { ino: stat.ino, read, write, blob: held, session: None }),
         };
-        let new = self.table.push(descriptor)?;
+        let new = self.table.push(Descriptor { root, rights, open })?;
         if truncate
             && stat.kind == Kind::File
             && let Some(session) = self.write_session(&new).await?
@@ -621,7 +590,23 @@ impl types::HostDescriptor for FsView<'_> {
 
     async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
         let (root, base) = self.directory(&fd, DirRights::READ, "readlink-at")?;
-        Ok(self.filesystem()?.vfs.readlink_at(root, base, path).await??)
+        // A mount has no symlinks: a node of one (once found) is not a link.
+        if let Open::Mount(file) = &self.descriptor(&fd)?.open {
+            mount::walk(&*file.mount, &file.path, &path).map_err(mount_error)?;
+            return Err(ErrorCode::Invalid.into());
+        }
+        let vfs = self.filesystem()?.vfs.clone();
+        match vfs.readlink_at(root, base, path.clone()).await? {
+            Err(Errno::CrossDevice) => match vfs.lookup_at(root, base, path, false).await? {
+                Err(LookupError::Crossed(crossing)) => {
+                    self.crossed(crossing)?;
+                    Err(ErrorCode::Invalid.into())
+                }
+                Err(LookupError::Failed(e)) => Err(e.into()),
+                Ok(_) => Err(ErrorCode::CrossDevice.into()),
+            },
+            other => Ok(other?),
+        }
     }
 
     async fn remove_directory_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
@@ -668,16 +653,14 @@ impl types::HostDescriptor for FsView<'_> {
 
     async fn is_same_object(&mut self, a: Resource<Descriptor>, b: Resource<Descriptor>) -> wasmtime::Result<bool> {
         let (a, b) = (self.table.get(&a)?, self.table.get(&b)?);
-        let node = |d: &Descriptor| d.mount.as_ref().map(|m| (Arc::as_ptr(&m.mount) as *const (), m.node()));
-        Ok(a.ino == b.ino && node(a) == node(b))
+        Ok(a.open.identity() == b.open.identity())
     }
 
     async fn metadata_hash(&mut self, fd: Resource<Descriptor>) -> FsResult<MetadataHashValue> {
-        let d = self.descriptor(&fd)?;
-        if let Some(file) = &d.mount {
-            return Ok(mount_hash(file));
-        }
-        Ok(MetadataHashValue { lower: d.ino, upper: 0 })
+        Ok(match &self.descriptor(&fd)?.open {
+            Open::Mount(file) => mount_hash(file),
+            other => MetadataHashValue { lower: other.ino().unwrap_or(0), upper: 0 },
+        })
     }
 
     async fn metadata_hash_at(
@@ -687,7 +670,7 @@ impl types::HostDescriptor for FsView<'_> {
         path: String,
     ) -> FsResult<MetadataHashValue> {
         let (root, base) = self.directory(&fd, DirRights::READ, "metadata-hash-at")?;
-        if let Some(file) = &self.descriptor(&fd)?.mount {
+        if let Open::Mount(file) = &self.descriptor(&fd)?.open {
             // A process listed a moment ago may be gone by now; a directory
             // listing must not fail for that, so hash the name instead.
             return Ok(match mount::walk(&*file.mount, &file.path, &path) {
@@ -700,9 +683,20 @@ impl types::HostDescriptor for FsView<'_> {
                 }
             });
         }
-        let stat =
-            self.filesystem()?.vfs.stat_at(root, base, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await??;
-        Ok(MetadataHashValue { lower: stat.ino, upper: 0 })
+        let vfs = self.filesystem()?.vfs.clone();
+        match vfs.lookup_at(root, base, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await? {
+            Ok(stat) => Ok(match self.mount_at(&stat) {
+                Some(mount) => mount_hash(&MountFile { mount, path: vec![mount::ROOT], data: None }),
+                None => MetadataHashValue { lower: stat.ino, upper: 0 },
+            }),
+            // wasi-libc asks for this in every `stat`: a path into a mount
+            // must answer here as `stat-at` does.
+            Err(LookupError::Crossed(crossing)) => {
+                let (mount, path) = self.crossed(crossing)?;
+                Ok(mount_hash(&MountFile { mount, path, data: None }))
+            }
+            Err(LookupError::Failed(e)) => Err(e.into()),
+        }
     }
 
     async fn drop(&mut self, fd: Resource<Descriptor>) -> wasmtime::Result<()> {
@@ -739,12 +733,8 @@ impl FsView<'_> {
         fd: Resource<Descriptor>,
         offset: Option<u64>,
     ) -> FsResult<Resource<DynOutputStream>> {
-        let d = self.descriptor(&fd)?;
-        if !d.write {
+        if !self.descriptor(&fd)?.open.access().1 {
             return Err(ErrorCode::BadDescriptor.into());
-        }
-        if d.kind == Kind::Directory {
-            return Err(ErrorCode::IsDirectory.into());
         }
         let session = self.write_session(&fd).await?;
         let stream: DynOutputStream = Box::new(BlobOutput { blobs: self.blobs()?, session, pos: offset });

@@ -299,6 +299,7 @@ impl ProcView<'_> {
             .open_at_held(root, root, rest, flags, crate::fs::now_ns())
             .await
             .map_err(|e| io(e.to_string()))?
+            .map_err(crate::fs::LookupError::errno)
         {
             Ok(opened) => opened,
             Err(Errno::NoEntry) => return Err(wit::Error::NotFound(path.to_string())),

@@ -93,73 +93,35 @@ pub struct TraceEvent {
 }
 
 impl TraceEvent {
+    /// The event in the shared schema (`agentos-trace-schema`), borrowed,
+    /// with the boot (kernel start, in ns since the epoch) that tells apart
+    /// the pids of different runs.
+    pub fn schema(&self, boot: u128) -> agentos_trace_schema::EventRef<'_> {
+        let t = self.time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+        agentos_trace_schema::EventRef {
+            boot: boot as u64,
+            seq: self.seq,
+            pid: self.pid.get().into(),
+            peer: self.peer.map(|p| p.get().into()),
+            incoming: self.incoming,
+            time_ns: t.as_nanos() as u64,
+            call: &self.call,
+            args: &self.args,
+            result: &self.result,
+            duration_ns: self.duration.as_nanos() as u64,
+            outcome: self.outcome.name(),
+        }
+    }
+
     /// One line, the way `trace` prints it.
     pub fn line(&self) -> String {
-        let t = self.time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-        let peer = match (self.peer, self.incoming) {
-            (Some(peer), false) => format!(" (to {peer})"),
-            (Some(peer), true) => format!(" (from {peer})"),
-            (None, _) => String::new(),
-        };
-        format!(
-            "{}.{:06} {:>5} {}({}) -> {} [{}, {:?}]{peer}",
-            t.as_secs(),
-            t.subsec_micros(),
-            self.pid,
-            self.call,
-            self.args,
-            self.result,
-            self.outcome.name(),
-            self.duration
-        )
+        self.schema(0).to_string()
     }
 
-    /// The event as one JSON object, with the boot (kernel start, in ns since
-    /// the epoch) that tells apart the pids of different runs.
+    /// The event as one JSON object (see [`TraceEvent::schema`]).
     pub fn json(&self, boot: u128) -> String {
-        use std::fmt::Write as _;
-        let t = self.time.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-        let mut out = String::with_capacity(160 + self.call.len() + self.args.len() + self.result.len());
-        let _ = write!(out, "{{\"boot\":{boot},\"seq\":{},\"pid\":{},\"peer\":", self.seq, self.pid);
-        match self.peer {
-            Some(peer) => {
-                let _ = write!(out, "{peer}");
-            }
-            None => out.push_str("null"),
-        }
-        let _ = write!(out, ",\"incoming\":{},\"time_ns\":{},\"call\":", self.incoming, t.as_nanos());
-        json_string(&mut out, &self.call);
-        out.push_str(",\"args\":");
-        json_string(&mut out, &self.args);
-        out.push_str(",\"result\":");
-        json_string(&mut out, &self.result);
-        let _ = write!(out, ",\"duration_ns\":{},\"outcome\":\"{}\"}}", self.duration.as_nanos(), self.outcome.name());
-        out
+        self.schema(boot).json()
     }
-}
-
-/// Appends `text` as a JSON string: runs that need no escape are copied whole.
-fn json_string(out: &mut String, text: &str) {
-    out.push('"');
-    let mut start = 0;
-    for (at, c) in text.char_indices() {
-        let escaped = match c {
-            '"' => "\\\"",
-            '\\' => "\\\\",
-            '\n' => "\\n",
-            c if (c as u32) < 0x20 => "",
-            _ => continue,
-        };
-        out.push_str(&text[start..at]);
-        if escaped.is_empty() {
-            out.push_str(&format!("\\u{:04x}", c as u32));
-        } else {
-            out.push_str(escaped);
-        }
-        start = at + c.len_utf8();
-    }
-    out.push_str(&text[start..]);
-    out.push('"');
 }
 
 /// Values as WAVE text, comma-separated, cut at [`MAX_TEXT`] characters.

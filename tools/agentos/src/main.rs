@@ -125,7 +125,7 @@ struct TraceArgs {
     pipeline: bool,
     /// The run, by its boot number as printed (default: the latest with the pid).
     #[arg(long)]
-    boot: Option<u128>,
+    boot: Option<u64>,
 }
 
 #[derive(Args, Debug)]

@@ -1,50 +1,12 @@
 //! `agentos trace`: reads the workspace's `trace.jsonl` (written by the
-//! kernel, see `agentos_kernel::trace`) and prints it like strace.
+//! kernel, see `agentos_kernel::trace`) and prints it like strace, through
+//! the shared schema (`agentos-trace-schema`), as the shell's `trace` does.
 
 use crate::TraceArgs;
-use serde_json::Value;
+use agentos_trace_schema::Event;
 use std::io::{BufRead, Seek};
 use std::path::Path;
 use std::process::ExitCode;
-
-/// One logged event.
-struct Event {
-    boot: u128,
-    pid: u64,
-    time_ns: u128,
-    call: String,
-    args: String,
-    result: String,
-    duration_ns: u64,
-    outcome: String,
-}
-
-fn parse(line: &str) -> Option<Event> {
-    let v: Value = serde_json::from_str(line).ok()?;
-    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let number = |k: &str| v.get(k).and_then(Value::as_u64);
-    Some(Event {
-        boot: v.get("boot")?.as_u64().map(u128::from).or_else(|| v.get("boot")?.as_f64().map(|f| f as u128))?,
-        pid: number("pid")?,
-        time_ns: v
-            .get("time_ns")?
-            .as_u64()
-            .map(u128::from)
-            .or_else(|| v.get("time_ns")?.as_f64().map(|f| f as u128))?,
-        call: text("call"),
-        args: text("args"),
-        result: text("result"),
-        duration_ns: number("duration_ns").unwrap_or(0),
-        outcome: text("outcome"),
-    })
-}
-
-fn print(e: &Event) {
-    let secs = e.time_ns / 1_000_000_000;
-    let micros = e.time_ns % 1_000_000_000 / 1000;
-    let duration = std::time::Duration::from_nanos(e.duration_ns);
-    println!("{secs}.{micros:06} {:>5} {}({}) -> {} [{}, {duration:?}]", e.pid, e.call, e.args, e.result, e.outcome);
-}
 
 pub async fn show(workspace: &Path, args: TraceArgs) -> anyhow::Result<ExitCode> {
     let path = workspace.join("trace.jsonl");
@@ -56,7 +18,7 @@ pub async fn show(workspace: &Path, args: TraceArgs) -> anyhow::Result<ExitCode>
     let mut events = Vec::new();
     let mut line = String::new();
     while reader.read_line(&mut line)? > 0 {
-        if let Some(event) = parse(&line) {
+        if let Ok(event) = Event::parse(&line) {
             events.push(event);
         }
         line.clear();
@@ -81,7 +43,7 @@ pub async fn show(workspace: &Path, args: TraceArgs) -> anyhow::Result<ExitCode>
             }
             last_handoff = Some(key);
         }
-        print(e);
+        println!("{e}");
     };
     events.iter().for_each(&mut show);
     if !args.follow {
@@ -100,7 +62,7 @@ pub async fn show(workspace: &Path, args: TraceArgs) -> anyhow::Result<ExitCode>
         let mut line = String::new();
         while reader.read_line(&mut line)? > 0 {
             if line.ends_with('\n') {
-                if let Some(event) = parse(&line) {
+                if let Ok(event) = Event::parse(&line) {
                     show(&event);
                 }
                 position += line.len() as u64;
