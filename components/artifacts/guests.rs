@@ -98,12 +98,23 @@ pub fn list_bins(dir: &Path) -> Vec<String> {
 }
 
 /// Installs the wasm target into the active toolchain if it is missing.
+/// The two artifacts build scripts run at once, and rustup is not safe to
+/// run twice at once: the install is done under a lock file, and the
+/// second one finds the target there.
 fn ensure_target_installed() {
     let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let sysroot =
         Command::new(&rustc).args(["--print", "sysroot"]).output().expect("failed to run rustc --print sysroot");
     let sysroot = PathBuf::from(String::from_utf8(sysroot.stdout).unwrap().trim());
-    if sysroot.join("lib/rustlib").join(TARGET).exists() {
+    let installed = || sysroot.join("lib/rustlib").join(TARGET).exists();
+    if installed() {
+        return;
+    }
+    let lock_path = env::temp_dir().join("agentos-rustup-target-add.lock");
+    let lock = fs::File::create(&lock_path)
+        .unwrap_or_else(|e| panic!("cannot create the lock file {}: {e}", lock_path.display()));
+    lock.lock().unwrap_or_else(|e| panic!("cannot lock {}: {e}", lock_path.display()));
+    if installed() {
         return;
     }
     let mut cmd = Command::new("rustup");

@@ -57,12 +57,12 @@ impl ProcessCtx {
         FsView { pid: self.pid, grants: &self.grants, fs: self.fs.as_ref(), audit: &self.audit, table: &mut self.table }
     }
 
-    /// The view `agentos:kernel/service` is implemented on.
     /// The view `wasi:sockets/ip-name-lookup` is implemented on.
     pub(crate) fn lookup_view(&mut self) -> LookupView<'_> {
         LookupView { table: &mut self.table, refused: self.net_refused.as_ref() }
     }
 
+    /// The view `agentos:kernel/service` is implemented on.
     pub(crate) fn service_view(&mut self) -> ServiceView {
         ServiceView { serving: self.serving }
     }

@@ -1,14 +1,14 @@
 //! Builds the test programs (`tests/programs`, one binary each) for
 //! `wasm32-wasip2` and writes `gen.rs` with a path constant per program and
 //! `foreach_program!` (see `src/lib.rs`). It runs again only when the test
-//! programs, the SDK or the WIT change.
+//! programs, the Rust SDK or the WIT change.
 
 #[path = "../../components/artifacts/guests.rs"]
 mod guests;
 
 fn main() {
     let root = guests::root();
-    guests::rerun_if_changed(&root, &["tests/programs", "sdk", "wit"]);
+    guests::rerun_if_changed(&root, &["tests/programs", "sdk/rust", "wit"]);
     let programs = guests::list_bins(&root.join("tests/programs/src/bin"));
     let wasm_dir = guests::build(&root, &["test-programs"]);
 

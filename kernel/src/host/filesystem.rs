@@ -603,7 +603,8 @@ impl types::HostDescriptor for FsView<'_> {
                     Err(ErrorCode::Invalid.into())
                 }
                 Err(LookupError::Failed(e)) => Err(e.into()),
-                Ok(_) => Err(ErrorCode::CrossDevice.into()),
+                // Moved between the two calls: whatever it is now, not a link.
+                Ok(_) => Err(ErrorCode::Invalid.into()),
             },
             other => Ok(other?),
         }

@@ -7,7 +7,8 @@
 //! itself without any request, as the WASI spec has it, so a guest whose
 //! library turns every host into addresses through `getaddrinfo` (Python,
 //! JavaScript, C) still connects to an address it was granted. Any other
-//! name is refused with `access-denied` and audited.
+//! name is refused with `access-denied` and audited; so are the forms of an
+//! address that are not plain text of one (`127.1`, `fe80::1%eth0`).
 
 use crate::bindings::lookup::wasi::sockets::ip_name_lookup::{Host, HostResolveAddressStream};
 use crate::bindings::lookup::wasi::sockets::network::{ErrorCode, IpAddress, Network};
@@ -37,10 +38,13 @@ impl HasData for HasLookup {
 /// The address a name is, if it is an IP address written as text.
 fn literal(name: &str) -> Option<IpAddr> {
     let bare = name.strip_prefix('[').and_then(|n| n.strip_suffix(']'));
-    match bare {
+    let ip = match bare {
         Some(v6) => v6.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6),
         None => name.parse().ok(),
-    }
+    };
+    // An IPv4-mapped address is the IPv4 address (as a connect checks it,
+    // and as a socket of either family can use it).
+    ip.map(|ip| ip.to_canonical())
 }
 
 impl Host for LookupView<'_> {
@@ -114,6 +118,7 @@ mod tests {
         assert_eq!(literal("127.0.0.1"), Some("127.0.0.1".parse().unwrap()));
         assert_eq!(literal("::1"), Some("::1".parse().unwrap()));
         assert_eq!(literal("[::1]"), Some("::1".parse().unwrap()));
+        assert_eq!(literal("::ffff:10.0.0.7"), Some("10.0.0.7".parse().unwrap()), "mapped: its IPv4 address");
         assert_eq!(literal("localhost"), None, "a name, even this one, is not looked up");
         assert_eq!(literal("example.com"), None);
         assert_eq!(literal("[127.0.0.1]"), None);

@@ -136,9 +136,9 @@ impl fmt::Display for EventRef<'_> {
 }
 
 impl Event {
-    /// Reads one line of JSON as the kernel writes it. `seq`, `pid` and
-    /// `call` are required; the rest default (an older kernel may not
-    /// write every field).
+    /// Reads one line of JSON as the kernel writes it. `pid` and `call` are
+    /// required; the rest default (an older kernel may not write every
+    /// field: `seq` came after `boot`).
     pub fn parse(line: &str) -> Result<Event, ParseError> {
         let v: Value = serde_json::from_str(line).map_err(|e| ParseError(e.to_string()))?;
         let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
@@ -147,7 +147,7 @@ impl Event {
         let call = v.get("call").and_then(Value::as_str).ok_or_else(|| ParseError("no string `call`".into()))?;
         Ok(Event {
             boot: number("boot").unwrap_or(0),
-            seq: required("seq")?,
+            seq: number("seq").unwrap_or(0),
             pid: required("pid")?,
             peer: number("peer"),
             incoming: v.get("incoming").and_then(Value::as_bool).unwrap_or(false),
@@ -250,6 +250,8 @@ mod tests {
     fn a_line_that_is_not_an_event_says_why() {
         assert!(Event::parse("not json").unwrap_err().to_string().starts_with("not a trace event: "));
         assert_eq!(Event::parse("{\"seq\":1,\"call\":\"x\"}"), Err(ParseError("no number `pid`".into())));
+        let old = Event::parse("{\"boot\":1,\"pid\":2,\"call\":\"x\"}").unwrap();
+        assert_eq!((old.seq, old.pid), (0, 2), "a line from before `seq` reads");
         assert_eq!(Event::parse("{\"seq\":1,\"pid\":1}"), Err(ParseError("no string `call`".into())));
     }
 }

@@ -6,7 +6,7 @@
 //! Only tests and benchmarks depend on this crate (as a dev-dependency).
 //!
 //! **Invariant:** nothing here is committed; every byte is built from the
-//! sources under `tests/programs/`, `sdk/` and `wit/`.
+//! sources under `tests/programs/`, `sdk/rust/` and `wit/`.
 
 #![deny(missing_docs)]
 
