@@ -236,10 +236,7 @@ impl VfsClient {
         flags: OpenFlags,
         now: u64,
     ) -> Result<Result<Stat, Errno>, VfsDown> {
-        let opened = self.call(true, move |store, vfs| {
-            Box::pin(async move { vfs.call_open_at(&mut *store, root, base, &path, flags, now).await })
-        });
-        Ok(opened.await?.map_err(LookupError::errno))
+        Ok(self.open_lookup_at(root, base, path, flags, now).await?.map_err(LookupError::errno))
     }
 
     /// Starts writing a file and holds the blob to write into.
@@ -396,6 +393,7 @@ macro_rules! vfs_calls {
 vfs_calls! {
     read root => call_root() -> u64;
     read lookup_at => call_stat_at(root: u64, base: u64, path: String, follow: bool) -> Result<Stat, LookupError>;
+    write open_lookup_at => call_open_at(root: u64, base: u64, path: String, flags: OpenFlags, now: u64) -> Result<Stat, LookupError>;
     read stat_inode => call_stat_inode(ino: u64) -> Result<Stat, Errno>;
     write create_directory_at => call_create_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
     write symlink_at => call_symlink_at(root: u64, target: String, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
