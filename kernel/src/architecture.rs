@@ -9,7 +9,8 @@
 const RULES: &[(&str, &[&str])] = &[
     // Leaves: they know no other module.
     ("pid", &[]),
-    ("caps", &[]),
+    // `store`'s parameter is a store.
+    ("caps", &["store"]),
     ("limits", &[]),
     ("pipe", &[]),
     ("store", &[]),
@@ -23,7 +24,10 @@ const RULES: &[(&str, &[&str])] = &[
     ("bindings", &["fs", "pipe", "host"]),
     // The filesystem knows nothing about processes, services, the trace or
     // the audit record; mounts are a trait it dispatches to.
-    ("fs", &["store", "caps", "bindings"]),
+    ("fs", &["store", "caps", "bindings", "served", "pid"]),
+    // The typed client of a served process, and its loop: requests, pids,
+    // the server's trace.
+    ("served", &["pid", "trace"]),
     ("stdio", &["caps", "fs", "pipe", "terminal"]),
     ("program", &["caps", "ctx", "denied"]),
     // Denied interfaces: refusals in each function's own terms, audited and traced.
@@ -46,6 +50,7 @@ const RULES: &[(&str, &[&str])] = &[
     ("host/process_0_1", &["bindings", "pipe", "host/process"]),
     ("host/service", &["bindings", "pid"]),
     ("host/lookup", &["bindings", "caps", "trace"]),
+    ("host/store", &["bindings", "store"]),
     ("host/mod", &[]),
     ("ctx", &["audit", "caps", "denied", "fs", "host", "limits", "pid", "service", "trace"]),
 ];

@@ -57,13 +57,15 @@ pub(crate) mod lookup {
     });
 }
 
-/// The vfs server: the kernel provides `agentos:store/kv` to it and calls its
-/// `agentos:fs/vfs` export.
+/// The vfs server: the kernel calls its `agentos:fs/vfs` export (see
+/// `fs/server.rs`), and provides `agentos:store/kv` to the process that
+/// holds the `store` capability (`host/store.rs`). Not traced as host
+/// calls: the vfs's trace is the calls it serves (`served.rs`).
 pub(crate) mod vfs {
     wasmtime::component::bindgen!({
         path: ["../wit/store", "../wit/fs"],
         world: "agentos:fs/vfs-server",
-        imports: { default: trappable | tracing },
+        imports: { default: trappable },
         exports: { default: async },
     });
 }

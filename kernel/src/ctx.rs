@@ -17,6 +17,7 @@ use crate::host::filesystem::FsView;
 use crate::host::lookup::LookupView;
 use crate::host::process::{ProcCtx, ProcView};
 use crate::host::service::ServiceView;
+use crate::host::store::StoreView;
 use crate::limits::MemoryLimiter;
 use crate::pid::Pid;
 use crate::service::Caller;
@@ -60,6 +61,11 @@ impl ProcessCtx {
     /// The view `wasi:sockets/ip-name-lookup` is implemented on.
     pub(crate) fn lookup_view(&mut self) -> LookupView<'_> {
         LookupView { table: &mut self.table, refused: self.net_refused.as_ref() }
+    }
+
+    /// The view `agentos:store/kv` is implemented on.
+    pub(crate) fn store_view(&mut self) -> StoreView<'_> {
+        StoreView { store: self.grants.store() }
     }
 
     /// The view `agentos:kernel/service` is implemented on.

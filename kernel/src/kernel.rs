@@ -12,19 +12,22 @@
 
 use crate::audit::{Audit, AuditEvent, AuditRecord};
 use crate::bindings;
+use crate::caps::{Grant, Grants, StoreGrant};
 use crate::ctx::ProcessCtx;
-use crate::fs::{Device, FileVersion, Filesystem, FsOpError, Watch, WorkspaceError};
+use crate::fs::{Device, FileVersion, Filesystem, FsOpError, VfsClient, VfsRequest, Watch, WorkspaceError};
 use crate::host::filesystem::HasFs;
 use crate::host::lookup::HasLookup;
 use crate::host::process::{HasProcess, ProcCtx, Spawner};
 use crate::host::service::HasService;
-use crate::limits::{KillReason, MemoryLimiter};
+use crate::host::store::HasStore;
+use crate::limits::{KillReason, Limits, MemoryLimiter};
 use crate::pid::Pid;
 use crate::process::{ExitStatus, NoSuchProcess, ProcessInfo, Processes, Running, TableFull};
 use crate::procfs::ProcFs;
 use crate::program::{LoadError, Program, Programs};
 use crate::service::{Client, Ports, Refused, Services};
 use crate::spawn::{Spawn, SpawnError};
+use crate::stdio::Stdio;
 use crate::ticker::Ticker;
 use crate::trace::{TraceEvent, Tracer};
 use std::fmt;
@@ -91,6 +94,13 @@ impl fmt::Debug for Kernel {
     }
 }
 
+/// The vfs process's limits by default: memory only (a server lives as
+/// long as the workspace, so CPU time and wall time are not its measure).
+pub const VFS_LIMITS: Limits = Limits { memory: Some(1 << 30), cpu: None, timeout: None };
+
+/// System processes a kernel runs (the vfs): pool slots beyond `max_processes`.
+const SYSTEM_PROCESSES: u32 = 1;
+
 /// Slots of the pooling allocator per process: a Rust `wasm32-wasip2`
 /// command instantiates a few core instances, memories and tables.
 const CORE_INSTANCES_PER_PROCESS: u32 = 8;
@@ -106,7 +116,8 @@ impl Kernel {
         let mut wasm = Config::new();
         wasm.wasm_component_model(true).epoch_interruption(true).cranelift_opt_level(OptLevel::Speed);
         if config.pooling {
-            let slots = config.max_processes.max(1);
+            // One slot more for the vfs, a system process outside the limit.
+            let slots = config.max_processes.max(1) + SYSTEM_PROCESSES;
             let mut pool = PoolingAllocationConfig::default();
             pool.total_component_instances(slots)
                 .total_core_instances(slots * CORE_INSTANCES_PER_PROCESS)
@@ -188,17 +199,30 @@ impl Kernel {
     /// `/proc`. Processes spawned after this see its namespace through
     /// `wasi:filesystem`. The kernel puts nothing else in a new namespace:
     /// seeding the standard tree is the embedder's policy (the CLI's `seed`).
+    ///
+    /// The vfs runs as a system process (see [`Pid::is_system`]) with
+    /// [`VFS_LIMITS`]; [`Kernel::open_workspace_with`] takes others.
     pub async fn open_workspace(&self, dir: &Path, vfs: &[u8]) -> Result<(), WorkspaceError> {
+        self.open_workspace_with(dir, vfs, VFS_LIMITS).await
+    }
+
+    /// Opens the workspace as [`Kernel::open_workspace`] does, with the
+    /// vfs process held to `limits` (at its memory limit it is killed, and
+    /// every file operation fails with an I/O error from then on).
+    pub async fn open_workspace_with(&self, dir: &Path, vfs: &[u8], limits: Limits) -> Result<(), WorkspaceError> {
         if self.inner.fs.get().is_some() {
             return Err(WorkspaceError::Dir { path: dir.into(), reason: "this kernel has a workspace already".into() });
         }
         let vfs_err = |reason: String| WorkspaceError::Vfs { path: dir.into(), reason };
-        // The vfs compiles once, into the same cache as every program.
-        let vfs = self.inner.programs.compile_component("vfs", vfs).map_err(|e| vfs_err(e.to_string()))?;
-        let mut fs = Filesystem::open(&self.inner.engine, &vfs, dir).await?;
+        // The vfs loads as any program does (into the same caches), and is
+        // linked through the capability check with `store` alone.
+        let program = self.inner.programs.load("vfs", vfs).map_err(|e| vfs_err(e.to_string()))?;
+        let store = crate::fs::open_store(dir)?;
+        let client = self.start_vfs(&program, store.clone(), limits).map_err(vfs_err)?;
+        let mut fs = Filesystem::new(client, store).await.map_err(|e| vfs_err(e.to_string()))?;
         let procfs = ProcFs { processes: self.inner.processes.clone(), tracer: self.inner.tracer.clone() };
         fs.mount(crate::procfs::MOUNT, Arc::new(procfs)).await.map_err(vfs_err)?;
-        tracing::info!(workspace = %dir.display(), "workspace open");
+        tracing::info!(workspace = %dir.display(), vfs = fs.vfs.pid().get(), "workspace open");
         if self.inner.tracer.enabled()
             && let Err(e) = self.inner.tracer.persist_in(dir)
         {
@@ -206,6 +230,80 @@ impl Kernel {
         }
         let _ = self.inner.fs.set(fs);
         Ok(())
+    }
+
+    /// The pid of the workspace's vfs process, once a workspace is open.
+    pub fn vfs_pid(&self) -> Option<Pid> {
+        self.inner.fs.get().map(|fs| fs.vfs.pid())
+    }
+
+    /// Starts the vfs process over `store`: its grants are `store` alone,
+    /// whatever else it imports is linked denied, and its exports are
+    /// called through the typed client this returns.
+    fn start_vfs(
+        &self,
+        program: &Program,
+        store: Arc<dyn crate::store::Store>,
+        limits: Limits,
+    ) -> Result<VfsClient, String> {
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| "opening a workspace needs a tokio runtime".to_string())?;
+        let inner = &self.inner;
+        if let Some((import, _)) = program.inner.bindable.first() {
+            return Err(format!("it imports `{import}`, which the kernel does not provide to the vfs"));
+        }
+        let grants = Grants::none().with(Grant::Store(StoreGrant::new(store.clone())));
+        let linker =
+            inner.programs.linker_denying(program, program.denied_by(&grants)).map_err(|e| format!("{e:#}"))?;
+        let pre = linker.instantiate_pre(&program.inner.component).map_err(|e| format!("{e:#}"))?;
+        let pre = bindings::vfs::VfsServerPre::new(pre).map_err(|e| format!("not a vfs component: {e:#}"))?;
+
+        let argv = vec![program.name().to_string()];
+        let (admitted, mut finish) = inner
+            .processes
+            .admit_system(argv.clone(), limits)
+            .map_err(|TableFull(n)| format!("no pid left for a system process ({n} in use)"))?;
+        let pid = admitted.pid;
+        tracing::info!(pid = pid.get(), program = program.name(), "serve (system)");
+        inner.tracer.record_start(crate::trace::Raw::now(
+            pid,
+            "process.serve",
+            crate::trace::Text::plain(format!("{argv:?}")),
+            crate::trace::Text::plain(pid.to_string()),
+            crate::trace::Outcome::Ok,
+        ));
+        let (served, serving) = crate::served::channel::<VfsRequest>(program.name(), pid);
+        let null = Stdio { stdin: crate::Input::Null, stdout: crate::Output::Null, stderr: crate::Output::Null };
+        let spawner = Arc::new(WeakKernel(Arc::downgrade(&self.inner)));
+        let ctx = self.process_ctx(pid, program.name(), grants, (&argv, &[], "/"), null, limits, spawner, &[]);
+        let running = Running {
+            meter: admitted.meter.clone(),
+            ticker: inner.ticker.clone(),
+            host_calls: inner.host_calls.clone().map(|dispatch| (dispatch, pid)),
+            timeout: limits.timeout,
+            kill: admitted.kill,
+        };
+        let engine = inner.engine.clone();
+        let tracer = inner.tracer.enabled().then(|| inner.tracer.clone());
+        let crate::served::Serving { mut requests, ended } = serving;
+        runtime.spawn(async move {
+            let status = {
+                let mut store = new_store(&engine, ctx, limits.cpu, admitted.meter);
+                let main = async {
+                    let vfs = pre.instantiate_async(&mut store).await?;
+                    let tracer = tracer.as_deref().map(|tracer| (tracer, pid));
+                    crate::served::serve(&mut store, &vfs, &mut requests, tracer).await?;
+                    Ok(Ok(()))
+                };
+                crate::process::run(main, running).await
+            };
+            if status != ExitStatus::Exited(0) {
+                tracing::error!(pid = pid.get(), %status, "the vfs has ended; file operations fail from now on");
+            }
+            ended.tell(&status.to_string());
+            finish.finish(status);
+        });
+        Ok(VfsClient::new(served, store))
     }
 
     /// The typed ports a program declares (decision 6).
@@ -311,9 +409,20 @@ impl Kernel {
         self.inner.processes.interrupt(pid)
     }
 
-    /// The processes in the table (running, and ended but not reaped), by pid.
+    /// The processes in the table (running, and ended but not reaped), by
+    /// pid: those started through this kernel, not its own (the vfs; see
+    /// [`Kernel::list_system`]). `/proc` lists both.
     pub fn list(&self) -> Vec<ProcessInfo> {
-        self.inner.processes.list()
+        let mut all = self.inner.processes.list();
+        all.retain(|p| !p.pid.is_system());
+        all
+    }
+
+    /// The kernel's own processes (the vfs), by pid.
+    pub fn list_system(&self) -> Vec<ProcessInfo> {
+        let mut all = self.inner.processes.list();
+        all.retain(|p| p.pid.is_system());
+        all
     }
 
     /// Ends every process still running (background jobs, services) with
@@ -339,8 +448,7 @@ impl Kernel {
         let denied = program.denied_by(&grants);
         let main = self.link_main(&program, &binds, &ports, serve, denied)?;
         let argv_text = crate::trace::cut(format!("{argv:?}"));
-        // The WASI context is made once the pid is known (its socket check
-        // audits under it); the table keeps its own argv.
+        // The table keeps its own argv.
         let wasi_argv = argv.clone();
         let (admitted, mut finish) = match inner.processes.admit(parent, argv, limits, cwd.clone()) {
             Ok(admitted) => admitted,
@@ -358,8 +466,6 @@ impl Kernel {
             crate::trace::Text::plain(pid.to_string()),
             crate::trace::Outcome::Ok,
         ));
-        let net_refused = grants.net().map(|_| net_refusals(inner.audit.clone(), pid, program.name()));
-        let wasi = crate::stdio::wasi_ctx(&wasi_argv, &env, &cwd, &stdio, &grants, net_refused.clone());
         inner.services.feed(pid, &ports);
         let main = match main {
             Main::Serve(pre, _) => {
@@ -368,30 +474,9 @@ impl Kernel {
             }
             command => command,
         };
-
-        let ctx = ProcessCtx {
-            pid,
-            program: program.name().into(),
-            denials: Default::default(),
-            net_refused,
-            grants,
-            table: wasmtime::component::ResourceTable::new(),
-            wasi,
-            limiter: MemoryLimiter::new(limits.memory),
-            fs: inner.fs.get().cloned(),
-            process: ProcCtx {
-                limits,
-                stdio,
-                cwd,
-                processes: inner.processes.clone(),
-                programs: inner.programs.clone(),
-                spawner: Arc::new(self.clone()),
-                services: binds.iter().map(|(interface, server)| (Some(interface.clone()), *server)).collect(),
-            },
-            tracer: inner.tracer.clone(),
-            audit: inner.audit.clone(),
-            serving: None,
-        };
+        let spawner = Arc::new(self.clone());
+        let ctx =
+            self.process_ctx(pid, program.name(), grants, (&wasi_argv, &env, &cwd), stdio, limits, spawner, &binds);
         let running = Running {
             meter: admitted.meter.clone(),
             ticker: inner.ticker.clone(),
@@ -406,19 +491,7 @@ impl Kernel {
             // process held (its files' write sessions, its instance's slot)
             // is let go of before anyone waiting for it wakes.
             let status = {
-                let mut store = wasmtime::Store::new(&engine, ctx);
-                store.limiter(|ctx| &mut ctx.limiter);
-                store.set_epoch_deadline(1);
-                let cpu_limit = limits.cpu;
-                store.epoch_deadline_callback(move |_| {
-                    if let Some(limit) = cpu_limit
-                        && meter.used() > limit
-                    {
-                        return Err(KillReason::Cpu { limit }.into());
-                    }
-                    // Once a tick, give the other tasks on this thread their turn.
-                    Ok(UpdateDeadline::Yield(1))
-                });
+                let mut store = new_store(&engine, ctx, limits.cpu, meter);
                 let main = async {
                     match main {
                         Main::Command(pre) => {
@@ -438,6 +511,49 @@ impl Kernel {
             finish.finish(status);
         });
         Ok(pid)
+    }
+
+    /// The store data of a new process, from each subsystem's part.
+    #[allow(clippy::too_many_arguments)]
+    fn process_ctx(
+        &self,
+        pid: Pid,
+        program: &str,
+        grants: Grants,
+        (argv, env, cwd): (&[String], &[(String, String)], &str),
+        stdio: Stdio,
+        limits: Limits,
+        spawner: Arc<dyn Spawner>,
+        binds: &[(String, Pid)],
+    ) -> ProcessCtx {
+        let inner = &self.inner;
+        // The WASI context is made once the pid is known (its socket check
+        // audits under it).
+        let net_refused = grants.net().map(|_| net_refusals(inner.audit.clone(), pid, program));
+        let wasi = crate::stdio::wasi_ctx(argv, env, cwd, &stdio, &grants, net_refused.clone());
+        ProcessCtx {
+            pid,
+            program: program.into(),
+            denials: Default::default(),
+            net_refused,
+            grants,
+            table: wasmtime::component::ResourceTable::new(),
+            wasi,
+            limiter: MemoryLimiter::new(limits.memory),
+            fs: inner.fs.get().cloned(),
+            process: ProcCtx {
+                limits,
+                stdio,
+                cwd: cwd.to_string(),
+                processes: inner.processes.clone(),
+                programs: inner.programs.clone(),
+                spawner,
+                services: binds.iter().map(|(interface, server)| (Some(interface.clone()), *server)).collect(),
+            },
+            tracer: inner.tracer.clone(),
+            audit: inner.audit.clone(),
+            serving: None,
+        }
     }
 
     /// What a spawn runs: the command pre-linked at load, or the program
@@ -493,6 +609,41 @@ impl Kernel {
             return Ok(Main::Serve(pre, None));
         }
         Ok(Main::Command(CommandPre::new(pre).map_err(|_| not_command())?))
+    }
+}
+
+/// A process's store: its memory limit, and an epoch deadline each tick at
+/// which its CPU time is checked against `cpu` and it yields.
+fn new_store(
+    engine: &Engine,
+    ctx: ProcessCtx,
+    cpu: Option<Duration>,
+    meter: Arc<crate::limits::CpuMeter>,
+) -> wasmtime::Store<ProcessCtx> {
+    let mut store = wasmtime::Store::new(engine, ctx);
+    store.limiter(|ctx| &mut ctx.limiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(move |_| {
+        if let Some(limit) = cpu
+            && meter.used() > limit
+        {
+            return Err(KillReason::Cpu { limit }.into());
+        }
+        // Once a tick, give the other tasks on this thread their turn.
+        Ok(UpdateDeadline::Yield(1))
+    });
+    store
+}
+
+/// The spawner of a process that must not keep the kernel alive (the vfs,
+/// which the kernel holds): it spawns while the kernel is there.
+struct WeakKernel(std::sync::Weak<Inner>);
+
+impl Spawner for WeakKernel {
+    fn spawn(&self, spawn: Spawn, serve: bool) -> Result<Pid, SpawnError> {
+        let program = spawn.program.name().to_string();
+        let inner = self.0.upgrade().ok_or(SpawnError::Link { program, reason: "the kernel has shut down".into() })?;
+        Kernel { inner }.start(spawn, serve)
     }
 }
 
@@ -608,8 +759,8 @@ fn net_refusals(audit: Arc<Audit>, pid: Pid, program: &str) -> crate::caps::OnRe
 
 /// One linker for every process: wasmtime-wasi's `wasi:cli`, `wasi:clocks`,
 /// `wasi:random`, `wasi:io` and `wasi:sockets`, and the kernel's own
-/// `wasi:filesystem`, `wasi:sockets/ip-name-lookup` and
-/// `agentos:kernel/process`. Which of these a process may
+/// `wasi:filesystem`, `wasi:sockets/ip-name-lookup`,
+/// `agentos:kernel/process` and `agentos:store/kv`. Which of these a process may
 /// import is decided per spawn by its grants.
 fn process_linker(engine: &Engine) -> wasmtime::Result<Linker<ProcessCtx>> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
@@ -660,6 +811,7 @@ fn process_linker(engine: &Engine) -> wasmtime::Result<Linker<ProcessCtx>> {
         l,
         ProcessCtx::service_view,
     )?;
+    bindings::vfs::agentos::store::kv::add_to_linker::<ProcessCtx, HasStore>(l, ProcessCtx::store_view)?;
     Ok(linker)
 }
 

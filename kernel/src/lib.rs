@@ -50,6 +50,7 @@ mod pipe;
 mod process;
 mod procfs;
 mod program;
+mod served;
 mod service;
 mod spawn;
 mod stdio;
@@ -59,11 +60,13 @@ mod ticker;
 pub mod trace;
 
 pub use audit::{AuditEvent, AuditRecord};
-pub use caps::{AddrPattern, Capability, DirRights, FilesystemGrant, Grant, GrantError, Grants, NetGrant, Preopen};
+pub use caps::{
+    AddrPattern, Capability, DirRights, FilesystemGrant, Grant, GrantError, Grants, NetGrant, Preopen, StoreGrant,
+};
 pub use fs::{
     ChangeEvent, ChangeKind, Device, FileStdin, FileStdout, FileVersion, FsErrorKind, FsOpError, Watch, WorkspaceError,
 };
-pub use kernel::{Kernel, KernelConfig, KernelError};
+pub use kernel::{Kernel, KernelConfig, KernelError, VFS_LIMITS};
 pub use limits::{KillReason, LimitError, Limits, format_bytes};
 pub use pid::Pid;
 pub use pipe::{DEFAULT_PIPE_CAPACITY, PipeReader, PipeWriter, pipe};

@@ -103,9 +103,12 @@ pub(crate) struct Processes {
 
 struct Table {
     entries: HashMap<Pid, Entry>,
+    /// Running processes, not counting the system's.
     running: u32,
     max: u32,
     next_pid: u32,
+    /// The next system process's pid (counting down).
+    next_system: u32,
 }
 
 struct Entry {
@@ -131,7 +134,8 @@ pub(crate) struct TableFull(pub(crate) u32);
 impl Processes {
     /// A table of at most `max` running processes; `on_exit` hears of every end.
     pub(crate) fn new(max: u32, on_exit: Vec<ExitHook>) -> Processes {
-        Processes { table: Mutex::new(Table { entries: HashMap::new(), running: 0, max, next_pid: 1 }), on_exit }
+        let table = Table { entries: HashMap::new(), running: 0, max, next_pid: 1, next_system: u32::MAX };
+        Processes { table: Mutex::new(table), on_exit }
     }
 
     fn table(&self) -> std::sync::MutexGuard<'_, Table> {
@@ -150,16 +154,46 @@ impl Processes {
         limits: Limits,
         cwd: String,
     ) -> Result<(Admitted, Finish), TableFull> {
+        self.admit_as(false, parent, argv, limits, cwd)
+    }
+
+    /// Admits one of the kernel's own processes: a pid of the system's
+    /// (see [`Pid`]), not counted against the process limit (it is not a
+    /// process anyone asked for), not ended by [`Processes::kill_all`].
+    pub(crate) fn admit_system(
+        self: &Arc<Self>,
+        argv: Vec<String>,
+        limits: Limits,
+    ) -> Result<(Admitted, Finish), TableFull> {
+        self.admit_as(true, None, argv, limits, "/".into())
+    }
+
+    fn admit_as(
+        self: &Arc<Self>,
+        system: bool,
+        parent: Option<Pid>,
+        argv: Vec<String>,
+        limits: Limits,
+        cwd: String,
+    ) -> Result<(Admitted, Finish), TableFull> {
         let meter = Arc::new(CpuMeter::new());
         let (kill_tx, kill) = oneshot::channel();
         let (exit, exit_rx) = watch::channel(None);
         let mut table = self.table();
-        if table.running >= table.max {
-            return Err(TableFull(table.max));
-        }
-        let pid = Pid::new(table.next_pid).expect("pids start at 1");
-        table.next_pid += 1;
-        table.running += 1;
+        let pid = if system {
+            if table.next_system < crate::pid::FIRST_SYSTEM {
+                return Err(TableFull(u32::MAX - crate::pid::FIRST_SYSTEM + 1));
+            }
+            table.next_system -= 1;
+            Pid::new(table.next_system + 1).expect("system pids are not 0")
+        } else {
+            if table.running >= table.max || table.next_pid >= crate::pid::FIRST_SYSTEM {
+                return Err(TableFull(table.max));
+            }
+            table.next_pid += 1;
+            table.running += 1;
+            Pid::new(table.next_pid - 1).expect("pids start at 1")
+        };
         let info = ProcessInfo {
             pid,
             parent,
@@ -196,7 +230,9 @@ impl Processes {
             }
         }
         let mut table = self.table();
-        table.running -= 1;
+        if !pid.is_system() {
+            table.running -= 1;
+        }
         let mut reap_self = false;
         if let Some(entry) = table.entries.get_mut(&pid) {
             entry.info.cpu = entry.meter.used();
@@ -270,11 +306,13 @@ impl Processes {
         Some(child)
     }
 
-    /// Kills every running process for `reason`; their exit statuses, to wait on.
+    /// Kills every running process for `reason` but the system's (which
+    /// end with the kernel); their exit statuses, to wait on.
     pub(crate) fn kill_all(&self, reason: KillReason) -> Vec<watch::Receiver<Option<ExitStatus>>> {
         let running: Vec<(Pid, watch::Receiver<Option<ExitStatus>>)> = {
             let table = self.table();
-            let running = table.entries.values().filter(|e| e.info.state == ProcessState::Running);
+            let running =
+                table.entries.values().filter(|e| e.info.state == ProcessState::Running && !e.info.pid.is_system());
             running.map(|e| (e.info.pid, e.exit.clone())).collect()
         };
         for (pid, _) in &running {
@@ -513,6 +551,25 @@ mod tests {
         assert!(processes.admit(None, vec![], Limits::none(), "/".into()).is_ok(), "an ended process frees its slot");
         assert_eq!(processes.wait(a).await, Ok(ExitStatus::Exited(3)));
         assert_eq!(processes.wait(a).await, Err(NoSuchProcess(a)), "waiting reaps");
+    }
+
+    #[tokio::test]
+    async fn system_processes_have_their_own_pids_and_no_share_of_the_limit() {
+        let processes = Arc::new(Processes::new(1, Vec::new()));
+        let (vfs, mut finish_vfs) = processes.admit_system(vec!["vfs".into()], Limits::none()).ok().unwrap();
+        assert_eq!(vfs.pid.get(), u32::MAX);
+        assert!(vfs.pid.is_system());
+        let (first, _finish) = admit(&processes, None);
+        assert_eq!(first.get(), 1, "a system process takes no pid from the others");
+        assert!(!first.is_system());
+        let (next, _finish_next) = processes.admit_system(vec!["other".into()], Limits::none()).ok().unwrap();
+        assert_eq!(next.pid.get(), u32::MAX - 1);
+        let pids: Vec<Pid> = processes.list().iter().map(|p| p.pid).collect();
+        assert_eq!(pids, [first, next.pid, vfs.pid], "listed with the rest");
+        let killed = processes.kill_all(KillReason::Shutdown);
+        assert_eq!(killed.len(), 1, "a system process ends with the kernel, not with the others");
+        finish_vfs.finish(ExitStatus::Exited(0));
+        assert!(processes.admit(None, vec![], Limits::none(), "/".into()).is_err(), "its end frees no one's slot");
     }
 
     #[tokio::test]

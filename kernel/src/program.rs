@@ -66,13 +66,6 @@ impl Programs {
         &self.engine
     }
 
-    /// Compiles a component that is not a program (a system component such
-    /// as the vfs), through the same caches.
-    pub(crate) fn compile_component(&self, name: &str, bytes: &[u8]) -> Result<Component, LoadError> {
-        check_header(name, bytes)?;
-        self.compile(name, bytes, &Sha256::digest(bytes).into())
-    }
-
     /// The linker every process is linked with.
     pub(crate) fn linker(&self) -> &Linker<ProcessCtx> {
         &self.linker

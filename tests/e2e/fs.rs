@@ -307,3 +307,82 @@ async fn restoring_the_oldest_kept_version_keeps_its_contents() {
     // Version n holds what the n-th write replaced: "version {n-1}".
     assert_eq!(kernel.read_file("/data/log.txt").await.unwrap(), format!("version {}", oldest - 1).as_bytes());
 }
+
+/// Issue 11: the vfs is a process of its own: a pid of the system's, listed
+/// with the others, held to its limits, with its own trace of the calls it
+/// serves (kept out of the workspace's log); linked with `store` alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vfs_is_a_served_process_with_a_pid_limits_and_a_trace() {
+    let (dir, kernel) = workspace().await;
+    let vfs = kernel.vfs_pid().expect("a workspace has a vfs");
+    assert!(vfs.is_system(), "{vfs}");
+    assert!(kernel.list().iter().all(|p| p.pid != vfs), "`list` is the processes the kernel was asked to start");
+    let listed = kernel.list_system().into_iter().find(|p| p.pid == vfs).expect("the vfs is in the process table");
+    assert_eq!(listed.argv, ["vfs"]);
+    assert_eq!(listed.limits, agentos_kernel::VFS_LIMITS);
+    assert_eq!(listed.state, agentos_kernel::ProcessState::Running);
+
+    kernel.write_file("/tmp/served.txt", b"through the vfs process").await.unwrap();
+    let out = run_case(&kernel, "readdir").await;
+    assert_eq!(out.status, ExitStatus::Exited(0), "{out:?}");
+    assert!(!out.pid.is_system(), "a spawned process has an ordinary pid: {}", out.pid);
+    let events = kernel.trace(vfs);
+    assert_eq!(events[0].call, "process.serve");
+    let open = events.iter().find(|e| e.call == "agentos:fs/vfs.open-at").expect("the vfs's calls are its trace");
+    assert!(open.incoming && open.outcome == Outcome::Ok, "{open:?}");
+    assert!(open.result.starts_with("ino "), "{open:?}");
+    let missing = kernel.read_file("/tmp/no-such-file").await.unwrap_err();
+    assert_eq!(missing.kind, FsErrorKind::NotFound);
+    let failed = kernel.trace(vfs).into_iter().rev().find(|e| e.call == "agentos:fs/vfs.stat-at").unwrap();
+    assert_eq!((failed.outcome, failed.result.as_str()), (Outcome::Error, "no-entry"), "{failed:?}");
+    assert!(
+        failed.args.contains("\"tmp/no-such-file\""),
+        "the arguments are the vfs's (root, base, path, follow): {}",
+        failed.args
+    );
+    kernel.shutdown().await;
+    let log = std::fs::read_to_string(dir.path().join("trace.jsonl")).unwrap();
+    assert!(!log.contains("agentos:fs/vfs."), "the vfs's calls stay out of the workspace's log");
+    assert!(log.contains("process.spawn"), "the processes' events are there");
+    assert_eq!(kernel.read_file("/tmp/served.txt").await.unwrap(), b"through the vfs process", "it outlives shutdown");
+}
+
+/// A vfs that ends (here killed by the embedder) fails every later file
+/// operation with an error that says so; the kernel and its processes go on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vfs_that_ended_fails_file_operations_with_how_it_ended() {
+    let (_dir, kernel) = workspace().await;
+    let vfs = kernel.vfs_pid().unwrap();
+    kernel.kill(vfs, None).unwrap();
+    let status = kernel.wait(vfs).await.unwrap();
+    assert_eq!(status, ExitStatus::Killed(agentos_kernel::KillReason::Signal { by: "the kernel".into() }));
+    let err = kernel.read_file("/tmp").await.unwrap_err();
+    assert_eq!(err.kind, FsErrorKind::Io, "{err}");
+    assert!(err.to_string().contains(&format!("pid {vfs} has ended: killed")), "{err}");
+    let err = kernel.write_file("/tmp/after", b"x").await.unwrap_err();
+    assert_eq!(err.kind, FsErrorKind::Io, "{err}");
+    let hello = kernel.load_file(programs::HELLO).unwrap();
+    let out = run_captured(&kernel, Spawn::new(&hello).grants(crate::command_grants()), b"").await;
+    assert_eq!((out.status, out.stdout.as_str()), (ExitStatus::Exited(0), "hello, world\n"), "processes go on");
+    assert!(kernel.list().iter().all(|p| !p.pid.is_system()) && kernel.list_system().is_empty(), "it was reaped");
+}
+
+/// The vfs's memory limit holds: one too small for it to start at all is
+/// a workspace that does not open, saying why, and the kill is audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vfs_is_held_to_its_memory_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = kernel_with(4);
+    let limits = agentos_kernel::Limits { memory: Some(64 << 10), ..agentos_kernel::Limits::none() };
+    let err = kernel
+        .open_workspace_with(dir.path(), agentos_artifacts::components::VFS, limits)
+        .await
+        .expect_err("64 KiB is too little for the vfs");
+    let text = err.to_string();
+    assert!(text.contains("the vfs failed to start") && text.contains("memory limit 64 KiB"), "{text}");
+    let audited = kernel.audit().into_iter().map(|r| r.event).collect::<Vec<_>>();
+    assert!(
+        matches!(audited.as_slice(), [agentos_kernel::AuditEvent::LimitKill { pid, .. }] if pid.is_system()),
+        "{audited:?}"
+    );
+}

@@ -5,7 +5,14 @@ use crate::agentos::store::kv::{self, CopyRange, KeyRange, Write};
 use crate::exports::agentos::fs::vfs::{
     Blob, Change, ChangeKind, Device, Dirent, Errno, Ino, Kind, OpenFlags, Stat, Version,
 };
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
+use std::hash::BuildHasherDefault;
+
+/// Maps by inode, hashed without a random seed: the vfs holds `store` and
+/// nothing else (no `random`), and inode numbers are its own, not chosen by
+/// whoever calls it.
+type ByIno<V> = HashMap<Ino, V, BuildHasherDefault<DefaultHasher>>;
 
 /// The root directory's inode.
 pub const ROOT: Ino = 1;
@@ -70,7 +77,7 @@ struct Walk {
 #[derive(Default)]
 struct Batch {
     writes: Vec<Write>,
-    inodes: HashMap<Ino, Option<Inode>>,
+    inodes: ByIno<Option<Inode>>,
 }
 
 impl Batch {
@@ -88,11 +95,11 @@ impl Batch {
 pub struct Namespace {
     ready: bool,
     counters: Counters,
-    inodes: HashMap<Ino, Inode>,
+    inodes: ByIno<Inode>,
     /// Files being written: the blob their writers share, and how many.
-    writing: HashMap<Ino, (Blob, u32)>,
+    writing: ByIno<(Blob, u32)>,
     /// Mount points and their mounts' names.
-    mounts: HashMap<Ino, String>,
+    mounts: ByIno<String>,
     /// Where the last walk that failed with `cross-device` crossed: the
     /// mount's name, its mount point, and the rest of the path.
     crossed: Option<(String, Ino, String)>,
@@ -106,9 +113,9 @@ impl Namespace {
         Namespace {
             ready: false,
             counters: Counters { next_ino: ROOT + 1, next_blob: 1, frozen_below: 0 },
-            inodes: HashMap::new(),
-            writing: HashMap::new(),
-            mounts: HashMap::new(),
+            inodes: ByIno::default(),
+            writing: ByIno::default(),
+            mounts: ByIno::default(),
             crossed: None,
             changes: VecDeque::new(),
             next_seq: 1,
@@ -582,7 +589,7 @@ impl Namespace {
             }
         }
 
-        let mut parents: HashMap<Ino, Inode> = HashMap::new();
+        let mut parents: ByIno<Inode> = ByIno::default();
         for p in [old.parent, new.parent] {
             if let std::collections::hash_map::Entry::Vacant(e) = parents.entry(p) {
                 let mut inode = self.inode(p)?;

@@ -26,6 +26,7 @@
 
 pub mod filesystem;
 pub mod net;
+pub mod store;
 
 pub(crate) use filesystem::absolute_guest_path;
 pub use filesystem::{DirRights, FilesystemGrant, Preopen};
@@ -33,6 +34,7 @@ pub(crate) use net::OnRefused;
 pub use net::{AddrPattern, NetGrant};
 use std::collections::BTreeMap;
 use std::fmt;
+pub use store::StoreGrant;
 
 /// A group of interfaces a process may import.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,17 +51,21 @@ pub enum Capability {
     Net,
     /// `agentos:kernel/process`: spawn, wait for and kill children.
     Process,
+    /// `agentos:store/*`: a durable key-value store, given by [`StoreGrant`]
+    /// (the workspace's is the vfs's alone).
+    Store,
 }
 
 impl Capability {
     /// Every capability, in order.
-    pub const ALL: [Capability; 6] = [
+    pub const ALL: [Capability; 7] = [
         Capability::Cli,
         Capability::Clocks,
         Capability::Random,
         Capability::Filesystem,
         Capability::Net,
         Capability::Process,
+        Capability::Store,
     ];
 
     /// The short name used in errors and on the command line.
@@ -71,6 +77,7 @@ impl Capability {
             Capability::Filesystem => "filesystem",
             Capability::Net => "net",
             Capability::Process => "process",
+            Capability::Store => "store",
         }
     }
 
@@ -116,6 +123,7 @@ impl Capability {
             "wasi:filesystem" => Some(Capability::Filesystem),
             "wasi:sockets" => Some(Capability::Net),
             "agentos:kernel" if interface == "agentos:kernel/process" => Some(Capability::Process),
+            "agentos:store" => Some(Capability::Store),
             // Who is calling a service is no power over anything.
             "agentos:kernel" if interface == "agentos:kernel/service" => None,
             _ => return Err(()),
@@ -139,6 +147,8 @@ pub enum Grant {
     Filesystem(FilesystemGrant),
     /// `net`: the addresses to connect to.
     Net(NetGrant),
+    /// `store`: the store.
+    Store(StoreGrant),
 }
 
 impl Grant {
@@ -148,15 +158,18 @@ impl Grant {
             Grant::Plain(capability) => *capability,
             Grant::Filesystem(_) => Capability::Filesystem,
             Grant::Net(_) => Capability::Net,
+            Grant::Store(_) => Capability::Store,
         }
     }
 
     /// The capability with no parameters: for `filesystem` no directory,
-    /// for `net` no address.
+    /// for `net` no address, for `store` no store (or, asked by a child,
+    /// its parent's).
     pub fn bare(capability: Capability) -> Grant {
         match capability {
             Capability::Filesystem => Grant::Filesystem(FilesystemGrant::default()),
             Capability::Net => Grant::Net(NetGrant::default()),
+            Capability::Store => Grant::Store(StoreGrant::default()),
             other => Grant::Plain(other),
         }
     }
@@ -172,9 +185,10 @@ impl Grant {
         let grant = match capability {
             Capability::Filesystem => Grant::Filesystem(FilesystemGrant::parse(dirs)?),
             Capability::Net => Grant::Net(NetGrant::parse(params)?),
+            Capability::Store => Grant::Store(StoreGrant::default()),
             other => Grant::Plain(other),
         };
-        if let (Grant::Plain(_) | Grant::Filesystem(_), Some((key, _))) = (&grant, params.first()) {
+        if let (Grant::Plain(_) | Grant::Filesystem(_) | Grant::Store(_), Some((key, _))) = (&grant, params.first()) {
             return Err(GrantError::UnknownParam { capability, key: key.clone() });
         }
         Ok(grant)
@@ -186,6 +200,7 @@ impl Grant {
         match (self, asked) {
             (Grant::Filesystem(held), Grant::Filesystem(asked)) => Ok(Grant::Filesystem(held.attenuate(asked)?)),
             (Grant::Net(held), Grant::Net(asked)) => Ok(Grant::Net(held.attenuate(asked)?)),
+            (Grant::Store(held), Grant::Store(asked)) => Ok(Grant::Store(held.attenuate(asked)?)),
             (Grant::Plain(held), Grant::Plain(asked)) if held == asked => Ok(Grant::Plain(*held)),
             _ => Err(GrantError::NotHeld(asked.capability())),
         }
@@ -231,6 +246,7 @@ impl Grants {
             (Some(Grant::Net(held)), Grant::Net(more)) => {
                 *held = more.patterns().iter().fold(std::mem::take(held), |net, p| net.connect(*p));
             }
+            // One store per process: the one held stays.
             (Some(_), _) => {}
             (None, grant) => {
                 self.held.insert(grant.capability(), grant);
@@ -285,6 +301,14 @@ impl Grants {
     pub fn net(&self) -> Option<&NetGrant> {
         match self.held.get(&Capability::Net) {
             Some(Grant::Net(net)) => Some(net),
+            _ => None,
+        }
+    }
+
+    /// The store held, if `store` is held with one.
+    pub(crate) fn store(&self) -> Option<&std::sync::Arc<dyn crate::store::Store>> {
+        match self.held.get(&Capability::Store) {
+            Some(Grant::Store(store)) => store.store(),
             _ => None,
         }
     }
@@ -386,6 +410,7 @@ mod tests {
         assert_eq!(Capability::for_import("wasi:cli/stdout@0.2.6"), Ok(Some(Capability::Cli)));
         assert_eq!(Capability::for_import("wasi:sockets/tcp@0.2.0"), Ok(Some(Capability::Net)));
         assert_eq!(Capability::for_import("agentos:kernel/process@0.1.0"), Ok(Some(Capability::Process)));
+        assert_eq!(Capability::for_import("agentos:store/kv@0.1.0"), Ok(Some(Capability::Store)));
         assert_eq!(Capability::for_import("wasi:http/outgoing-handler@0.2.0"), Err(()));
         assert_eq!(Capability::for_import("wasi:cli/exit@0.2.6"), Ok(None), "ending oneself needs nothing");
     }

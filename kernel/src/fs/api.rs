@@ -365,7 +365,7 @@ impl Watch {
             }
             let vfs = self.fs.vfs.clone();
             // Register for the wake-up before looking, so none is missed.
-            let changed = vfs.changed.clone();
+            let changed = vfs.changed();
             let notified = changed.notified();
             let (changes, oldest) = vfs.changes(self.cursor, 256).await.map_err(|e| At(&self.path).io(e))?;
             if oldest > self.cursor + 1 {

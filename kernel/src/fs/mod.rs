@@ -20,6 +20,7 @@ pub use api::{ChangeEvent, ChangeKind, FileVersion, FsErrorKind, FsOpError, Watc
 
 pub(crate) use server::{
     ChangeKind as VfsChangeKind, Crossing, Errno, Kind, LookupError, OpenBlob, OpenFlags, Stat, VfsClient, VfsDown,
+    VfsRequest,
 };
 
 use crate::bindings::host::wasi::filesystem::types::{DirectoryEntry, ErrorCode};
@@ -29,7 +30,7 @@ use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
-use wasmtime::component::{Component, ResourceTableError};
+use wasmtime::component::ResourceTableError;
 
 /// The filesystem of one workspace.
 #[derive(Clone)]
@@ -66,21 +67,20 @@ pub enum WorkspaceError {
     },
 }
 
+/// Opens (creating if new) the workspace directory `dir` and its durable
+/// store, which the vfs is then started over (by the kernel, as a process).
+pub(crate) fn open_store(dir: &Path) -> Result<Arc<dyn Store>, WorkspaceError> {
+    std::fs::create_dir_all(dir).map_err(|e| WorkspaceError::Dir { path: dir.into(), reason: e.to_string() })?;
+    Ok(Arc::new(SqliteStore::open(&dir.join("store.sqlite"), Durability::Process)?))
+}
+
 impl Filesystem {
-    /// Opens the workspace in `dir` (creating the directory and its store if
-    /// new) and starts its vfs. What the namespace holds is the embedder's
-    /// to seed; the kernel's own mounts are attached with [`Filesystem::mount`].
-    pub(crate) async fn open(
-        engine: &wasmtime::Engine,
-        vfs: &Component,
-        dir: &Path,
-    ) -> Result<Filesystem, WorkspaceError> {
-        std::fs::create_dir_all(dir).map_err(|e| WorkspaceError::Dir { path: dir.into(), reason: e.to_string() })?;
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.join("store.sqlite"), Durability::Process)?);
-        let vfs_err = |reason: String| WorkspaceError::Vfs { path: dir.into(), reason };
-        let client = VfsClient::start(engine, vfs, store.clone()).await.map_err(|e| vfs_err(format!("{e:#}")))?;
-        let root = client.root().await.map_err(|e| vfs_err(e.to_string()))?;
-        Ok(Filesystem { vfs: client, blobs: Arc::new(data::Blobs::new(store)), root, mounts: Arc::default() })
+    /// The filesystem of the workspace whose `store` the vfs that `vfs`
+    /// calls serves. What the namespace holds is the embedder's to seed;
+    /// the kernel's own mounts are attached with [`Filesystem::mount`].
+    pub(crate) async fn new(vfs: VfsClient, store: Arc<dyn Store>) -> Result<Filesystem, VfsDown> {
+        let root = vfs.root().await?;
+        Ok(Filesystem { vfs, blobs: Arc::new(data::Blobs::new(store)), root, mounts: Arc::default() })
     }
 
     /// Serves the directory `/name` (made if missing) with `mount`, under

@@ -1,27 +1,25 @@
-//! The vfs server process and the kernel's client of it.
+//! The kernel's client of the vfs: a served process (`served.rs`), called
+//! through its generated bindings (`bindgen!`), not dynamic values.
 //!
-//! The vfs component runs in a store of its own, behind an async mutex: a
-//! process's `wasi:filesystem` call takes the lock and runs the vfs function
-//! on its own task (no hop to another thread), one call at a time, through
-//! generated bindings (`bindgen!`), not dynamic values. The vfs reaches the
-//! durable store through `agentos:store/kv`, granted to it alone.
+//! The vfs is a process of its own (a pid, limits, its own trace), linked
+//! through the capability check with `store` alone: it reaches the durable
+//! store through `agentos:store/kv`, and nothing else. Each method here
+//! sends one [`VfsRequest`] to its task and waits for the answer; requests
+//! run one at a time, in order.
 //!
 //! Work that must not wait (a writer's `end-write` when its descriptor is
-//! dropped, freeing orphaned blobs) is queued and done under the lock before
-//! the next call: it is ordered before anything that could observe it, and
-//! costs no task or thread wake-up of its own.
+//! dropped, freeing orphaned blobs) is queued and done by the vfs's task
+//! before the next request: it is ordered before anything that could
+//! observe it, and costs no request of its own.
 
 use crate::bindings::vfs::VfsServer;
-use crate::bindings::vfs::agentos::store::kv;
 use crate::bindings::vfs::exports::agentos::fs::vfs::Guest;
+use crate::served::{BoxFuture, Down, Request, Served};
 use crate::store::{Store as DurableStore, StoreError, Write};
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
-use wasmtime::{Engine, Store, UpdateDeadline};
-use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use tokio::sync::oneshot;
 
 pub(crate) use crate::bindings::vfs::exports::agentos::fs::vfs::{
     Change, ChangeKind, Crossing, Device as VfsDevice, Dirent, Errno, Kind, LookupError, OpenFlags, Stat, Version,
@@ -38,139 +36,179 @@ impl LookupError {
     }
 }
 
-/// The vfs's store data.
-pub(crate) struct VfsCtx {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    store: Arc<dyn DurableStore>,
-}
-
-impl WasiView for VfsCtx {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-    }
-}
-
-fn kv_error(e: StoreError) -> kv::Error {
-    tracing::error!("store: {e}");
-    match e {
-        StoreError::Io { .. } => kv::Error::Io(e.to_string()),
-        StoreError::Corrupt { .. } => kv::Error::Corrupt(e.to_string()),
-    }
-}
-
-impl kv::Host for VfsCtx {
-    fn get(&mut self, key: Vec<u8>) -> wasmtime::Result<Result<Option<Vec<u8>>, kv::Error>> {
-        Ok(self.store.get(&key).map_err(kv_error))
-    }
-
-    fn scan(
-        &mut self,
-        range: kv::KeyRange,
-        limit: u32,
-    ) -> wasmtime::Result<Result<Vec<(Vec<u8>, Vec<u8>)>, kv::Error>> {
-        Ok(self.store.scan(&range.start, &range.end, limit as usize).map_err(kv_error))
-    }
-
-    fn commit(&mut self, writes: Vec<kv::Write>) -> wasmtime::Result<Result<(), kv::Error>> {
-        let writes: Vec<Write> = writes
-            .into_iter()
-            .map(|w| match w {
-                kv::Write::Put((k, v)) => Write::Put(k, v),
-                kv::Write::Delete(k) => Write::Delete(k),
-                kv::Write::DeleteRange(r) => Write::DeleteRange(r.start, r.end),
-                kv::Write::CopyRange(c) => {
-                    Write::CopyRange { start: c.range.start, end: c.range.end, from: c.old_prefix, to: c.new_prefix }
-                }
-            })
-            .collect();
-        Ok(self.store.commit(&writes).map_err(kv_error))
-    }
-}
-
-/// The vfs is gone (it trapped, or the kernel is shutting down).
+/// The vfs has ended (it trapped, or was killed, or the kernel is shutting
+/// down): how, as its served process says.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("the vfs server failed: {0}")]
 pub(crate) struct VfsDown(pub(crate) String);
 
-struct Server {
-    store: Store<VfsCtx>,
-    instance: VfsServer,
-    /// Why it stopped: a trapped instance is never called again.
-    dead: Option<String>,
+impl From<Down> for VfsDown {
+    fn from(down: Down) -> VfsDown {
+        VfsDown(format!("pid {} has ended: {}", down.pid, down.why))
+    }
 }
 
-/// Work queued by code that cannot wait for the lock.
+/// Work queued by code that cannot wait for an answer.
 #[derive(Default)]
 struct Deferred {
     end_writes: Vec<u64>,
     collect: bool,
 }
 
-/// A handle to the vfs server; cheap to clone.
+/// What the clients share with the requests they send.
+struct Shared {
+    deferred: Mutex<Deferred>,
+    /// Blobs held open, by blob: how many holders.
+    open: Mutex<HashMap<u64, usize>>,
+    /// The workspace's store, to free orphaned blobs in.
+    store: Arc<dyn DurableStore>,
+    /// Woken after every call that may change the namespace, for watchers.
+    changed: Arc<tokio::sync::Notify>,
+}
+
+/// A handle to the vfs; cheap to clone.
 #[derive(Clone)]
 pub(crate) struct VfsClient {
-    server: Arc<tokio::sync::Mutex<Server>>,
-    deferred: Arc<Mutex<Deferred>>,
-    open: Arc<Mutex<HashMap<u64, usize>>>,
-    /// Woken after every call, for watchers.
-    pub(crate) changed: Arc<tokio::sync::Notify>,
+    served: Served<VfsRequest>,
+    shared: Arc<Shared>,
 }
 
 /// A blob some descriptor or stream has open: an orphaned blob (its file's
 /// last link is gone) is freed only when the last of these is dropped.
 pub(crate) struct OpenBlob {
     pub(crate) blob: u64,
-    vfs: VfsClient,
+    shared: Arc<Shared>,
 }
 
 impl Drop for OpenBlob {
     fn drop(&mut self) {
-        let mut open = self.vfs.open.lock().unwrap();
+        let mut open = self.shared.open.lock().unwrap();
         let count = open.get_mut(&self.blob).expect("an open blob is counted");
         *count -= 1;
         if *count == 0 {
             open.remove(&self.blob);
             drop(open);
-            self.vfs.collect_later();
+            self.shared.deferred.lock().unwrap().collect = true;
         }
     }
 }
 
+/// Counts `blob` as open. Called on the vfs's task, inside the request that
+/// named it, so that no collection can run between the vfs naming the blob
+/// and the kernel holding it.
+fn hold(shared: &Arc<Shared>, blob: u64) -> Arc<OpenBlob> {
+    *shared.open.lock().unwrap().entry(blob).or_insert(0) += 1;
+    Arc::new(OpenBlob { blob, shared: shared.clone() })
+}
+
+/// Where a request's answer goes: to the caller as it is, or with the blob
+/// it names held (see [`hold`]).
+enum Reply<T> {
+    Plain(oneshot::Sender<T>),
+    Held(oneshot::Sender<(T, Option<Arc<OpenBlob>>)>, fn(&T) -> Option<u64>),
+}
+
+impl<T> Reply<T> {
+    fn send(self, value: T, shared: &Arc<Shared>) {
+        // A caller that stopped waiting (killed) drops the answer, and with
+        // it any hold.
+        match self {
+            Reply::Plain(answer) => {
+                let _ = answer.send(value);
+            }
+            Reply::Held(answer, blob) => {
+                let held = blob(&value).map(|blob| hold(shared, blob));
+                let _ = answer.send((value, held));
+            }
+        }
+    }
+}
+
+/// The blob of a file's inode, to hold.
+fn file_blob<E>(stat: &Result<Stat, E>) -> Option<u64> {
+    stat.as_ref().ok().filter(|stat| stat.kind == Kind::File).map(|stat| stat.blob)
+}
+
+/// One call of the vfs, as its task runs it.
+pub(crate) struct VfsRequest {
+    shared: Arc<Shared>,
+    call: Call,
+}
+
+impl Request<VfsServer> for VfsRequest {
+    fn call(&self) -> &'static str {
+        self.call.name()
+    }
+
+    fn args(&self) -> String {
+        self.call.args()
+    }
+
+    fn run<'a, D: Send>(
+        self,
+        store: &'a mut wasmtime::Store<D>,
+        server: &'a VfsServer,
+        traced: bool,
+    ) -> BoxFuture<'a, wasmtime::Result<(bool, String)>> {
+        Box::pin(async move {
+            let vfs = server.agentos_fs_vfs();
+            run_deferred(&self.shared, store, vfs).await?;
+            let writes = self.call.writes();
+            let answered = self.call.run(store, vfs, &self.shared, traced).await;
+            if writes {
+                self.shared.changed.notify_waiters();
+            }
+            answered
+        })
+    }
+}
+
+/// Does the queued work: ends write sessions, frees orphans nobody holds.
+async fn run_deferred<D: Send>(shared: &Shared, store: &mut wasmtime::Store<D>, vfs: &Guest) -> wasmtime::Result<()> {
+    let Deferred { end_writes, collect } = std::mem::take(&mut *shared.deferred.lock().unwrap());
+    for ino in end_writes {
+        vfs.call_end_write(&mut *store, ino).await?;
+    }
+    if collect && let Err(e) = collect_orphans(&*shared.store, &shared.open) {
+        tracing::error!("freeing orphaned blobs: {e}");
+    }
+    Ok(())
+}
+
 impl VfsClient {
-    /// Counts `blob` as open. Called inside a job, so that no collection can
-    /// run between the vfs naming the blob and the kernel holding it.
-    fn hold(&self, blob: u64) -> Arc<OpenBlob> {
-        *self.open.lock().unwrap().entry(blob).or_insert(0) += 1;
-        Arc::new(OpenBlob { blob, vfs: self.clone() })
+    /// The client of the vfs served as `served`, over the workspace's `store`.
+    pub(crate) fn new(served: Served<VfsRequest>, store: Arc<dyn DurableStore>) -> VfsClient {
+        let shared =
+            Arc::new(Shared { deferred: Mutex::default(), open: Mutex::default(), store, changed: Arc::default() });
+        let client = VfsClient { served, shared };
+        // Nothing is open at start: free what a crash left orphaned.
+        client.collect_later();
+        client
+    }
+
+    /// The vfs's pid.
+    pub(crate) fn pid(&self) -> crate::pid::Pid {
+        self.served.pid()
     }
 
     /// Frees the orphaned blobs nobody has open, before the next call.
     pub(crate) fn collect_later(&self) {
-        self.deferred.lock().unwrap().collect = true;
+        self.shared.deferred.lock().unwrap().collect = true;
     }
 
     /// Tells the vfs a writer is done, before the next call (which is what
     /// could observe it: a later `begin-write` must not join this session).
     pub(crate) fn end_write_later(&self, ino: u64) {
-        self.deferred.lock().unwrap().end_writes.push(ino);
+        self.shared.deferred.lock().unwrap().end_writes.push(ino);
     }
 
-    async fn run_deferred(&self, server: &mut Server) {
-        let Deferred { end_writes, collect } = std::mem::take(&mut *self.deferred.lock().unwrap());
-        if server.dead.is_some() {
-            return;
-        }
-        for ino in end_writes {
-            if let Err(e) = server.instance.agentos_fs_vfs().call_end_write(&mut server.store, ino).await {
-                tracing::error!("vfs trapped in end-write: {e:?}");
-                server.dead = Some(format!("{e:#}"));
-                return;
-            }
-        }
-        if collect && let Err(e) = collect_orphans(&*server.store.data().store, &self.open) {
-            tracing::error!("freeing orphaned blobs: {e}");
-        }
+    /// Woken after every call that may have changed the namespace.
+    pub(crate) fn changed(&self) -> Arc<tokio::sync::Notify> {
+        self.shared.changed.clone()
+    }
+
+    async fn send<T>(&self, call: Call, answer: oneshot::Receiver<T>) -> Result<T, VfsDown> {
+        Ok(self.served.call(VfsRequest { shared: self.shared.clone(), call }, answer).await?)
     }
 
     /// Opens (or creates) a file or directory and holds its blob.
@@ -182,17 +220,10 @@ impl VfsClient {
         flags: OpenFlags,
         now: u64,
     ) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), LookupError>, VfsDown> {
-        let client = self.clone();
-        self.call(flags.create, move |store, vfs| {
-            Box::pin(async move {
-                let stat = vfs.call_open_at(&mut *store, root, base, &path, flags, now).await?;
-                Ok(stat.map(|stat| {
-                    let held = (stat.kind == Kind::File).then(|| client.hold(stat.blob));
-                    (stat, held)
-                }))
-            })
-        })
-        .await
+        let (reply, answer) = oneshot::channel();
+        let reply = Reply::Held(reply, file_blob);
+        let (stat, held) = self.send(Call::OpenLookupAt { root, base, path, flags, now, reply }, answer).await?;
+        Ok(stat.map(|stat| (stat, held)))
     }
 
     /// Resolves a path and holds its blob (if a file).
@@ -203,17 +234,10 @@ impl VfsClient {
         path: String,
         follow: bool,
     ) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), Errno>, VfsDown> {
-        let client = self.clone();
-        self.call(false, move |store, vfs| {
-            Box::pin(async move {
-                let stat = vfs.call_stat_at(&mut *store, root, base, &path, follow).await?;
-                Ok(stat.map_err(LookupError::errno).map(|stat| {
-                    let held = (stat.kind == Kind::File).then(|| client.hold(stat.blob));
-                    (stat, held)
-                }))
-            })
-        })
-        .await
+        let (reply, answer) = oneshot::channel();
+        let reply = Reply::Held(reply, file_blob);
+        let (stat, held) = self.send(Call::LookupAt { root, base, path, follow, reply }, answer).await?;
+        Ok(stat.map_err(LookupError::errno).map(|stat| (stat, held)))
     }
 
     /// The inode at `path`; a crossing into a mount is `cross-device`.
@@ -241,13 +265,10 @@ impl VfsClient {
 
     /// Starts writing a file and holds the blob to write into.
     pub(crate) async fn begin_write_held(&self, ino: u64, now: u64) -> Result<Result<Arc<OpenBlob>, Errno>, VfsDown> {
-        let client = self.clone();
-        self.call(true, move |store, vfs| {
-            Box::pin(
-                async move { Ok(vfs.call_begin_write(&mut *store, ino, now).await?.map(|blob| client.hold(blob))) },
-            )
-        })
-        .await
+        let (reply, answer) = oneshot::channel();
+        let reply = Reply::Held(reply, |blob: &Result<u64, Errno>| blob.as_ref().ok().copied());
+        let (blob, held) = self.send(Call::BeginWrite { ino, now, reply }, answer).await?;
+        Ok(blob.map(|_| held.expect("a blob begun is held")))
     }
 }
 
@@ -275,69 +296,88 @@ fn collect_orphans(store: &dyn DurableStore, open: &Mutex<HashMap<u64, usize>>) 
     store.commit(&writes)
 }
 
-impl VfsClient {
-    /// Starts the vfs component over `store`.
-    pub(crate) async fn start(
-        engine: &Engine,
-        component: &Component,
-        store: Arc<dyn DurableStore>,
-    ) -> wasmtime::Result<VfsClient> {
-        let mut linker = Linker::<VfsCtx>::new(engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        kv::add_to_linker::<VfsCtx, HasSelf<VfsCtx>>(&mut linker, |ctx| ctx)?;
-        // Nothing but stderr, for its panic messages.
-        let wasi = WasiCtxBuilder::new().inherit_stderr().build();
-        let mut wasm_store = Store::new(engine, VfsCtx { wasi, table: ResourceTable::new(), store });
-        wasm_store.set_epoch_deadline(1);
-        wasm_store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(1)));
-        let server = VfsServer::instantiate_async(&mut wasm_store, component, &linker).await?;
-        let client = VfsClient {
-            server: Arc::new(tokio::sync::Mutex::new(Server { store: wasm_store, instance: server, dead: None })),
-            deferred: Arc::default(),
-            open: Arc::new(Mutex::new(HashMap::new())),
-            changed: Arc::default(),
-        };
-        // Nothing is open at start: free what a crash left orphaned.
-        client.collect_later();
-        Ok(client)
-    }
+/// What the vfs's trace shows of an answer, and whether it is a success.
+trait Brief {
+    fn brief(&self) -> (bool, String);
+}
 
-    /// Runs `f` on the vfs, after the deferred work. It runs in a task of its
-    /// own, so that a caller killed mid-call cannot leave the vfs instance
-    /// half-way through a call (which would poison it for every process).
-    /// `notify`: the call may change the namespace, so wake the watchers.
-    async fn call<R, F>(&self, notify: bool, f: F) -> Result<R, VfsDown>
-    where
-        R: Send + 'static,
-        F: for<'a> FnOnce(
-                &'a mut Store<VfsCtx>,
-                &'a Guest,
-            ) -> Pin<Box<dyn Future<Output = wasmtime::Result<R>> + Send + 'a>>
-            + Send
-            + 'static,
-    {
-        let client = self.clone();
-        let task = tokio::spawn(async move {
-            let mut guard = client.server.lock().await;
-            client.run_deferred(&mut guard).await;
-            let server = &mut *guard;
-            if let Some(why) = &server.dead {
-                return Err(VfsDown(why.clone()));
+/// What the vfs's trace shows of a successful answer.
+trait Shown {
+    fn shown(&self) -> String;
+}
+
+impl<T: Shown, E: Shown> Brief for Result<T, E> {
+    fn brief(&self) -> (bool, String) {
+        match self {
+            Ok(value) => (true, value.shown()),
+            Err(e) => (false, e.shown()),
+        }
+    }
+}
+
+/// An errno by its WIT name (`no-entry`).
+impl Shown for Errno {
+    fn shown(&self) -> String {
+        self.name().to_string()
+    }
+}
+
+impl Shown for LookupError {
+    fn shown(&self) -> String {
+        match self {
+            LookupError::Failed(e) => e.shown(),
+            LookupError::Crossed(c) => {
+                format!("crossed into mount {:?} at ino {}, rest {:?}", c.mount, c.mount_point, c.rest)
             }
-            let result = f(&mut server.store, server.instance.agentos_fs_vfs()).await;
-            if notify {
-                client.changed.notify_waiters();
-            }
-            match result {
-                Ok(value) => Ok(value),
-                Err(trap) => {
-                    tracing::error!("vfs trapped: {trap:?}");
-                    server.dead = Some(format!("{trap:#}"));
-                    Err(VfsDown(format!("{trap:#}")))
-                }
-            }
-        });
-        task.await.map_err(|e| VfsDown(format!("the vfs call failed: {e}")))?
+        }
+    }
+}
+
+impl Brief for u64 {
+    fn brief(&self) -> (bool, String) {
+        (true, self.to_string())
+    }
+}
+
+impl Brief for (Vec<Change>, u64) {
+    fn brief(&self) -> (bool, String) {
+        (true, format!("{} changes, oldest kept {}", self.0.len(), self.1))
+    }
+}
+
+impl Shown for Stat {
+    fn shown(&self) -> String {
+        let kind = match self.kind {
+            Kind::File => "file",
+            Kind::Directory => "directory",
+            Kind::Symlink => "symlink",
+            Kind::Device => "device",
+        };
+        format!("ino {} {kind}", self.ino)
+    }
+}
+
+impl Shown for u64 {
+    fn shown(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl Shown for () {
+    fn shown(&self) -> String {
+        String::new()
+    }
+}
+
+impl Shown for String {
+    fn shown(&self) -> String {
+        self.clone()
+    }
+}
+
+impl<T> Shown for Vec<T> {
+    fn shown(&self) -> String {
+        format!("{} entries", self.len())
     }
 }
 
@@ -373,15 +413,70 @@ macro_rules! by_value {
 }
 by_value!(u64, u32, bool, OpenFlags, Option<u64>, VfsDevice);
 
-/// One async method per vfs function: `name(args…) -> Result<T, VfsDown>`.
+/// Per vfs function: a variant of [`Call`] (its arguments and where its
+/// answer goes), its WIT name, and an async method of [`VfsClient`]
+/// (`name(args…) -> Result<T, VfsDown>`) that sends it.
 macro_rules! vfs_calls {
-    ($( $access:ident $name:ident => $call:ident ( $( $arg:ident : $ty:ty ),* ) -> $ret:ty ; )*) => {
+    ($( $access:ident $name:ident $variant:ident $wit:literal => $call:ident ( $( $arg:ident : $ty:ty ),* ) -> $ret:ty ; )*) => {
+        enum Call {
+            $( $variant { $( $arg: $ty, )* reply: Reply<$ret> }, )*
+        }
+
+        impl Call {
+            fn name(&self) -> &'static str {
+                match self {
+                    $( Call::$variant { .. } => concat!("agentos:fs/vfs.", $wit), )*
+                }
+            }
+
+            /// Whether it may change the namespace (watchers are woken).
+            fn writes(&self) -> bool {
+                match self {
+                    $( Call::$variant { .. } => vfs_calls!(@changes $access), )*
+                }
+            }
+
+            #[allow(unused_mut)]
+            fn args(&self) -> String {
+                match self {
+                    $( Call::$variant { $( $arg, )* .. } => {
+                        let mut args = String::new();
+                        $(
+                            if !args.is_empty() {
+                                args.push_str(", ");
+                            }
+                            let _ = write!(args, "{:?}", $arg);
+                        )*
+                        args
+                    } )*
+                }
+            }
+
+            async fn run<D: Send>(
+                self,
+                store: &mut wasmtime::Store<D>,
+                vfs: &Guest,
+                shared: &Arc<Shared>,
+                traced: bool,
+            ) -> wasmtime::Result<(bool, String)> {
+                match self {
+                    $( Call::$variant { $( $arg, )* reply } => {
+                        let value = vfs.$call(&mut *store, $( Arg::arg(&$arg) ),*).await?;
+                        let answered = if traced { Brief::brief(&value) } else { (true, String::new()) };
+                        reply.send(value, shared);
+                        Ok(answered)
+                    } )*
+                }
+            }
+        }
+
         impl VfsClient {
             $(
-                #[allow(clippy::too_many_arguments)]
+                // Every call has its method; `begin-write` is used held only.
+                #[allow(clippy::too_many_arguments, dead_code)]
                 pub(crate) async fn $name(&self, $( $arg: $ty ),*) -> Result<$ret, VfsDown> {
-                    let notify = vfs_calls!(@changes $access);
-                    self.call(notify, move |store, vfs| Box::pin(async move { vfs.$call(store, $( Arg::arg(&$arg) ),*).await })).await
+                    let (reply, answer) = oneshot::channel();
+                    self.send(Call::$variant { $( $arg, )* reply: Reply::Plain(reply) }, answer).await
                 }
             )*
         }
@@ -391,27 +486,28 @@ macro_rules! vfs_calls {
 }
 
 vfs_calls! {
-    read root => call_root() -> u64;
-    read lookup_at => call_stat_at(root: u64, base: u64, path: String, follow: bool) -> Result<Stat, LookupError>;
-    write open_lookup_at => call_open_at(root: u64, base: u64, path: String, flags: OpenFlags, now: u64) -> Result<Stat, LookupError>;
-    read stat_inode => call_stat_inode(ino: u64) -> Result<Stat, Errno>;
-    write create_directory_at => call_create_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
-    write symlink_at => call_symlink_at(root: u64, target: String, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
-    write mount_at => call_mount_at(root: u64, base: u64, path: String, name: String) -> Result<Stat, Errno>;
-    write create_device_at => call_create_device_at(root: u64, base: u64, path: String, device: VfsDevice, now: u64) -> Result<Stat, Errno>;
-    read readlink_at => call_readlink_at(root: u64, base: u64, path: String) -> Result<String, Errno>;
-    write link_at => call_link_at(root: u64, old_base: u64, old_path: String, follow: bool, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
-    write unlink_file_at => call_unlink_file_at(root: u64, base: u64, path: String, now: u64) -> Result<(), Errno>;
-    write remove_directory_at => call_remove_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<(), Errno>;
-    write rename_at => call_rename_at(root: u64, old_base: u64, old_path: String, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
-    read read_directory => call_read_directory(dir: u64, after: Option<String>, limit: u32) -> Result<Vec<Dirent>, Errno>;
-    write set_times => call_set_times(ino: u64, atime: Option<u64>, mtime: Option<u64>, now: u64) -> Result<(), Errno>;
-    read changes => call_changes(after: u64, limit: u32) -> (Vec<Change>, u64);
-    read history => call_history(ino: u64) -> Result<Vec<Version>, Errno>;
-    write restore => call_restore(ino: u64, number: u32, now: u64) -> Result<(), Errno>;
-    write snapshot => call_snapshot(name: String, now: u64) -> Result<(), Errno>;
-    write rollback => call_rollback(name: String, now: u64) -> Result<(), Errno>;
-    read snapshots => call_snapshots() -> Result<Vec<(String, u64)>, Errno>;
+    read root Root "root" => call_root() -> u64;
+    read lookup_at LookupAt "stat-at" => call_stat_at(root: u64, base: u64, path: String, follow: bool) -> Result<Stat, LookupError>;
+    write open_lookup_at OpenLookupAt "open-at" => call_open_at(root: u64, base: u64, path: String, flags: OpenFlags, now: u64) -> Result<Stat, LookupError>;
+    read stat_inode StatInode "stat-inode" => call_stat_inode(ino: u64) -> Result<Stat, Errno>;
+    write begin_write BeginWrite "begin-write" => call_begin_write(ino: u64, now: u64) -> Result<u64, Errno>;
+    write create_directory_at CreateDirectoryAt "create-directory-at" => call_create_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
+    write symlink_at SymlinkAt "symlink-at" => call_symlink_at(root: u64, target: String, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
+    write mount_at MountAt "mount-at" => call_mount_at(root: u64, base: u64, path: String, name: String) -> Result<Stat, Errno>;
+    write create_device_at CreateDeviceAt "create-device-at" => call_create_device_at(root: u64, base: u64, path: String, device: VfsDevice, now: u64) -> Result<Stat, Errno>;
+    read readlink_at ReadlinkAt "readlink-at" => call_readlink_at(root: u64, base: u64, path: String) -> Result<String, Errno>;
+    write link_at LinkAt "link-at" => call_link_at(root: u64, old_base: u64, old_path: String, follow: bool, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
+    write unlink_file_at UnlinkFileAt "unlink-file-at" => call_unlink_file_at(root: u64, base: u64, path: String, now: u64) -> Result<(), Errno>;
+    write remove_directory_at RemoveDirectoryAt "remove-directory-at" => call_remove_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<(), Errno>;
+    write rename_at RenameAt "rename-at" => call_rename_at(root: u64, old_base: u64, old_path: String, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
+    read read_directory ReadDirectory "read-directory" => call_read_directory(dir: u64, after: Option<String>, limit: u32) -> Result<Vec<Dirent>, Errno>;
+    write set_times SetTimes "set-times" => call_set_times(ino: u64, atime: Option<u64>, mtime: Option<u64>, now: u64) -> Result<(), Errno>;
+    read changes Changes "changes" => call_changes(after: u64, limit: u32) -> (Vec<Change>, u64);
+    read history History "history" => call_history(ino: u64) -> Result<Vec<Version>, Errno>;
+    write restore Restore "restore" => call_restore(ino: u64, number: u32, now: u64) -> Result<(), Errno>;
+    write snapshot Snapshot "snapshot" => call_snapshot(name: String, now: u64) -> Result<(), Errno>;
+    write rollback Rollback "rollback" => call_rollback(name: String, now: u64) -> Result<(), Errno>;
+    read snapshots Snapshots "snapshots" => call_snapshots() -> Result<Vec<(String, u64)>, Errno>;
 }
 
 #[cfg(test)]

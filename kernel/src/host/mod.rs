@@ -7,3 +7,4 @@ pub(crate) mod lookup;
 pub(crate) mod process;
 mod process_0_1;
 pub(crate) mod service;
+pub(crate) mod store;

@@ -16,9 +16,9 @@
 //! ([`debug_to_wave`]): the generated types print records with their WIT
 //! field names and cases with their Rust names, which map back to WIT's.
 //!
-//! Calls of the vfs component on the store (`agentos:store/kv`) happen inside
-//! a process's filesystem call; they are the vfs's, not the process's, and are
-//! not recorded.
+//! The vfs's calls on the store (`agentos:store/kv`) are not traced this
+//! way (its bindings have no `tracing`): the vfs's trace is the calls it
+//! serves, recorded as typed events (`served.rs`).
 
 use super::{INLINE, MAX_TEXT, Outcome, Raw, Small, Text, Tracer};
 use crate::pid::Pid;
@@ -39,8 +39,6 @@ type Identity = BuildHasherDefault<super::PidHasher>;
 
 /// The span `bindgen!` opens around a host call.
 const SPAN_NAME: &str = "wit-bindgen import";
-/// The bindings of the vfs component's imports (not a process's calls).
-const VFS_BINDINGS: &str = "agentos_kernel::bindings::vfs";
 /// Span ids of host calls have this bit set; other ids are the inner
 /// subscriber's (which counts from 1).
 const OURS: u64 = 1 << 63;
@@ -162,7 +160,7 @@ fn wit_outcome(text: &str) -> Outcome {
 }
 
 fn is_host_call(meta: &Metadata<'_>) -> bool {
-    meta.is_span() && meta.name() == SPAN_NAME && !meta.target().starts_with(VFS_BINDINGS)
+    meta.is_span() && meta.name() == SPAN_NAME
 }
 
 /// `interface.function` from the generated module's path (its last three

@@ -562,7 +562,10 @@ impl Tracer {
     fn record_locked(&self, state: &mut State, mut event: Raw) {
         // Numbered under the lock: the log and the rings are in number order.
         event.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(log) = self.log.get() {
+        // A system process's events (every call the vfs serves) stay in its
+        // ring: the log and the followers see what processes do.
+        let system = event.pid.is_system();
+        if !system && let Some(log) = self.log.get() {
             let mut pending = log.pending.lock().unwrap();
             if pending.len() < MAX_PENDING {
                 pending.push(event.clone());
@@ -576,7 +579,7 @@ impl Tracer {
                 log.wake.notify_one();
             }
         }
-        if self.followed.load(Ordering::Relaxed) && self.follow.receiver_count() > 0 {
+        if !system && self.followed.load(Ordering::Relaxed) && self.follow.receiver_count() > 0 {
             let _ = self.follow.send(event.render());
         }
         let Some(ring) = state.rings.get_mut(&event.pid) else { return };
@@ -609,7 +612,8 @@ impl Tracer {
         raw.iter().map(Raw::render).collect()
     }
 
-    /// The last [`RING`] events of all processes, oldest first. Event
+    /// The last [`RING`] events of all processes but the system's (whose
+    /// events are read by pid), oldest first. Event
     /// numbers are consecutive, so those are the ones numbered past the last
     /// less [`RING`]: each ring is read from its end only that far, and
     /// recording stays one ring push.
@@ -618,7 +622,7 @@ impl Tracer {
             let state = self.state.lock().unwrap();
             let after = self.seq.load(Ordering::Relaxed).saturating_sub(RING as u64);
             let mut newest = Vec::new();
-            for ring in state.rings.values() {
+            for (_, ring) in state.rings.iter().filter(|(pid, _)| !pid.is_system()) {
                 newest.extend(ring.iter().rev().take_while(|e| e.seq > after).cloned());
             }
             newest
