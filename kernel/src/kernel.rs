@@ -12,7 +12,7 @@
 
 use crate::audit::{Audit, AuditEvent, AuditRecord};
 use crate::bindings;
-use crate::caps::{Grant, Grants, StoreGrant};
+use crate::caps::{Capability, Grant, Grants, StoreGrant};
 use crate::ctx::ProcessCtx;
 use crate::fs::{Device, FileVersion, Filesystem, FsOpError, VfsClient, VfsRequest, Watch, WorkspaceError};
 use crate::host::filesystem::HasFs;
@@ -117,7 +117,7 @@ impl Kernel {
         wasm.wasm_component_model(true).epoch_interruption(true).cranelift_opt_level(OptLevel::Speed);
         if config.pooling {
             // One slot more for the vfs, a system process outside the limit.
-            let slots = config.max_processes.max(1) + SYSTEM_PROCESSES;
+            let slots = config.max_processes.max(1).saturating_add(SYSTEM_PROCESSES);
             let mut pool = PoolingAllocationConfig::default();
             pool.total_component_instances(slots)
                 .total_core_instances(slots * CORE_INSTANCES_PER_PROCESS)
@@ -215,13 +215,26 @@ impl Kernel {
         }
         let vfs_err = |reason: String| WorkspaceError::Vfs { path: dir.into(), reason };
         // The vfs loads as any program does (into the same caches), and is
-        // linked through the capability check with `store` alone.
+        // linked through the capability check with `store` and a stderr.
         let program = self.inner.programs.load("vfs", vfs).map_err(|e| vfs_err(e.to_string()))?;
         let store = crate::fs::open_store(dir)?;
         let client = self.start_vfs(&program, store.clone(), limits).map_err(vfs_err)?;
-        let mut fs = Filesystem::new(client, store).await.map_err(|e| vfs_err(e.to_string()))?;
-        let procfs = ProcFs { processes: self.inner.processes.clone(), tracer: self.inner.tracer.clone() };
-        fs.mount(crate::procfs::MOUNT, Arc::new(procfs)).await.map_err(vfs_err)?;
+        let vfs_pid = client.pid();
+        let opened = async {
+            let mut fs = Filesystem::new(client, store).await.map_err(|e| e.to_string())?;
+            let procfs = ProcFs { processes: self.inner.processes.clone(), tracer: self.inner.tracer.clone() };
+            fs.mount(crate::procfs::MOUNT, Arc::new(procfs)).await?;
+            Ok::<_, String>(fs)
+        };
+        let fs = match opened.await {
+            Ok(fs) => fs,
+            Err(reason) => {
+                // A workspace that did not open leaves no vfs behind.
+                let _ = self.inner.processes.kill(vfs_pid, KillReason::Shutdown);
+                let _ = self.inner.processes.wait(vfs_pid).await;
+                return Err(vfs_err(reason));
+            }
+        };
         tracing::info!(workspace = %dir.display(), vfs = fs.vfs.pid().get(), "workspace open");
         if self.inner.tracer.enabled()
             && let Err(e) = self.inner.tracer.persist_in(dir)
@@ -237,8 +250,8 @@ impl Kernel {
         self.inner.fs.get().map(|fs| fs.vfs.pid())
     }
 
-    /// Starts the vfs process over `store`: its grants are `store` alone,
-    /// whatever else it imports is linked denied, and its exports are
+    /// Starts the vfs process over `store`: its grants are `store` and its
+    /// stderr, whatever else it imports is linked denied, and its exports are
     /// called through the typed client this returns.
     fn start_vfs(
         &self,
@@ -252,7 +265,11 @@ impl Kernel {
         if let Some((import, _)) = program.inner.bindable.first() {
             return Err(format!("it imports `{import}`, which the kernel does not provide to the vfs"));
         }
-        let grants = Grants::none().with(Grant::Store(StoreGrant::new(store.clone())));
+        // `store`, and `cli` for its stderr alone (no arguments, no
+        // environment, no stdin or stdout): a panic's message goes to the
+        // kernel's stderr, as a trap would otherwise hide it behind the
+        // denied `get-stderr`.
+        let grants = Grants::none().with(Grant::Store(StoreGrant::new(store.clone()))).grant(Capability::Cli);
         let linker =
             inner.programs.linker_denying(program, program.denied_by(&grants)).map_err(|e| format!("{e:#}"))?;
         let pre = linker.instantiate_pre(&program.inner.component).map_err(|e| format!("{e:#}"))?;
@@ -262,7 +279,7 @@ impl Kernel {
         let (admitted, mut finish) = inner
             .processes
             .admit_system(argv.clone(), limits)
-            .map_err(|TableFull(n)| format!("no pid left for a system process ({n} in use)"))?;
+            .map_err(|TableFull(n)| format!("no pid left for a system process (all {n} taken)"))?;
         let pid = admitted.pid;
         tracing::info!(pid = pid.get(), program = program.name(), "serve (system)");
         inner.tracer.record_start(crate::trace::Raw::now(
@@ -273,13 +290,16 @@ impl Kernel {
             crate::trace::Outcome::Ok,
         ));
         let (served, serving) = crate::served::channel::<VfsRequest>(program.name(), pid);
-        let null = Stdio { stdin: crate::Input::Null, stdout: crate::Output::Null, stderr: crate::Output::Null };
+        let stdio = Stdio { stdin: crate::Input::Null, stdout: crate::Output::Null, stderr: crate::Output::Inherit };
         let spawner = Arc::new(WeakKernel(Arc::downgrade(&self.inner)));
-        let ctx = self.process_ctx(pid, program.name(), grants, (&argv, &[], "/"), null, limits, spawner, &[]);
+        let ctx = self.process_ctx(pid, program.name(), grants, (&argv, &[], "/"), stdio, limits, spawner, &[]);
         let running = Running {
             meter: admitted.meter.clone(),
             ticker: inner.ticker.clone(),
-            host_calls: inner.host_calls.clone().map(|dispatch| (dispatch, pid)),
+            // Its trace is the calls it serves (`served.rs`): its store
+            // bindings are not traced as host calls, so there is nothing
+            // for the host-call recorder to attribute to it.
+            host_calls: None,
             timeout: limits.timeout,
             kill: admitted.kill,
         };

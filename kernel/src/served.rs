@@ -34,20 +34,29 @@ pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// A call the server's task runs against its instance of `W`.
 pub(crate) trait Request<W>: Send + 'static {
     /// Its name in the server's trace (`agentos:fs/vfs.stat-at`).
-    fn call(&self) -> &'static str;
+    fn call(&self) -> Arc<str>;
 
     /// Its arguments, for the server's trace.
     fn args(&self) -> String;
 
-    /// Runs it and answers the client; whether the answer is a success and,
-    /// when `traced`, what the server's trace shows of it. An error is a
-    /// trap: the server ends.
+    /// Runs it; its answer, to give the client once the call is traced.
+    /// An error is a trap: the server ends.
     fn run<'a, D: Send>(
         self,
         store: &'a mut wasmtime::Store<D>,
         server: &'a W,
         traced: bool,
-    ) -> BoxFuture<'a, wasmtime::Result<(bool, String)>>;
+    ) -> BoxFuture<'a, wasmtime::Result<Answered>>;
+}
+
+/// A request's answer, not yet given.
+pub(crate) struct Answered {
+    /// Whether it is a success (`ok` in the trace) or an error value.
+    pub(crate) ok: bool,
+    /// What the server's trace shows of it (when traced).
+    pub(crate) shown: String,
+    /// Gives it to the client.
+    pub(crate) reply: Box<dyn FnOnce() + Send>,
 }
 
 /// The served process has ended: why (its exit status).
@@ -154,24 +163,32 @@ where
 {
     while let Some(request) = requests.recv().await {
         let Some((tracer, pid)) = tracer else {
-            request.run(store, server, false).await?;
+            (request.run(store, server, false).await?.reply)();
             continue;
         };
         let (call, args, started) = (request.call(), request.args(), Instant::now());
         let answered = request.run(store, server, true).await;
-        let (outcome, result) = match &answered {
-            Ok((ok, result)) => {
-                let outcome = if *ok { Outcome::Ok } else { Outcome::Error };
-                (outcome, Text::plain(crate::trace::cut(result.clone())))
+        let (outcome, result, reply) = match answered {
+            Ok(Answered { ok, shown, reply }) => {
+                (if ok { Outcome::Ok } else { Outcome::Error }, Text::plain(crate::trace::cut(shown)), Ok(reply))
             }
-            Err(trap) => (Outcome::Trap, Text::plain(crate::trace::cut(format!("{trap:#}")))),
+            Err(trap) => (Outcome::Trap, Text::plain(crate::trace::cut(format!("{trap:#}"))), Err(trap)),
         };
-        let mut event = Raw::now(pid, call, Text::plain(crate::trace::cut(args)), result, outcome);
-        event.incoming = true;
-        event.time = tracer.time_of(started);
-        event.duration = started.elapsed();
-        tracer.record(event);
-        answered?;
+        // Recorded before the client is answered: whoever it wakes finds
+        // the call in the trace.
+        tracer.record(Raw {
+            seq: 0,
+            pid,
+            peer: None,
+            incoming: true,
+            time: tracer.time_of(started),
+            call,
+            args: Text::plain(crate::trace::cut(args)),
+            result,
+            duration: started.elapsed(),
+            outcome,
+        });
+        reply?();
     }
     Ok(())
 }
@@ -186,8 +203,8 @@ mod tests {
     struct Add(u32, oneshot::Sender<u32>);
 
     impl Request<u32> for Add {
-        fn call(&self) -> &'static str {
-            "test:counter/add"
+        fn call(&self) -> Arc<str> {
+            "test:counter/add".into()
         }
         fn args(&self) -> String {
             self.0.to_string()
@@ -197,13 +214,19 @@ mod tests {
             _store: &'a mut wasmtime::Store<D>,
             limit: &'a u32,
             _traced: bool,
-        ) -> BoxFuture<'a, wasmtime::Result<(bool, String)>> {
+        ) -> BoxFuture<'a, wasmtime::Result<Answered>> {
             Box::pin(async move {
                 if self.0 > *limit {
                     return Err(wasmtime::format_err!("{} is over {limit}", self.0));
                 }
-                let _ = self.1.send(self.0 * 2);
-                Ok((true, (self.0 * 2).to_string()))
+                let (n, answer) = (self.0 * 2, self.1);
+                Ok(Answered {
+                    ok: true,
+                    shown: n.to_string(),
+                    reply: Box::new(move || {
+                        let _ = answer.send(n);
+                    }),
+                })
             })
         }
     }

@@ -2,7 +2,7 @@
 //! through its generated bindings (`bindgen!`), not dynamic values.
 //!
 //! The vfs is a process of its own (a pid, limits, its own trace), linked
-//! through the capability check with `store` alone: it reaches the durable
+//! through the capability check with `store` and a stderr: it reaches the durable
 //! store through `agentos:store/kv`, and nothing else. Each method here
 //! sends one [`VfsRequest`] to its task and waits for the answer; requests
 //! run one at a time, in order.
@@ -14,7 +14,7 @@
 
 use crate::bindings::vfs::VfsServer;
 use crate::bindings::vfs::exports::agentos::fs::vfs::Guest;
-use crate::served::{BoxFuture, Down, Request, Served};
+use crate::served::{Answered, BoxFuture, Down, Request, Served};
 use crate::store::{Store as DurableStore, StoreError, Write};
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -102,10 +102,11 @@ fn hold(shared: &Arc<Shared>, blob: u64) -> Arc<OpenBlob> {
 }
 
 /// Where a request's answer goes: to the caller as it is, or with the blob
-/// it names held (see [`hold`]).
+/// it names held (see [`hold`]), and, for a write session begun (the inode),
+/// ended again if the caller is gone.
 enum Reply<T> {
     Plain(oneshot::Sender<T>),
-    Held(oneshot::Sender<(T, Option<Arc<OpenBlob>>)>, fn(&T) -> Option<u64>),
+    Held(oneshot::Sender<(T, Option<Arc<OpenBlob>>)>, fn(&T) -> Option<u64>, Option<u64>),
 }
 
 impl<T> Reply<T> {
@@ -116,9 +117,15 @@ impl<T> Reply<T> {
             Reply::Plain(answer) => {
                 let _ = answer.send(value);
             }
-            Reply::Held(answer, blob) => {
+            Reply::Held(answer, blob, session) => {
                 let held = blob(&value).map(|blob| hold(shared, blob));
-                let _ = answer.send((value, held));
+                let begun = held.is_some();
+                if answer.send((value, held)).is_err()
+                    && let (Some(ino), true) = (session, begun)
+                {
+                    // Nobody will hold the session to end it.
+                    shared.deferred.lock().unwrap().end_writes.push(ino);
+                }
             }
         }
     }
@@ -136,7 +143,7 @@ pub(crate) struct VfsRequest {
 }
 
 impl Request<VfsServer> for VfsRequest {
-    fn call(&self) -> &'static str {
+    fn call(&self) -> Arc<str> {
         self.call.name()
     }
 
@@ -149,7 +156,7 @@ impl Request<VfsServer> for VfsRequest {
         store: &'a mut wasmtime::Store<D>,
         server: &'a VfsServer,
         traced: bool,
-    ) -> BoxFuture<'a, wasmtime::Result<(bool, String)>> {
+    ) -> BoxFuture<'a, wasmtime::Result<Answered>> {
         Box::pin(async move {
             let vfs = server.agentos_fs_vfs();
             run_deferred(&self.shared, store, vfs).await?;
@@ -221,7 +228,7 @@ impl VfsClient {
         now: u64,
     ) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), LookupError>, VfsDown> {
         let (reply, answer) = oneshot::channel();
-        let reply = Reply::Held(reply, file_blob);
+        let reply = Reply::Held(reply, file_blob, None);
         let (stat, held) = self.send(Call::OpenLookupAt { root, base, path, flags, now, reply }, answer).await?;
         Ok(stat.map(|stat| (stat, held)))
     }
@@ -235,7 +242,7 @@ impl VfsClient {
         follow: bool,
     ) -> Result<Result<(Stat, Option<Arc<OpenBlob>>), Errno>, VfsDown> {
         let (reply, answer) = oneshot::channel();
-        let reply = Reply::Held(reply, file_blob);
+        let reply = Reply::Held(reply, file_blob, None);
         let (stat, held) = self.send(Call::LookupAt { root, base, path, follow, reply }, answer).await?;
         Ok(stat.map_err(LookupError::errno).map(|stat| (stat, held)))
     }
@@ -266,7 +273,7 @@ impl VfsClient {
     /// Starts writing a file and holds the blob to write into.
     pub(crate) async fn begin_write_held(&self, ino: u64, now: u64) -> Result<Result<Arc<OpenBlob>, Errno>, VfsDown> {
         let (reply, answer) = oneshot::channel();
-        let reply = Reply::Held(reply, |blob: &Result<u64, Errno>| blob.as_ref().ok().copied());
+        let reply = Reply::Held(reply, |blob: &Result<u64, Errno>| blob.as_ref().ok().copied(), Some(ino));
         let (blob, held) = self.send(Call::BeginWrite { ino, now, reply }, answer).await?;
         Ok(blob.map(|_| held.expect("a blob begun is held")))
     }
@@ -423,9 +430,14 @@ macro_rules! vfs_calls {
         }
 
         impl Call {
-            fn name(&self) -> &'static str {
+            /// Its name in the trace, made once per function.
+            fn name(&self) -> Arc<str> {
                 match self {
-                    $( Call::$variant { .. } => concat!("agentos:fs/vfs.", $wit), )*
+                    $( Call::$variant { .. } => {
+                        static NAME: std::sync::LazyLock<Arc<str>> =
+                            std::sync::LazyLock::new(|| concat!("agentos:fs/vfs.", $wit).into());
+                        NAME.clone()
+                    } )*
                 }
             }
 
@@ -458,13 +470,13 @@ macro_rules! vfs_calls {
                 vfs: &Guest,
                 shared: &Arc<Shared>,
                 traced: bool,
-            ) -> wasmtime::Result<(bool, String)> {
+            ) -> wasmtime::Result<Answered> {
                 match self {
                     $( Call::$variant { $( $arg, )* reply } => {
                         let value = vfs.$call(&mut *store, $( Arg::arg(&$arg) ),*).await?;
-                        let answered = if traced { Brief::brief(&value) } else { (true, String::new()) };
-                        reply.send(value, shared);
-                        Ok(answered)
+                        let (ok, shown) = if traced { Brief::brief(&value) } else { (true, String::new()) };
+                        let shared = shared.clone();
+                        Ok(Answered { ok, shown, reply: Box::new(move || reply.send(value, &shared)) })
                     } )*
                 }
             }

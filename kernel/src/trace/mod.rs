@@ -6,10 +6,11 @@
 //! host call a process makes (`host_calls`: `wasi:*` and
 //! `agentos:kernel/*`), and every bound call and typed-port handoff between
 //! processes (in both processes' traces, each naming the other). Events are
-//! numbered in the order they were recorded, across processes. Each process
+//! numbered in the order they were recorded, across processes (a system
+//! process's, the calls the vfs serves, on a count of their own). Each process
 //! keeps its last [`RING`] events in memory, also after it ended (for the
 //! last [`ENDED_KEPT`] ended processes); with a workspace open, every event
-//! is also appended to `trace.jsonl` in the workspace directory, in batches,
+//! but a system process's is also appended to `trace.jsonl` in the workspace directory, in batches,
 //! by a thread of its own (and by [`crate::Kernel::flush_trace`]), and the
 //! file is rotated to `trace.jsonl.1` past [`LOG_CAP`] bytes. A process's
 //! ring is made by its spawn event. Values are kept (shortened) and printed
@@ -327,6 +328,9 @@ impl Raw {
 pub(crate) struct Tracer {
     enabled: bool,
     state: Mutex<State>,
+    /// The rings of system processes (the vfs), under a lock of their own:
+    /// recording a call the vfs serves never waits for a process's event.
+    system: Mutex<State>,
     follow: broadcast::Sender<TraceEvent>,
     /// The persisted log, once a workspace is open.
     log: OnceLock<Arc<Log>>,
@@ -335,6 +339,8 @@ pub(crate) struct Tracer {
     boot_instant: Instant,
     /// The last event number given.
     seq: AtomicU64,
+    /// The last event number given to a system process's event.
+    system_seq: AtomicU64,
     /// Whether anyone ever followed events (before that, nobody does).
     followed: AtomicBool,
 }
@@ -450,11 +456,13 @@ impl Tracer {
         Tracer {
             enabled,
             state: Mutex::default(),
+            system: Mutex::default(),
             follow: broadcast::channel(4096).0,
             log: OnceLock::new(),
             boot: SystemTime::now(),
             boot_instant: Instant::now(),
             seq: AtomicU64::new(0),
+            system_seq: AtomicU64::new(0),
             followed: AtomicBool::new(false),
         }
     }
@@ -506,9 +514,14 @@ impl Tracer {
         }
     }
 
+    /// The rings `pid`'s events are kept among.
+    fn state_of(&self, pid: Pid) -> &Mutex<State> {
+        if pid.is_system() { &self.system } else { &self.state }
+    }
+
     pub(crate) fn record(&self, event: Raw) {
         if self.enabled {
-            self.record_locked(&mut self.state.lock().unwrap(), event);
+            self.record_locked(&mut self.state_of(event.pid).lock().unwrap(), event);
         }
     }
 
@@ -518,7 +531,7 @@ impl Tracer {
     /// its ring anew.
     pub(crate) fn record_start(&self, event: Raw) {
         if self.enabled {
-            let mut state = self.state.lock().unwrap();
+            let mut state = self.state_of(event.pid).lock().unwrap();
             state.rings.entry(event.pid).or_default();
             self.record_locked(&mut state, event);
         }
@@ -561,10 +574,12 @@ impl Tracer {
 
     fn record_locked(&self, state: &mut State, mut event: Raw) {
         // Numbered under the lock: the log and the rings are in number order.
-        event.seq = self.seq.fetch_add(1, Ordering::Relaxed) + 1;
         // A system process's events (every call the vfs serves) stay in its
-        // ring: the log and the followers see what processes do.
+        // ring, numbered apart: the log, the followers and `recent` see what
+        // processes do, numbered without gaps.
         let system = event.pid.is_system();
+        let seq = if system { &self.system_seq } else { &self.seq };
+        event.seq = seq.fetch_add(1, Ordering::Relaxed) + 1;
         if !system && let Some(log) = self.log.get() {
             let mut pending = log.pending.lock().unwrap();
             if pending.len() < MAX_PENDING {
@@ -591,7 +606,7 @@ impl Tracer {
 
     /// A process ended: its events stay, within [`ENDED_KEPT`] ended processes.
     pub(crate) fn ended(&self, pid: Pid) {
-        let mut state = self.state.lock().unwrap();
+        let mut state = self.state_of(pid).lock().unwrap();
         state.ended.push_back(pid);
         if state.ended.len() > ENDED_KEPT
             && let Some(old) = state.ended.pop_front()
@@ -602,13 +617,13 @@ impl Tracer {
 
     /// Whether events of `pid` are kept.
     pub(crate) fn has(&self, pid: Pid) -> bool {
-        self.state.lock().unwrap().rings.contains_key(&pid)
+        self.state_of(pid).lock().unwrap().rings.contains_key(&pid)
     }
 
     /// The kept events of `pid`, oldest first.
     pub(crate) fn events(&self, pid: Pid) -> Vec<TraceEvent> {
         let raw: Vec<Raw> =
-            self.state.lock().unwrap().rings.get(&pid).map(|r| r.iter().cloned().collect()).unwrap_or_default();
+            self.state_of(pid).lock().unwrap().rings.get(&pid).map(|r| r.iter().cloned().collect()).unwrap_or_default();
         raw.iter().map(Raw::render).collect()
     }
 
@@ -622,7 +637,7 @@ impl Tracer {
             let state = self.state.lock().unwrap();
             let after = self.seq.load(Ordering::Relaxed).saturating_sub(RING as u64);
             let mut newest = Vec::new();
-            for (_, ring) in state.rings.iter().filter(|(pid, _)| !pid.is_system()) {
+            for ring in state.rings.values() {
                 newest.extend(ring.iter().rev().take_while(|e| e.seq > after).cloned());
             }
             newest
@@ -693,6 +708,32 @@ mod tests {
         assert!(tracer.has(Pid::new(2).unwrap()));
         // The spawn and exit of each kept process; pid 1's events went with it.
         assert_eq!(tracer.recent().len(), 2 * ENDED_KEPT);
+    }
+
+    /// The vfs's calls (a system process's events) stay in its ring,
+    /// numbered apart: the log, `recent` and the numbering of processes'
+    /// events are as if it were not there.
+    #[test]
+    fn a_system_process_s_events_stay_in_its_ring() {
+        let dir = tempfile::tempdir().unwrap();
+        let tracer = Tracer::new(true);
+        tracer.persist_capped(dir.path(), 1 << 20).unwrap();
+        let vfs = u32::MAX;
+        tracer.record_start(event(vfs, "process.serve"));
+        tracer.record_start(event(1, "process.spawn"));
+        for k in 0..(2 * RING) {
+            tracer.record(event(vfs, &format!("vfs-{k}")));
+        }
+        tracer.record(event(1, "after"));
+        tracer.flush();
+        let recent = tracer.recent();
+        assert_eq!(
+            recent.iter().map(|e| (e.call.as_str(), e.seq)).collect::<Vec<_>>(),
+            [("process.spawn", 1), ("after", 2)]
+        );
+        assert_eq!(tracer.events(Pid::new(vfs).unwrap()).len(), RING, "its own ring, bounded");
+        let log = std::fs::read_to_string(dir.path().join("trace.jsonl")).unwrap();
+        assert_eq!(log.lines().count(), 2, "{log}");
     }
 
     #[test]
