@@ -1,5 +1,8 @@
 //! Every `bindgen!` of the kernel, in one place (as in wasmtime-wasi): host
-//! calls are traced and return `wasmtime::Result` so a host bug can trap.
+//! calls return `wasmtime::Result` so a host bug can trap. The kernel's own
+//! interfaces are traced at the host layer, as typed calls
+//! (`trace/wave.rs`); wasmtime-wasi's bindings trace theirs as `Debug` text
+//! (`trace/host_calls.rs`).
 
 /// The interfaces the kernel implements for processes: `agentos:kernel`'s
 /// `process` (0.2.0, and 0.1.0 beside it) and `service`, and
@@ -17,9 +20,8 @@ pub(crate) mod host {
             "../wit/kernel-0.2.0",
         ],
         world: "agentos:kernel/host@0.2.0",
-        // Verbose: lists are printed too (the trace keeps the first few
-        // hundred bytes and stops the printing there).
-        imports: { default: async | trappable | tracing | verbose_tracing },
+        // No `tracing`: each host function records itself (`traced!`).
+        imports: { default: async | trappable },
         trappable_error_type: {
             "wasi:filesystem/types.error-code" => crate::fs::FsError,
         },

@@ -55,7 +55,14 @@ pub(crate) struct ProcessCtx {
 impl ProcessCtx {
     /// The view `wasi:filesystem` is implemented on.
     pub(crate) fn fs_view(&mut self) -> FsView<'_> {
-        FsView { pid: self.pid, grants: &self.grants, fs: self.fs.as_ref(), audit: &self.audit, table: &mut self.table }
+        FsView {
+            pid: self.pid,
+            grants: &self.grants,
+            fs: self.fs.as_ref(),
+            audit: &self.audit,
+            tracer: Some(&self.tracer),
+            table: &mut self.table,
+        }
     }
 
     /// The view `wasi:sockets/ip-name-lookup` is implemented on.
@@ -69,8 +76,8 @@ impl ProcessCtx {
     }
 
     /// The view `agentos:kernel/service` is implemented on.
-    pub(crate) fn service_view(&mut self) -> ServiceView {
-        ServiceView { serving: self.serving }
+    pub(crate) fn service_view(&mut self) -> ServiceView<'_> {
+        ServiceView { pid: self.pid, serving: self.serving, tracer: Some(&self.tracer) }
     }
 
     /// The view `agentos:kernel/process` is implemented on.
@@ -80,6 +87,7 @@ impl ProcessCtx {
             grants: &self.grants,
             fs: self.fs.as_ref(),
             audit: &self.audit,
+            tracer: Some(&self.tracer),
             ctx: &mut self.process,
             table: &mut self.table,
         }

@@ -117,9 +117,30 @@ impl std::fmt::Debug for FsError {
     }
 }
 
+/// The error code's WIT name, or a trap's message.
+impl std::fmt::Display for FsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.code() {
+            Some(code) => f.write_str(code.name()),
+            None => write!(f, "{:#}", self.0),
+        }
+    }
+}
+
 impl FsError {
     pub(crate) fn downcast(self) -> wasmtime::Result<ErrorCode> {
         self.0.downcast()
+    }
+
+    /// The error code for the guest; `None` for a trap.
+    pub(crate) fn code(&self) -> Option<ErrorCode> {
+        self.0.downcast_ref::<ErrorCode>().copied()
+    }
+
+    /// A trap.
+    #[cfg(test)]
+    pub(crate) fn trap(e: wasmtime::Error) -> FsError {
+        FsError(e)
     }
 }
 

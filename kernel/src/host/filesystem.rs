@@ -24,6 +24,7 @@ use crate::fs::{
     OpenFile, OpenFlags, Stat, WriteSession, now_ns,
 };
 use crate::pid::Pid;
+use crate::trace::Tracer;
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -50,6 +51,8 @@ pub(crate) struct FsView<'a> {
     /// The workspace's filesystem, if one is open.
     pub(crate) fs: Option<&'a fs::Filesystem>,
     pub(crate) audit: &'a Audit,
+    /// Where its calls are traced (see `trace/wave.rs`); taken by the call.
+    pub(crate) tracer: Option<&'a Tracer>,
     pub(crate) table: &'a mut ResourceTable,
 }
 
@@ -224,6 +227,8 @@ fn timestamp(t: NewTimestamp, now: u64) -> Option<u64> {
     }
 }
 
+crate::trace::wave::traced! {
+"wasi:filesystem/preopens";
 impl preopens::Host for FsView<'_> {
     async fn get_directories(&mut self) -> wasmtime::Result<Vec<(Resource<Descriptor>, String)>> {
         let Some(fs) = self.fs else {
@@ -254,7 +259,10 @@ impl preopens::Host for FsView<'_> {
         Ok(out)
     }
 }
+}
 
+crate::trace::wave::traced! {
+"wasi:filesystem/types";
 impl types::Host for FsView<'_> {
     fn convert_error_code(&mut self, err: FsError) -> wasmtime::Result<ErrorCode> {
         err.downcast()
@@ -265,7 +273,10 @@ impl types::Host for FsView<'_> {
         Ok(err.downcast_ref::<ErrorCode>().copied())
     }
 }
+}
 
+crate::trace::wave::traced! {
+"wasi:filesystem/types.descriptor";
 impl types::HostDescriptor for FsView<'_> {
     async fn read_via_stream(
         &mut self,
@@ -706,7 +717,10 @@ impl types::HostDescriptor for FsView<'_> {
         Ok(())
     }
 }
+}
 
+crate::trace::wave::traced! {
+"wasi:filesystem/types.directory-entry-stream";
 impl types::HostDirectoryEntryStream for FsView<'_> {
     async fn read_directory_entry(&mut self, stream: Resource<DirectoryStream>) -> FsResult<Option<DirectoryEntry>> {
         let s = self.table.get_mut(&stream)?;
@@ -726,6 +740,7 @@ impl types::HostDirectoryEntryStream for FsView<'_> {
         self.table.delete(stream)?;
         Ok(())
     }
+}
 }
 
 impl FsView<'_> {

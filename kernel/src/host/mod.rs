@@ -8,3 +8,4 @@ pub(crate) mod process;
 mod process_0_1;
 pub(crate) mod service;
 pub(crate) mod store;
+mod wave;

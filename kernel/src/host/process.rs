@@ -21,6 +21,7 @@ use crate::process::{ExitStatus, Processes};
 use crate::program::{FileKey, Program, Programs};
 use crate::spawn::{Spawn, SpawnError};
 use crate::stdio::{Input, Output, Stdio};
+use crate::trace::Tracer;
 use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::Resource;
@@ -58,6 +59,8 @@ pub(crate) struct ProcView<'a> {
     pub(crate) grants: &'a Grants,
     pub(crate) fs: Option<&'a Filesystem>,
     pub(crate) audit: &'a Audit,
+    /// Where its calls are traced (see `trace/wave.rs`); taken by the call.
+    pub(crate) tracer: Option<&'a Tracer>,
     pub(crate) ctx: &'a mut ProcCtx,
     pub(crate) table: &'a mut ResourceTable,
 }
@@ -69,6 +72,8 @@ impl HasData for HasProcess {
     type Data<'a> = ProcView<'a>;
 }
 
+crate::trace::wave::traced! {
+"agentos:kernel/process";
 impl wit::Host for ProcView<'_> {
     async fn spawn(
         &mut self,
@@ -141,6 +146,7 @@ impl wit::Host for ProcView<'_> {
         Ok((self.table.push(reader)?, self.table.push(writer)?))
     }
 }
+}
 
 fn wit_status(status: ExitStatus) -> wit::ExitStatus {
     match status {
@@ -170,6 +176,8 @@ fn wit_reason(reason: KillReason) -> wit::KillReason {
 /// A process may not make a pipe larger than this (bytes).
 const MAX_PIPE_CAPACITY: usize = 16 << 20;
 
+crate::trace::wave::traced! {
+"agentos:kernel/process.pipe-reader";
 impl wit::HostPipeReader for ProcView<'_> {
     async fn into_stream(&mut self, this: Resource<PipeReader>) -> wasmtime::Result<Resource<DynInputStream>> {
         let reader = self.table.delete(this)?;
@@ -182,7 +190,10 @@ impl wit::HostPipeReader for ProcView<'_> {
         Ok(())
     }
 }
+}
 
+crate::trace::wave::traced! {
+"agentos:kernel/process.pipe-writer";
 impl wit::HostPipeWriter for ProcView<'_> {
     async fn into_stream(&mut self, this: Resource<PipeWriter>) -> wasmtime::Result<Resource<DynOutputStream>> {
         let writer = self.table.delete(this)?;
@@ -194,6 +205,7 @@ impl wit::HostPipeWriter for ProcView<'_> {
         self.table.delete(this)?;
         Ok(())
     }
+}
 }
 
 /// The directory inode at `path` from `base`, confined to `root` (or `pinned`).

@@ -10,6 +10,8 @@ use crate::pipe::{PipeReader, PipeWriter};
 use wasmtime::component::Resource;
 use wasmtime_wasi_io::streams::{DynInputStream, DynOutputStream};
 
+crate::trace::wave::traced! {
+"agentos:kernel/process";
 impl v1::Host for ProcView<'_> {
     async fn spawn(
         &mut self,
@@ -75,7 +77,10 @@ impl v1::Host for ProcView<'_> {
         v2::Host::pipe(self, capacity).await
     }
 }
+}
 
+crate::trace::wave::traced! {
+"agentos:kernel/process.pipe-reader";
 impl v1::HostPipeReader for ProcView<'_> {
     async fn into_stream(&mut self, this: Resource<PipeReader>) -> wasmtime::Result<Resource<DynInputStream>> {
         v2::HostPipeReader::into_stream(self, this).await
@@ -85,7 +90,10 @@ impl v1::HostPipeReader for ProcView<'_> {
         v2::HostPipeReader::drop(self, this).await
     }
 }
+}
 
+crate::trace::wave::traced! {
+"agentos:kernel/process.pipe-writer";
 impl v1::HostPipeWriter for ProcView<'_> {
     async fn into_stream(&mut self, this: Resource<PipeWriter>) -> wasmtime::Result<Resource<DynOutputStream>> {
         v2::HostPipeWriter::into_stream(self, this).await
@@ -94,6 +102,7 @@ impl v1::HostPipeWriter for ProcView<'_> {
     async fn drop(&mut self, this: Resource<PipeWriter>) -> wasmtime::Result<()> {
         v2::HostPipeWriter::drop(self, this).await
     }
+}
 }
 
 /// 0.1.0's flags as 0.2.0's grants by name.

@@ -1,7 +1,8 @@
-//! Host calls as trace events.
+//! Host calls of wasmtime-wasi's interfaces (`wasi:cli`, `wasi:io`,
+//! `wasi:clocks`, `wasi:random`, `wasi:sockets`) as trace events. (The
+//! kernel's own interfaces are traced as typed calls: [`super::wave`].)
 //!
-//! wasmtime's `bindgen!` with `tracing` (the kernel's bindings and
-//! wasmtime-wasi's alike) wraps every host call in a span named
+//! wasmtime's `bindgen!` with `tracing` wraps every host call in a span named
 //! `wit-bindgen import` and emits, inside it, a `call` event carrying the
 //! arguments and a `return` event carrying the result, as Rust `Debug` text.
 //! [`HostCalls`] is the default `tracing` subscriber of the threads that run
@@ -16,9 +17,9 @@
 //! ([`debug_to_wave`]): the generated types print records with their WIT
 //! field names and cases with their Rust names, which map back to WIT's.
 //!
-//! The vfs's calls on the store (`agentos:store/kv`) are not traced this
-//! way (its bindings have no `tracing`): the vfs's trace is the calls it
-//! serves, recorded as typed events (`served.rs`).
+//! The vfs's calls on the store (`agentos:store/kv`) are not traced: the
+//! vfs's trace is the calls it serves, recorded as typed events
+//! (`served.rs`).
 
 use super::{INLINE, MAX_TEXT, Outcome, Raw, Small, Text, Tracer};
 use crate::pid::Pid;
@@ -43,7 +44,7 @@ const SPAN_NAME: &str = "wit-bindgen import";
 /// subscriber's (which counts from 1).
 const OURS: u64 = 1 << 63;
 /// Bytes of `Debug` text kept per call's arguments or result.
-const KEPT: usize = 4 * MAX_TEXT;
+pub(super) const KEPT: usize = 4 * MAX_TEXT;
 
 thread_local! {
     /// The process being polled on this thread.
@@ -205,16 +206,15 @@ fn unversioned(package: &str) -> &str {
 /// its WIT result `T` (`Err` is a trap), rather than the WIT result itself.
 /// With `trappable` imports, it is the former for every function but those
 /// whose WIT `result`'s error is a trappable error type: the functions of
-/// `wasi:filesystem/types`, `wasi:io/streams` and `wasi:sockets/*` that
-/// return a `result` (all of theirs but the ones named here).
+/// `wasi:io/streams` and `wasi:sockets/*` that return a `result` (all of
+/// theirs but the ones named here).
 fn wraps_result(target: &str, function: &str) -> bool {
-    let error_typed =
-        target.ends_with("::filesystem::types") || target.ends_with("::io::streams") || target.contains("::sockets::");
+    let error_typed = target.ends_with("::io::streams") || target.contains("::sockets::");
     let plain = |name: &str| function == name || function.ends_with(&format!(".{name}"));
     !error_typed
         || function.starts_with("[drop]")
         || ["subscribe", "is-same-object", "is-listening", "address-family"].into_iter().any(plain)
-        || ["filesystem-error-code", "network-error-code", "instance-network"].contains(&function)
+        || ["network-error-code", "instance-network"].contains(&function)
 }
 
 impl Subscriber for HostCalls {
@@ -474,7 +474,7 @@ impl fmt::Write for Message {
 /// an error's text goes on after one with its causes and backtrace, which
 /// would cost far more than the call to print. The first [`INLINE`] bytes
 /// are kept in place: most calls' values take no allocation.
-struct Bounded {
+pub(crate) struct Bounded {
     inline: [u8; INLINE],
     len: usize,
     /// All of the text, once it outgrew `inline`.
@@ -497,12 +497,22 @@ impl Bounded {
         self.len() == 0
     }
 
-    fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         match &self.spilled {
             Some(text) => text,
             // Only ever filled from whole `&str`s.
             None => std::str::from_utf8(&self.inline[..self.len]).unwrap_or_default(),
         }
+    }
+
+    /// Writes `s`, or as much of it as fits before the text is cut.
+    pub(crate) fn text(&mut self, s: &str) {
+        let _ = fmt::Write::write_str(self, s);
+    }
+
+    /// Whether the text has been cut (what is written now is dropped).
+    pub(crate) fn is_cut(&self) -> bool {
+        self.cut
     }
 
     fn push_str(&mut self, s: &str) {
@@ -519,7 +529,7 @@ impl Bounded {
         text.push_str(s);
     }
 
-    fn into_small(self) -> Small {
+    pub(crate) fn into_small(self) -> Small {
         match self.spilled {
             Some(text) => Small::Shared(text.into()),
             None => Small::Inline(self.inline, self.len as u8),
@@ -745,10 +755,15 @@ mod tests {
             refs: 1,
         };
         let cases = [
-            // An error code of `wasi:filesystem` (not wrapped), and a trap in it.
-            (call("wasi:filesystem/types.descriptor.open-at", false), "Err(no-entry)", "err(no-entry)", Outcome::Error),
+            // An error code of `wasi:sockets` (not wrapped), and a trap in it.
             (
-                call("wasi:filesystem/types.descriptor.read", false),
+                call("wasi:sockets/tcp.tcp-socket.start-bind", false),
+                "Err(access-denied)",
+                "err(access-denied)",
+                Outcome::Error,
+            ),
+            (
+                call("wasi:sockets/tcp.tcp-socket.start-bind", false),
                 "Err(\"trap: boom\")",
                 "err(\"trap: boom\")",
                 Outcome::Trap,
@@ -777,10 +792,10 @@ mod tests {
         assert!(!wraps_result(tcp, "[method]tcp-socket.start-bind"));
         assert!(wraps_result(tcp, "[method]tcp-socket.is-listening"));
         assert!(wraps_result(tcp, "[method]tcp-socket.subscribe"));
-        let fs = "agentos_kernel::bindings::host::wasi::filesystem::types";
-        assert!(!wraps_result(fs, "[method]descriptor.open-at"));
-        assert!(wraps_result(fs, "[method]descriptor.is-same-object"));
-        assert!(wraps_result(fs, "[drop]descriptor"));
+        let streams = "wasmtime_wasi_io::bindings::wasi::io::streams";
+        assert!(!wraps_result(streams, "[method]input-stream.read"));
+        assert!(wraps_result(streams, "[method]input-stream.subscribe"));
+        assert!(wraps_result(streams, "[drop]input-stream"));
         assert!(wraps_result("wasmtime_wasi::p2::bindings::cli::environment", "get-arguments"));
     }
 

@@ -20,6 +20,7 @@
 //! is reported once and then skipped.
 
 pub(crate) mod host_calls;
+pub(crate) mod wave;
 
 use crate::pid::Pid;
 use std::collections::{HashMap, VecDeque};
@@ -222,6 +223,8 @@ pub(crate) enum Text {
     /// Rust `Debug` text of a host call's values (see [`host_calls`]),
     /// printed as WAVE when read.
     Debug(Small),
+    /// WAVE already (a typed host call, see [`wave`]), cut when read.
+    Wave(Small),
     Plain(Small),
 }
 
@@ -253,6 +256,7 @@ impl Text {
                 format!("[{}]{}", shown.join(", "), if *cut_short { "…" } else { "" })
             }
             Text::Debug(text) => cut(host_calls::debug_to_wave(text.as_str())),
+            Text::Wave(text) => cut(text.as_str().to_string()),
             Text::Values(values, cut_short) => {
                 let text = wave(values);
                 if *cut_short && !text.ends_with('…') { text + "…" } else { text }
