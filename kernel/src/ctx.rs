@@ -13,7 +13,7 @@ use crate::audit::Audit;
 use crate::caps::{Grants, OnRefused};
 use crate::denied::Denials;
 use crate::fs::Filesystem;
-use crate::host::filesystem::FsView;
+use crate::host::filesystem::{FsView, LastLookup};
 use crate::host::lookup::LookupView;
 use crate::host::process::{ProcCtx, ProcView};
 use crate::host::service::ServiceView;
@@ -50,6 +50,8 @@ pub(crate) struct ProcessCtx {
     pub(crate) audit: Arc<Audit>,
     /// For a service: the process whose call it is serving now.
     pub(crate) serving: Option<Pid>,
+    /// Its last path lookup (`wasi:filesystem`).
+    pub(crate) last_lookup: LastLookup,
 }
 
 impl ProcessCtx {
@@ -62,6 +64,7 @@ impl ProcessCtx {
             audit: &self.audit,
             tracer: Some(&self.tracer),
             table: &mut self.table,
+            last_lookup: &mut self.last_lookup,
         }
     }
 

@@ -573,6 +573,7 @@ impl Kernel {
             tracer: inner.tracer.clone(),
             audit: inner.audit.clone(),
             serving: None,
+            last_lookup: Default::default(),
         }
     }
 

@@ -376,5 +376,15 @@ pub async fn spawn_v1() {
             "args: one\nGREETING=from 0.1.0\nchild exited with code 0\nreaped: no such process {}\n",
             out.pid.get() + 1
         )
-    );
+    ); // Traced at the host layer, once: the 0.1.0 call, not the 0.2.0 one it
+    // is served through as well.
+    let events = kernel.trace(out.pid);
+    let spawns: Vec<_> = events.iter().filter(|e| e.call == "agentos:kernel/process.spawn").collect();
+    let [spawn] = spawns.as_slice() else { panic!("one spawn: {spawns:?}") };
+    assert!(spawn.args.starts_with("\"/bin/echo.wasm\", { args: [\"one\"]"), "{}", spawn.line());
+    assert_eq!(spawn.result, format!("ok({})", out.pid.get() + 1), "{}", spawn.line());
+    let waits: Vec<&str> =
+        events.iter().filter(|e| e.call == "agentos:kernel/process.wait").map(|e| e.result.as_str()).collect();
+    let child = out.pid.get() + 1;
+    assert_eq!(waits, ["ok(exited(0))".to_string(), format!("err(no-such-process({child}))")], "{events:?}");
 }

@@ -18,6 +18,7 @@ use crate::served::{Answered, BoxFuture, Down, Request, Served};
 use crate::store::{Store as DurableStore, StoreError, Write};
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
@@ -64,6 +65,19 @@ struct Shared {
     store: Arc<dyn DurableStore>,
     /// Woken after every call that may change the namespace, for watchers.
     changed: Arc<tokio::sync::Notify>,
+    /// Moved on before anything that may change what a lookup answers runs
+    /// (a call that writes, an end of a write session queued): an answer
+    /// got while it stayed the same is still the answer (see
+    /// [`VfsClient::generation`]).
+    generation: AtomicU64,
+}
+
+impl Shared {
+    /// Ends the write session of `ino` before the next call.
+    fn end_write_later(&self, ino: u64) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.deferred.lock().unwrap().end_writes.push(ino);
+    }
 }
 
 /// A handle to the vfs; cheap to clone.
@@ -124,7 +138,7 @@ impl<T> Reply<T> {
                     && let (Some(ino), true) = (session, begun)
                 {
                     // Nobody will hold the session to end it.
-                    shared.deferred.lock().unwrap().end_writes.push(ino);
+                    shared.end_write_later(ino);
                 }
             }
         }
@@ -161,6 +175,9 @@ impl Request<VfsServer> for VfsRequest {
             let vfs = server.agentos_fs_vfs();
             run_deferred(&self.shared, store, vfs).await?;
             let writes = self.call.writes();
+            if writes {
+                self.shared.generation.fetch_add(1, Ordering::AcqRel);
+            }
             let answered = self.call.run(store, vfs, &self.shared, traced).await;
             if writes {
                 self.shared.changed.notify_waiters();
@@ -185,8 +202,13 @@ async fn run_deferred<D: Send>(shared: &Shared, store: &mut wasmtime::Store<D>, 
 impl VfsClient {
     /// The client of the vfs served as `served`, over the workspace's `store`.
     pub(crate) fn new(served: Served<VfsRequest>, store: Arc<dyn DurableStore>) -> VfsClient {
-        let shared =
-            Arc::new(Shared { deferred: Mutex::default(), open: Mutex::default(), store, changed: Arc::default() });
+        let shared = Arc::new(Shared {
+            deferred: Mutex::default(),
+            open: Mutex::default(),
+            store,
+            changed: Arc::default(),
+            generation: AtomicU64::new(0),
+        });
         let client = VfsClient { served, shared };
         // Nothing is open at start: free what a crash left orphaned.
         client.collect_later();
@@ -206,7 +228,14 @@ impl VfsClient {
     /// Tells the vfs a writer is done, before the next call (which is what
     /// could observe it: a later `begin-write` must not join this session).
     pub(crate) fn end_write_later(&self, ino: u64) {
-        self.shared.deferred.lock().unwrap().end_writes.push(ino);
+        self.shared.end_write_later(ino);
+    }
+
+    /// The namespace's generation: while it is the same, nothing has
+    /// changed what a lookup answers. Read it before sending a lookup; its
+    /// answer holds for as long as the generation read stays current.
+    pub(crate) fn generation(&self) -> u64 {
+        self.shared.generation.load(Ordering::Acquire)
     }
 
     /// Woken after every call that may have changed the namespace.

@@ -54,6 +54,40 @@ pub(crate) struct FsView<'a> {
     /// Where its calls are traced (see `trace/wave.rs`); taken by the call.
     pub(crate) tracer: Option<&'a Tracer>,
     pub(crate) table: &'a mut ResourceTable,
+    pub(crate) last_lookup: &'a mut LastLookup,
+}
+
+/// A process's last path lookup and its answer, kept while the namespace's
+/// generation stays the same: wasi-libc's `stat` looks a path up twice in a
+/// row (`metadata-hash-at`, then `stat-at`), and the second is answered
+/// here, without a call to the vfs.
+#[derive(Default)]
+pub(crate) struct LastLookup(Option<Looked>);
+
+struct Looked {
+    generation: u64,
+    root: u64,
+    base: u64,
+    path: String,
+    follow: bool,
+    stat: Stat,
+}
+
+impl LastLookup {
+    /// The answer to a lookup of `path` from `base`, if the last one was
+    /// of the same path while the namespace was as it is (`generation`).
+    /// One that did not follow a last symlink answers one that does, if
+    /// what it found is no symlink.
+    fn get(&self, generation: u64, root: u64, base: u64, path: &str, follow: bool) -> Option<&Stat> {
+        let looked = self.0.as_ref()?;
+        let same = looked.generation == generation && looked.root == root && looked.base == base;
+        let follows = looked.follow == follow || (!looked.follow && looked.stat.kind != Kind::Symlink);
+        (same && follows && looked.path == path).then_some(&looked.stat)
+    }
+
+    fn set(&mut self, generation: u64, root: u64, base: u64, path: String, follow: bool, stat: Stat) {
+        self.0 = Some(Looked { generation, root, base, path, follow, stat });
+    }
 }
 
 /// The `HasData` of the `wasi:filesystem` host: a process's [`FsView`].
@@ -151,6 +185,26 @@ impl FsView<'_> {
         let mount = self.filesystem()?.mounts.named(&crossing.mount).ok_or(ErrorCode::CrossDevice)?.clone();
         let path = mount::walk(&*mount, &[], &crossing.rest).map_err(mount_error)?;
         Ok((mount, path))
+    }
+
+    /// What `path` from `base` is (see [`LastLookup`]).
+    async fn lookup(
+        &mut self,
+        root: u64,
+        base: u64,
+        path: String,
+        follow: bool,
+    ) -> FsResult<Result<Stat, LookupError>> {
+        let vfs = self.filesystem()?.vfs.clone();
+        let generation = vfs.generation();
+        if let Some(stat) = self.last_lookup.get(generation, root, base, &path, follow) {
+            return Ok(Ok(stat.clone()));
+        }
+        let looked = vfs.lookup_at(root, base, path.clone(), follow).await?;
+        if let Ok(stat) = &looked {
+            self.last_lookup.set(generation, root, base, path, follow, stat.clone());
+        }
+        Ok(looked)
     }
 
     /// The mount whose mount point `stat` is, if it is one.
@@ -472,8 +526,7 @@ impl types::HostDescriptor for FsView<'_> {
             return mount_stat(&MountFile { mount: file.mount.clone(), path, data: None });
         }
         let follow = flags.contains(PathFlags::SYMLINK_FOLLOW);
-        let vfs = self.filesystem()?.vfs.clone();
-        match vfs.lookup_at(root, base, path, follow).await? {
+        match self.lookup(root, base, path, follow).await? {
             Ok(stat) => match self.mount_at(&stat) {
                 Some(mount) => mount_stat(&MountFile { mount, path: vec![mount::ROOT], data: None }),
                 None => Ok(descriptor_stat(&stat)),
@@ -695,8 +748,7 @@ impl types::HostDescriptor for FsView<'_> {
                 }
             });
         }
-        let vfs = self.filesystem()?.vfs.clone();
-        match vfs.lookup_at(root, base, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await? {
+        match self.lookup(root, base, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await? {
             Ok(stat) => Ok(match self.mount_at(&stat) {
                 Some(mount) => mount_hash(&MountFile { mount, path: vec![mount::ROOT], data: None }),
                 None => MetadataHashValue { lower: stat.ino, upper: 0 },
@@ -848,5 +900,32 @@ impl OutputStream for BlobOutput {
 impl From<Errno> for ErrorCode {
     fn from(e: Errno) -> ErrorCode {
         fs::errno_code(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(ino: u64, kind: Kind) -> Stat {
+        Stat { ino, kind, nlink: 1, size: 0, blob: 0, device: None, atime_ns: 0, mtime_ns: 0, ctime_ns: 0 }
+    }
+
+    #[test]
+    fn the_last_lookup_answers_only_the_same_path_in_the_same_generation() {
+        let mut last = LastLookup::default();
+        assert!(last.get(0, 1, 1, "a", false).is_none());
+        last.set(4, 1, 1, "a".into(), false, stat(7, Kind::File));
+        assert_eq!(last.get(4, 1, 1, "a", false).map(|s| s.ino), Some(7));
+        assert_eq!(last.get(4, 1, 1, "a", true).map(|s| s.ino), Some(7), "no symlink: following changes nothing");
+        assert!(last.get(5, 1, 1, "a", false).is_none(), "the namespace changed since");
+        assert!(last.get(4, 1, 1, "b", false).is_none());
+        assert!(last.get(4, 1, 2, "a", false).is_none(), "another base");
+        assert!(last.get(4, 2, 1, "a", false).is_none(), "another root");
+
+        last.set(4, 1, 1, "l".into(), false, stat(8, Kind::Symlink));
+        assert!(last.get(4, 1, 1, "l", true).is_none(), "a symlink not followed says nothing of its target");
+        last.set(4, 1, 1, "l".into(), true, stat(9, Kind::File));
+        assert!(last.get(4, 1, 1, "l", false).is_none(), "what a followed link led to is not the link");
     }
 }
