@@ -198,11 +198,11 @@ impl FsView<'_> {
         let vfs = self.filesystem()?.vfs.clone();
         let generation = vfs.generation();
         if let Some(stat) = self.last_lookup.get(generation, root, base, &path, follow) {
-            return Ok(Ok(stat.clone()));
+            return Ok(Ok(*stat));
         }
         let looked = vfs.lookup_at(root, base, path.clone(), follow).await?;
         if let Ok(stat) = &looked {
-            self.last_lookup.set(generation, root, base, path, follow, stat.clone());
+            self.last_lookup.set(generation, root, base, path, follow, *stat);
         }
         Ok(looked)
     }
