@@ -124,6 +124,11 @@ impl<R> Served<R> {
         self.pid
     }
 
+    /// Whether the server has ended (as far as it has told).
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended.borrow().is_some()
+    }
+
     /// Sends `request`, whose answer comes on `answer`, and waits for it.
     pub(crate) async fn call<T>(&self, request: R, answer: tokio::sync::oneshot::Receiver<T>) -> Result<T, Down> {
         if self.requests.send(request).is_err() {

@@ -376,7 +376,8 @@ pub async fn spawn_v1() {
             "args: one\nGREETING=from 0.1.0\nchild exited with code 0\nreaped: no such process {}\n",
             out.pid.get() + 1
         )
-    ); // Traced at the host layer, once: the 0.1.0 call, not the 0.2.0 one it
+    );
+    // Traced at the host layer, once: the 0.1.0 call, not the 0.2.0 one it
     // is served through as well.
     let events = kernel.trace(out.pid);
     let spawns: Vec<_> = events.iter().filter(|e| e.call == "agentos:kernel/process.spawn").collect();

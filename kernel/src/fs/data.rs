@@ -13,6 +13,7 @@
 //! A key or value of the wrong length is [`StoreError::Corrupt`], never a panic.
 
 use crate::store::{Store, StoreError, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Bytes per chunk.
@@ -30,6 +31,9 @@ pub(crate) struct Blobs {
     store: Arc<dyn Store>,
     /// Serializes read-modify-writes of chunks in this store.
     writing: Mutex<()>,
+    /// The namespace's generation (see `VfsClient::generation`), moved on
+    /// after every commit: a file's size and times are in its blob's keys.
+    generation: Arc<AtomicU64>,
 }
 
 fn prefix(blob: u64) -> Vec<u8> {
@@ -63,8 +67,16 @@ pub(crate) fn be64(bytes: &[u8], what: impl FnOnce() -> String) -> Result<u64, S
 }
 
 impl Blobs {
-    pub(crate) fn new(store: Arc<dyn Store>) -> Blobs {
-        Blobs { store, writing: Mutex::new(()) }
+    pub(crate) fn new(store: Arc<dyn Store>, generation: Arc<AtomicU64>) -> Blobs {
+        Blobs { store, writing: Mutex::new(()), generation }
+    }
+
+    /// Commits `writes`, then moves the generation on: after, so that a
+    /// lookup that saw the new generation saw the new bytes too.
+    fn commit(&self, writes: &[Write]) -> Result<(), StoreError> {
+        let committed = self.store.commit(writes);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        committed
     }
 
     /// The store the blobs are kept in.
@@ -156,7 +168,7 @@ impl Blobs {
             writes.push(Write::Put(key(blob, b'm'), end.to_be_bytes().to_vec()));
         }
         writes.push(Write::Put(key(blob, b't'), now_ns.to_be_bytes().to_vec()));
-        self.store.commit(&writes)?;
+        self.commit(&writes)?;
         Ok(offset)
     }
 
@@ -186,7 +198,7 @@ impl Blobs {
         // Growing needs no chunks: missing bytes read as zeros.
         writes.push(Write::Put(key(blob, b'm'), new_size.to_be_bytes().to_vec()));
         writes.push(Write::Put(key(blob, b't'), now_ns.to_be_bytes().to_vec()));
-        self.store.commit(&writes)
+        self.commit(&writes)
     }
 
     /// Every byte of a blob, if it is no larger than [`MAX_WHOLE_FILE`].
@@ -210,7 +222,7 @@ impl Blobs {
         }
         writes.push(Write::Put(key(blob, b'm'), (data.len() as u64).to_be_bytes().to_vec()));
         writes.push(Write::Put(key(blob, b't'), now_ns.to_be_bytes().to_vec()));
-        self.store.commit(&writes)
+        self.commit(&writes)
     }
 }
 
@@ -222,7 +234,22 @@ mod tests {
     fn blobs() -> (tempfile::TempDir, Blobs) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("s.sqlite"), Durability::Process).unwrap();
-        (dir, Blobs::new(Arc::new(store)))
+        (dir, Blobs::new(Arc::new(store), Arc::default()))
+    }
+
+    /// Each commit of a file's bytes or size moves the namespace's
+    /// generation on, which a process's last lookup is kept by.
+    #[test]
+    fn every_commit_moves_the_generation_on() {
+        let (_dir, s) = blobs();
+        let seen = |s: &Blobs| s.generation.load(Ordering::Acquire);
+        let before = seen(&s);
+        s.write(5, Some(0), b"abc", 1).unwrap();
+        let written = seen(&s);
+        s.set_size(5, 1, 2).unwrap();
+        let sized = seen(&s);
+        s.replace(5, b"xyz", 3).unwrap();
+        assert!(before < written && written < sized && sized < seen(&s), "{before} {written} {sized}");
     }
 
     #[test]

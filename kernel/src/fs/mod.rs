@@ -80,7 +80,8 @@ impl Filesystem {
     /// the kernel's own mounts are attached with [`Filesystem::mount`].
     pub(crate) async fn new(vfs: VfsClient, store: Arc<dyn Store>) -> Result<Filesystem, VfsDown> {
         let root = vfs.root().await?;
-        Ok(Filesystem { vfs, blobs: Arc::new(data::Blobs::new(store)), root, mounts: Arc::default() })
+        let blobs = Arc::new(data::Blobs::new(store, vfs.generation_counter()));
+        Ok(Filesystem { vfs, blobs, root, mounts: Arc::default() })
     }
 
     /// Serves the directory `/name` (made if missing) with `mount`, under

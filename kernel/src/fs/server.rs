@@ -65,18 +65,19 @@ struct Shared {
     store: Arc<dyn DurableStore>,
     /// Woken after every call that may change the namespace, for watchers.
     changed: Arc<tokio::sync::Notify>,
-    /// Moved on before anything that may change what a lookup answers runs
-    /// (a call that writes, an end of a write session queued): an answer
-    /// got while it stayed the same is still the answer (see
-    /// [`VfsClient::generation`]).
-    generation: AtomicU64,
+    /// Moved on by anything that may change what a lookup answers: before
+    /// a call that writes runs (on the vfs's task, one call at a time),
+    /// after an end of a write session is queued, and (by `fs::data`) after
+    /// every commit of a file's bytes, size or times. An answer got while
+    /// it stayed the same is still the answer (see [`VfsClient::generation`]).
+    generation: Arc<AtomicU64>,
 }
 
 impl Shared {
     /// Ends the write session of `ino` before the next call.
     fn end_write_later(&self, ino: u64) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
         self.deferred.lock().unwrap().end_writes.push(ino);
+        self.generation.fetch_add(1, Ordering::AcqRel);
     }
 }
 
@@ -207,7 +208,7 @@ impl VfsClient {
             open: Mutex::default(),
             store,
             changed: Arc::default(),
-            generation: AtomicU64::new(0),
+            generation: Arc::default(),
         });
         let client = VfsClient { served, shared };
         // Nothing is open at start: free what a crash left orphaned.
@@ -236,6 +237,16 @@ impl VfsClient {
     /// answer holds for as long as the generation read stays current.
     pub(crate) fn generation(&self) -> u64 {
         self.shared.generation.load(Ordering::Acquire)
+    }
+
+    /// The generation's counter, for the data path to move on.
+    pub(crate) fn generation_counter(&self) -> Arc<AtomicU64> {
+        self.shared.generation.clone()
+    }
+
+    /// Whether the vfs has ended (every call fails).
+    pub(crate) fn is_down(&self) -> bool {
+        self.served.has_ended()
     }
 
     /// Woken after every call that may have changed the namespace.

@@ -197,7 +197,8 @@ impl FsView<'_> {
     ) -> FsResult<Result<Stat, LookupError>> {
         let vfs = self.filesystem()?.vfs.clone();
         let generation = vfs.generation();
-        if let Some(stat) = self.last_lookup.get(generation, root, base, &path, follow) {
+        // A vfs that has ended fails the lookup, as every call.
+        if let Some(stat) = self.last_lookup.get(generation, root, base, &path, follow).filter(|_| !vfs.is_down()) {
             return Ok(Ok(*stat));
         }
         let looked = vfs.lookup_at(root, base, path.clone(), follow).await?;

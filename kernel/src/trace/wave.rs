@@ -367,7 +367,7 @@ mod tests {
     }
 
     #[test]
-    fn a_large_list_is_cut_and_not_walked_to_its_end() {
+    fn a_large_list_or_string_is_cut_at_the_bound() {
         let big = vec![7u8; 1 << 20];
         let text = shown(&big);
         assert!(text.starts_with("[7, 7, ") && text.ends_with('…'), "{}", &text[..40]);

@@ -265,6 +265,24 @@ fn filestat() -> Result {
     Ok(())
 }
 
+/// A path's stat follows a file as it is written, however often it is
+/// asked in between (the kernel keeps a process's last lookup).
+fn stat_while_writing() -> Result {
+    let mut f = io("create", File::create("grow"))?;
+    for (written, len) in [(b"abc".as_slice(), 3), (b"defg", 7), (b"", 7), (b"h", 8)] {
+        io("write", f.write_all(written))?;
+        let first = io("stat", fs::metadata("grow"))?.len();
+        let again = io("stat again", fs::metadata("grow"))?.len();
+        check!(first == len && again == len, "after writing {written:?}: {first} then {again}, not {len}");
+    }
+    io("set_len", f.set_len(2))?;
+    check!(io("stat", fs::metadata("grow"))?.len() == 2, "set_len 2");
+    drop(f);
+    fs::write("grow", b"0123456789").map_err(|e| e.to_string())?;
+    check!(io("stat", fs::metadata("grow"))?.len() == 10, "rewritten");
+    Ok(())
+}
+
 fn hard_links() -> Result {
     io("write", fs::write("orig", b"shared"))?;
     io("link", fs::hard_link("orig", "alias"))?;
@@ -396,6 +414,7 @@ const CASES: &[(&str, fn() -> Result)] = &[
     ("interesting_paths", interesting_paths),
     ("path_exists", path_exists),
     ("filestat", filestat),
+    ("stat_while_writing", stat_while_writing),
     ("hard_links", hard_links),
     ("large_file", large_file),
     ("devices", devices),
