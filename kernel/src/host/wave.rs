@@ -176,7 +176,8 @@ impl<T: Wave> Returned for Result<T, FsError> {
 }
 
 /// The variants of both versions of `agentos:kernel/process`, which have
-/// the same cases where they share a name.
+/// the same cases where they share a name (`killed` carries a string in
+/// 0.1.0, a record in 0.2.0).
 macro_rules! process_variants {
     ($($v:ident)*) => {$(
         impl Wave for $v::Input {
@@ -202,6 +203,16 @@ macro_rules! process_variants {
             }
         }
 
+        impl Wave for $v::ExitStatus {
+            fn wave(&self, out: &mut Out) {
+                match self {
+                    $v::ExitStatus::Exited(code) => wave::case(out, "exited", Some(code)),
+                    $v::ExitStatus::Killed(killed) => wave::case(out, "killed", Some(killed)),
+                    $v::ExitStatus::Trapped(why) => wave::case(out, "trapped", Some(why)),
+                }
+            }
+        }
+
         impl Wave for $v::Error {
             fn wave(&self, out: &mut Out) {
                 match self {
@@ -217,26 +228,6 @@ macro_rules! process_variants {
 }
 
 process_variants!(v1 v2);
-
-impl Wave for v1::ExitStatus {
-    fn wave(&self, out: &mut Out) {
-        match self {
-            v1::ExitStatus::Exited(code) => wave::case(out, "exited", Some(code)),
-            v1::ExitStatus::Killed(why) => wave::case(out, "killed", Some(why)),
-            v1::ExitStatus::Trapped(why) => wave::case(out, "trapped", Some(why)),
-        }
-    }
-}
-
-impl Wave for v2::ExitStatus {
-    fn wave(&self, out: &mut Out) {
-        match self {
-            v2::ExitStatus::Exited(code) => wave::case(out, "exited", Some(code)),
-            v2::ExitStatus::Killed(killed) => wave::case(out, "killed", Some(killed)),
-            v2::ExitStatus::Trapped(why) => wave::case(out, "trapped", Some(why)),
-        }
-    }
-}
 
 impl Wave for v2::KillReason {
     fn wave(&self, out: &mut Out) {
@@ -255,12 +246,7 @@ impl Wave for v2::KillReason {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn shown(value: &dyn Wave) -> String {
-        let mut out = Out::default();
-        value.wave(&mut out);
-        out.as_str().to_string()
-    }
+    use crate::trace::wave::{returned, shown};
 
     #[test]
     fn wit_values_print_with_their_wit_names() {
@@ -278,11 +264,7 @@ mod tests {
 
     #[test]
     fn a_filesystem_error_is_an_error_and_a_trap_is_a_trap() {
-        let show = |r: &dyn Returned| {
-            let mut out = Out::default();
-            let outcome = r.show(&mut out);
-            (out.as_str().to_string(), outcome)
-        };
+        let show = returned;
         assert_eq!(show(&Ok::<(), FsError>(())), ("ok".into(), Outcome::Ok));
         assert_eq!(show(&Err::<(), FsError>(ErrorCode::NoEntry.into())), ("err(no-entry)".into(), Outcome::Error));
         let trap = Err::<u64, FsError>(FsError::trap(wasmtime::format_err!("table full")));

@@ -15,9 +15,7 @@
 //! tracing is on; a call whose future is dropped (the process killed) is
 //! recorded as not returned.
 
-use super::host_calls::Bounded;
-#[cfg(test)]
-use super::host_calls::KEPT;
+use super::host_calls::{Bounded, KEPT};
 use super::{Outcome, Raw, Text, Tracer};
 use crate::pid::Pid;
 use std::fmt::Write as _;
@@ -242,33 +240,19 @@ macro_rules! display_wave {
 
 display_wave!(bool, u8, u16, u32, u64, i32, i64);
 
+/// Written by wasm-wave, as the values of bound calls are (`super::wave`),
+/// from no more of the string than the text can keep.
 impl Wave for str {
     fn wave(&self, out: &mut Out) {
-        out.text("\"");
-        let mut plain = 0;
-        for (at, c) in self.char_indices() {
-            let escaped = match c {
-                '"' => "\\\"",
-                '\\' => "\\\\",
-                '\n' => "\\n",
-                '\r' => "\\r",
-                '\t' => "\\t",
-                c if c.is_control() => "",
-                _ => continue,
-            };
-            out.text(&self[plain..at]);
-            if escaped.is_empty() {
-                let _ = write!(out, "\\u{{{:x}}}", c as u32);
-            } else {
-                out.text(escaped);
-            }
-            plain = at + c.len_utf8();
-            if out.is_cut() {
-                return;
-            }
+        let mut end = self.len().min(KEPT);
+        while !self.is_char_boundary(end) {
+            end -= 1;
         }
-        out.text(&self[plain..]);
-        out.text("\"");
+        let value = wasmtime::component::Val::String(self[..end].into());
+        let _ = wasm_wave::writer::Writer::new(&mut *out).write_value(&value);
+        if end < self.len() {
+            out.text("…");
+        }
     }
 }
 
@@ -338,15 +322,25 @@ impl<T: Wave + ?Sized> Wave for &T {
     }
 }
 
+/// What `value` prints as.
+#[cfg(test)]
+pub(crate) fn shown(value: &dyn Wave) -> String {
+    let mut out = Out::default();
+    value.wave(&mut out);
+    out.as_str().to_string()
+}
+
+/// What `result` shows and how the call ended.
+#[cfg(test)]
+pub(crate) fn returned(result: &dyn Returned) -> (String, Outcome) {
+    let mut out = Out::default();
+    let outcome = result.show(&mut out);
+    (out.as_str().to_string(), outcome)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn shown(value: &dyn Wave) -> String {
-        let mut out = Out::default();
-        value.wave(&mut out);
-        out.as_str().to_string()
-    }
 
     #[test]
     fn rust_values_print_as_wave() {
@@ -378,11 +372,7 @@ mod tests {
 
     #[test]
     fn the_outcome_is_told_by_the_result() {
-        let show = |r: &dyn Returned| {
-            let mut out = Out::default();
-            let outcome = r.show(&mut out);
-            (out.as_str().to_string(), outcome)
-        };
+        let show = returned;
         assert_eq!(show(&wasmtime::Result::<_>::Ok(Ok::<u32, String>(5))), ("ok(5)".into(), Outcome::Ok));
         assert_eq!(
             show(&wasmtime::Result::<_>::Ok(Err::<u32, String>("no".into()))),
