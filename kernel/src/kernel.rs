@@ -14,6 +14,7 @@ use crate::audit::{Audit, AuditEvent, AuditRecord};
 use crate::bindings;
 use crate::caps::{Capability, Grant, Grants, StoreGrant};
 use crate::ctx::ProcessCtx;
+use crate::fs::mount::TreeMount;
 use crate::fs::{Device, FileVersion, Filesystem, FsOpError, VfsClient, VfsRequest, Watch, WorkspaceError};
 use crate::host::filesystem::HasFs;
 use crate::host::lookup::HasLookup;
@@ -223,7 +224,7 @@ impl Kernel {
         let opened = async {
             let mut fs = Filesystem::new(client, store).await.map_err(|e| e.to_string())?;
             let procfs = ProcFs { processes: self.inner.processes.clone(), tracer: self.inner.tracer.clone() };
-            fs.mount(crate::procfs::MOUNT, Arc::new(procfs)).await?;
+            fs.mount(crate::procfs::MOUNT, Arc::new(TreeMount(procfs))).await?;
             Ok::<_, String>(fs)
         };
         let fs = match opened.await {

@@ -1,6 +1,6 @@
 //! `/proc`: the process table as read-only files, served by the kernel.
 //!
-//! A [`Mount`] over the process table and the trace: the vfs keeps `/proc`
+//! A [`Tree`] over the process table and the trace: the vfs keeps `/proc`
 //! as a mount point, paths below it reach this mount, and each file is
 //! rendered from the process table when it is opened.
 //!
@@ -15,7 +15,7 @@
 //! A process's `trace` stays readable after it ended, for as long as the
 //! kernel keeps its events (see [`crate::trace`]).
 
-use crate::fs::mount::{Mount, MountError, Node, ROOT};
+use crate::fs::mount::{MountError, Node, ROOT, Tree};
 use crate::limits::format_bytes;
 use crate::pid::Pid;
 use crate::process::{ProcessState, Processes};
@@ -87,7 +87,7 @@ impl ProcFs {
     }
 }
 
-impl Mount for ProcFs {
+impl Tree for ProcFs {
     fn lookup(&self, dir: Node, name: &str) -> Result<Node, MountError> {
         let node = match (ProcNode::from_number(dir).ok_or(MountError::NoEntry)?, name) {
             (ProcNode::Root, "trace") => ProcNode::Trace,

@@ -51,15 +51,15 @@ fn with<R>(f: impl FnOnce(&mut Namespace) -> Result<R, Errno>) -> Result<R, Errn
     })
 }
 
-/// Like [`with`], for a lookup: a walk stopped at a mount point answers
-/// with the crossing it found.
-fn lookup(f: impl FnOnce(&mut Namespace) -> Result<Stat, Errno>) -> Result<Stat, LookupError> {
+/// Like [`with`], for an operation on one path: a walk stopped at a mount
+/// point answers with the crossing it found.
+fn crossing<R>(f: impl FnOnce(&mut Namespace) -> Result<R, Errno>) -> Result<R, LookupError> {
     NAMESPACE.with(|ns| {
         let mut ns = ns.borrow_mut();
         ns.ensure_root().map_err(LookupError::Failed)?;
         ns.take_crossed();
         match f(&mut ns) {
-            Ok(stat) => Ok(stat),
+            Ok(value) => Ok(value),
             Err(Errno::CrossDevice) => match ns.take_crossed() {
                 Some((mount, mount_point, rest)) => Err(LookupError::Crossed(Crossing { mount, mount_point, rest })),
                 None => Err(LookupError::Failed(Errno::CrossDevice)),
@@ -67,6 +67,16 @@ fn lookup(f: impl FnOnce(&mut Namespace) -> Result<Stat, Errno>) -> Result<Stat,
             Err(e) => Err(LookupError::Failed(e)),
         }
     })
+}
+
+/// Like [`crossing`], for a lookup or an open: one that ends at a mount
+/// point goes into the mount, at its root.
+fn lookup(f: impl FnOnce(&mut Namespace) -> Result<Stat, Errno>) -> Result<Stat, LookupError> {
+    let stat = crossing(f)?;
+    match NAMESPACE.with(|ns| ns.borrow().mount_named(stat.ino)) {
+        Some(mount) => Err(LookupError::Crossed(Crossing { mount, mount_point: stat.ino, rest: String::new() })),
+        None => Ok(stat),
+    }
 }
 
 struct Vfs;
@@ -88,12 +98,12 @@ impl Guest for Vfs {
         lookup(|ns| ns.open_at(root, base, &path, flags, now))
     }
 
-    fn create_directory_at(root: Ino, base: Ino, path: String, now: u64) -> Result<Stat, Errno> {
-        with(|ns| ns.create_at(root, base, &path, namespace::New::Directory, now))
+    fn create_directory_at(root: Ino, base: Ino, path: String, now: u64) -> Result<Stat, LookupError> {
+        crossing(|ns| ns.create_at(root, base, &path, namespace::New::Directory, now))
     }
 
-    fn symlink_at(root: Ino, target: String, base: Ino, path: String, now: u64) -> Result<Stat, Errno> {
-        with(|ns| ns.create_at(root, base, &path, namespace::New::Symlink(target), now))
+    fn symlink_at(root: Ino, target: String, base: Ino, path: String, now: u64) -> Result<Stat, LookupError> {
+        crossing(|ns| ns.create_at(root, base, &path, namespace::New::Symlink(target), now))
     }
 
     fn create_device_at(root: Ino, base: Ino, path: String, device: Device, now: u64) -> Result<Stat, Errno> {
@@ -104,8 +114,8 @@ impl Guest for Vfs {
         with(|ns| ns.mount_at(root, base, &path, &name))
     }
 
-    fn readlink_at(root: Ino, base: Ino, path: String) -> Result<String, Errno> {
-        with(|ns| ns.readlink_at(root, base, &path))
+    fn readlink_at(root: Ino, base: Ino, path: String) -> Result<String, LookupError> {
+        crossing(|ns| ns.readlink_at(root, base, &path))
     }
 
     fn link_at(
@@ -120,12 +130,12 @@ impl Guest for Vfs {
         with(|ns| ns.link_at(root, old_base, &old_path, follow, new_base, &new_path, now))
     }
 
-    fn unlink_file_at(root: Ino, base: Ino, path: String, now: u64) -> Result<(), Errno> {
-        with(|ns| ns.remove_at(root, base, &path, false, now))
+    fn unlink_file_at(root: Ino, base: Ino, path: String, now: u64) -> Result<(), LookupError> {
+        crossing(|ns| ns.remove_at(root, base, &path, false, now))
     }
 
-    fn remove_directory_at(root: Ino, base: Ino, path: String, now: u64) -> Result<(), Errno> {
-        with(|ns| ns.remove_at(root, base, &path, true, now))
+    fn remove_directory_at(root: Ino, base: Ino, path: String, now: u64) -> Result<(), LookupError> {
+        crossing(|ns| ns.remove_at(root, base, &path, true, now))
     }
 
     fn rename_at(

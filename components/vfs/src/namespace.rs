@@ -427,6 +427,11 @@ impl Namespace {
         self.stat_of(ino, &inode)
     }
 
+    /// The name of the mount whose mount point is `ino`, if it is one.
+    pub fn mount_named(&self, ino: Ino) -> Option<String> {
+        self.mounts.get(&ino).cloned()
+    }
+
     /// Where the walk that just failed with `cross-device` crossed into a
     /// mount (taken: each crossing is told once).
     pub fn take_crossed(&mut self) -> Option<(String, Ino, String)> {

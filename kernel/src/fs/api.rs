@@ -3,7 +3,7 @@
 //! versions and snapshots. The kernel offers each as a method of its own
 //! (`Kernel::write_file`), on the workspace it has open.
 
-use super::{Device, Errno, Filesystem, Kind, OpenFlags, VfsChangeKind, now_ns};
+use super::{Device, Errno, Filesystem, Kind, LookupError, OpenFlags, VfsChangeKind, now_ns};
 use std::collections::VecDeque;
 
 /// The error of an operation asked of a kernel with no workspace open.
@@ -143,6 +143,7 @@ impl Filesystem {
                 .create_directory_at(self.root, self.root, so_far.clone(), now_ns())
                 .await
                 .map_err(|e| at.io(e))?
+                .map_err(LookupError::errno)
             {
                 Ok(_) | Err(Errno::Exists) => {}
                 Err(e) => return Err(at.errno(e)),
@@ -219,7 +220,7 @@ impl Filesystem {
             Ok((stat, _)) if stat.kind == Kind::Directory => return Err(at.errno(Errno::IsDirectory)),
             Ok(_) => {
                 let removed = self.vfs.unlink_file_at(self.root, self.root, relative.clone(), now_ns()).await;
-                removed.map_err(|e| at.io(e))?.map_err(|e| at.errno(e))?;
+                removed.map_err(|e| at.io(e))?.map_err(|e| at.errno(e.errno()))?;
             }
             Err(Errno::NoEntry) => {}
             Err(e) => return Err(at.errno(e)),

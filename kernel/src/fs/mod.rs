@@ -11,6 +11,7 @@ pub(crate) mod data;
 pub(crate) mod mount;
 mod server;
 mod stdio;
+mod vfs_mount;
 
 pub(crate) use stdio::ZeroStdin;
 pub use stdio::{FileStdin, FileStdout};
@@ -19,8 +20,7 @@ pub(crate) use api::no_workspace;
 pub use api::{ChangeEvent, ChangeKind, FileVersion, FsErrorKind, FsOpError, Watch};
 
 pub(crate) use server::{
-    ChangeKind as VfsChangeKind, Crossing, Errno, Kind, LookupError, OpenBlob, OpenFlags, Stat, VfsClient, VfsDown,
-    VfsRequest,
+    ChangeKind as VfsChangeKind, Errno, Kind, LookupError, OpenBlob, OpenFlags, Stat, VfsClient, VfsDown, VfsRequest,
 };
 
 use crate::bindings::host::wasi::filesystem::types::{DirectoryEntry, ErrorCode};
@@ -39,7 +39,8 @@ pub(crate) struct Filesystem {
     /// File contents, in the workspace's store.
     pub(crate) blobs: Arc<data::Blobs>,
     pub(crate) root: u64,
-    /// The subtrees not served by the vfs.
+    /// The namespace as `wasi:filesystem` reaches it: the vfs's, and the
+    /// mounts in it.
     pub(crate) mounts: Arc<mount::Mounts>,
 }
 
@@ -81,20 +82,26 @@ impl Filesystem {
     pub(crate) async fn new(vfs: VfsClient, store: Arc<dyn Store>) -> Result<Filesystem, VfsDown> {
         let root = vfs.root().await?;
         let blobs = Arc::new(data::Blobs::new(store, vfs.generation_counter()));
-        Ok(Filesystem { vfs, blobs, root, mounts: Arc::default() })
+        let mounts = Arc::new(mount::Mounts::new(Arc::new(vfs_mount::VfsMount::new(vfs.clone(), root))));
+        Ok(Filesystem { vfs, blobs, root, mounts })
     }
 
     /// Serves the directory `/name` (made if missing) with `mount`, under
     /// the mount name `name`.
     pub(crate) async fn mount(&mut self, name: &str, mount: Arc<dyn mount::Mount>) -> Result<(), String> {
         let (root, vfs) = (self.root, self.vfs.clone());
-        match vfs.create_directory_at(root, root, name.into(), now_ns()).await.map_err(|e| e.to_string())? {
+        match vfs
+            .create_directory_at(root, root, name.into(), now_ns())
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(LookupError::errno)
+        {
             Ok(_) | Err(Errno::Exists) => {}
             Err(e) => return Err(format!("cannot create /{name}: {e:?}")),
         }
         let at = vfs.mount_at(root, root, name.into(), name.into()).await.map_err(|e| e.to_string())?;
-        let ino = at.map_err(|e| format!("cannot mount /{name}: {e:?}"))?.ino;
-        Arc::make_mut(&mut self.mounts).insert(name, ino, mount);
+        at.map_err(|e| format!("cannot mount /{name}: {e:?}"))?;
+        Arc::make_mut(&mut self.mounts).insert(name, mount);
         Ok(())
     }
 }
@@ -236,31 +243,30 @@ impl Device {
     }
 }
 
-/// A writer's claim on a file's blob; tells the vfs when the last holder is gone.
+/// A writer's claim on a file's blob; tells its mount when the last holder
+/// is gone.
 pub(crate) struct WriteSession {
     pub(crate) ino: u64,
     pub(crate) blob: Arc<OpenBlob>,
-    vfs: VfsClient,
+    mount: Arc<dyn mount::Mount>,
 }
 
 impl WriteSession {
-    pub(crate) fn new(ino: u64, blob: Arc<OpenBlob>, vfs: VfsClient) -> WriteSession {
-        WriteSession { ino, blob, vfs }
+    pub(crate) fn new(ino: u64, blob: Arc<OpenBlob>, mount: Arc<dyn mount::Mount>) -> WriteSession {
+        WriteSession { ino, blob, mount }
     }
 }
 
 impl Drop for WriteSession {
     fn drop(&mut self) {
-        self.vfs.end_write_later(self.ino);
+        self.mount.end_write(self.ino);
     }
 }
 
-/// A `wasi:filesystem` descriptor: where its paths may reach, and what it
-/// is open on.
+/// A `wasi:filesystem` descriptor: the mount it is a node of, what the
+/// preopen it came from allows, and what it is open on.
 pub struct Descriptor {
-    /// The root this descriptor's paths may not leave (its preopen).
-    pub(crate) root: u64,
-    /// What the preopen it came from allows.
+    pub(crate) mount: Arc<dyn mount::Mount>,
     pub(crate) rights: DirRights,
     pub(crate) open: Open,
 }
@@ -268,14 +274,14 @@ pub struct Descriptor {
 /// What a descriptor is open on: each kind of node carries only what it
 /// uses.
 pub(crate) enum Open {
-    /// A directory of the namespace.
-    Dir { ino: u64 },
-    /// A regular file of the namespace.
+    /// A directory: where its paths start, and the root they may not leave.
+    Dir(mount::Place),
+    /// A regular file whose bytes are a blob of the store.
     File(OpenFile),
     /// A device node the kernel serves.
     Device { ino: u64, device: Device, read: bool, write: bool },
-    /// A node of a mount (read-only), served by it instead of the vfs.
-    Mount(MountFile),
+    /// A file whose contents its mount rendered when it was opened (read-only).
+    Contents { node: mount::Node, data: Arc<Vec<u8>> },
 }
 
 /// A regular file, open.
@@ -291,67 +297,46 @@ pub(crate) struct OpenFile {
 }
 
 impl Open {
-    /// Its vfs inode (`None` for a mount's node).
-    pub(crate) fn ino(&self) -> Option<u64> {
+    /// Its node in its mount.
+    pub(crate) fn node(&self) -> mount::Node {
         match self {
-            Open::Dir { ino } | Open::Device { ino, .. } => Some(*ino),
-            Open::File(file) => Some(file.ino),
-            Open::Mount(_) => None,
+            Open::Dir(place) => place.node(),
+            Open::Device { ino, .. } => *ino,
+            Open::File(file) => file.ino,
+            Open::Contents { node, .. } => *node,
         }
     }
 
     /// The kind of node it is.
     pub(crate) fn kind(&self) -> Kind {
         match self {
-            Open::Dir { .. } => Kind::Directory,
-            Open::File(_) => Kind::File,
+            Open::Dir(_) => Kind::Directory,
+            Open::File(_) | Open::Contents { .. } => Kind::File,
             Open::Device { .. } => Kind::Device,
-            Open::Mount(file) if file.is_dir() => Kind::Directory,
-            Open::Mount(_) => Kind::File,
         }
     }
 
     /// Whether it was opened for reading, and for writing.
     pub(crate) fn access(&self) -> (bool, bool) {
         match self {
-            Open::Dir { .. } | Open::Mount(_) => (true, false),
+            Open::Dir(_) | Open::Contents { .. } => (true, false),
             Open::File(OpenFile { read, write, .. }) | Open::Device { read, write, .. } => (*read, *write),
         }
     }
+}
 
-    /// What tells two descriptors' nodes apart: a mount's address and its
-    /// node, or 0 and the vfs inode.
-    pub(crate) fn identity(&self) -> (usize, u64) {
-        match self {
-            Open::Mount(file) => ((Arc::as_ptr(&file.mount) as *const () as usize).max(1), file.node()),
-            other => (0, other.ino().unwrap_or(0)),
-        }
+impl Descriptor {
+    /// What tells two descriptors' nodes apart: the mount's address and the
+    /// node in it.
+    pub(crate) fn identity(&self) -> (u64, u64) {
+        (Arc::as_ptr(&self.mount) as *const () as u64, self.open.node())
     }
 }
 
-/// A descriptor's node in a mount.
-#[derive(Clone)]
-pub(crate) struct MountFile {
-    pub(crate) mount: Arc<dyn mount::Mount>,
-    /// From the mount's root to the node.
-    pub(crate) path: mount::NodePath,
-    /// A file's contents, read when it was opened.
-    pub(crate) data: Option<Arc<Vec<u8>>>,
-}
-
-impl MountFile {
-    pub(crate) fn node(&self) -> mount::Node {
-        *self.path.last().expect("a mount path ends at its node")
-    }
-
-    pub(crate) fn is_dir(&self) -> bool {
-        self.mount.is_dir(self.node())
-    }
-}
-
-/// A `wasi:filesystem` directory-entry stream, read from the vfs in batches.
+/// A `wasi:filesystem` directory-entry stream, read from its mount in batches.
 pub struct DirectoryStream {
-    pub(crate) dir: u64,
+    pub(crate) mount: Arc<dyn mount::Mount>,
+    pub(crate) dir: mount::Node,
     pub(crate) buffered: VecDeque<DirectoryEntry>,
     pub(crate) after: Option<String>,
     pub(crate) done: bool,

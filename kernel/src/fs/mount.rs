@@ -1,42 +1,290 @@
-//! Mounts: subtrees of the namespace served by something other than the vfs
-//! (`/proc` today; drivers at `/integrations/*` next).
+//! Mounts: the namespace as the kernel's `wasi:filesystem` reaches it.
 //!
-//! The vfs records each mount point with the mount's name. A path that
-//! crosses one fails in the vfs with `cross-device`; the kernel asks
-//! `locate-mount` which mount and what is left of the path, and walks the
-//! rest itself ([`walk`]), one name at a time. As in Redox's schemes, the
-//! kernel validates before a mount sees anything: rights are checked by the
-//! filesystem host, and a mount is only ever asked for one plain name at a
-//! time (never empty, `.`, `..` or containing `/`), so it cannot be led
-//! above its root. What a mount does not implement answers "not supported".
+//! A [`Mount`] serves a subtree: the vfs serves the whole namespace
+//! ([`super::vfs_mount::VfsMount`], the root mount), and others serve the
+//! directories the vfs records as their mount points (`/proc` today; the
+//! drivers at `/integrations/*` next). The filesystem host checks a
+//! descriptor's rights and the shape of a path ([`checked`]) before any mount
+//! sees it, and then dispatches to the descriptor's mount. A walk that reaches
+//! a mount point answers [`Walked::Crossed`] with the mount's name and the rest
+//! of the path, from the walk that found it; the host goes on in that mount
+//! (see `host/filesystem.rs`).
 //!
-//! **Invariant:** `..` never leaves a mount's root (it is `not-permitted`
-//! there), and every node a mount hands out is a [`Node`] of that mount.
+//! Each mount confines paths to the root it is given: the vfs itself (it
+//! knows symlinks and parents), a [`Tree`] through [`TreeMount`], which walks
+//! one plain name at a time ([`walk`]: never empty, `.`, `..` or containing
+//! `/`), so that a tree cannot be led above its root. As in Redox's schemes,
+//! what a mount does not implement answers `unsupported`.
+//!
+//! **Invariant:** a mount sees only paths [`checked`] here and places it
+//! handed out itself; `..` never leaves a tree's root (it is `not-permitted`
+//! there).
 
+use super::{Device, FsError, Kind, OpenBlob, Stat, now_ns};
+use crate::bindings::host::wasi::filesystem::types::ErrorCode;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-/// A node of a mount: [`ROOT`] is its root; the mount numbers the rest.
+type FsResult<T> = Result<T, FsError>;
+
+/// A node of a mount: a vfs inode, or a number a tree gives its nodes.
 pub(crate) type Node = u64;
 
-/// The root of every mount.
+/// The root of every [`Tree`].
 pub(crate) const ROOT: Node = 0;
 
-/// Why a mount cannot do what was asked.
+/// A node and the way to it from its root: `path[0]` is the root, the last
+/// is the node.
+pub(crate) type NodePath = Vec<Node>;
+
+/// The longest path a mount is asked for (as POSIX's `PATH_MAX`).
+pub(crate) const MAX_PATH: usize = 4096;
+
+/// A directory of a mount, as a descriptor holds it: where its paths start,
+/// and the root they may not leave.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Place {
+    /// The directory no path from here may leave (a preopen's, or a mount's root).
+    pub(crate) root: Node,
+    /// The way to the directory from `root`, as much as the mount needs: a
+    /// tree's whole way (its `..` walks back along it), the vfs's the
+    /// directory alone (it knows each directory's parent).
+    pub(crate) trail: NodePath,
+}
+
+impl Place {
+    /// The directory `node`, below `root`.
+    pub(crate) fn at(root: Node, node: Node) -> Place {
+        Place { root, trail: vec![node] }
+    }
+
+    /// The directory itself.
+    pub(crate) fn node(&self) -> Node {
+        *self.trail.last().expect("a place ends at its directory")
+    }
+}
+
+/// Where a walk went into another mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Crossed {
+    /// The mount's name, as the vfs records it at the mount point.
+    pub(crate) mount: String,
+    /// The rest of the path below the mount point (empty: the mount's root).
+    pub(crate) rest: String,
+}
+
+/// A mount's answer, or the crossing into another mount that stopped it.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Walked<T> {
+    Here(T),
+    Crossed(Crossed),
+}
+
+/// How `wasi:filesystem` opens a path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct OpenHow {
+    /// Create the file if it does not exist; with `exclusive`, fail if it does.
+    pub(crate) create: bool,
+    pub(crate) exclusive: bool,
+    /// Fail unless it is a directory.
+    pub(crate) directory: bool,
+    /// Follow a final symbolic link.
+    pub(crate) follow: bool,
+    /// Open for writing; empty it.
+    pub(crate) write: bool,
+    pub(crate) truncate: bool,
+}
+
+impl OpenHow {
+    /// Whether it changes the mount (creates, writes or empties).
+    pub(crate) fn writes(&self) -> bool {
+        self.create || self.write || self.truncate
+    }
+}
+
+/// What an open found.
+pub(crate) enum Opened {
+    /// A directory: paths from the descriptor start there.
+    Dir(Place),
+    /// A regular file whose bytes are a blob of the workspace's store, which
+    /// the kernel moves itself (`fs::data`); `blob` is held open.
+    Blob { stat: Stat, blob: Option<Arc<OpenBlob>> },
+    /// A device node the kernel serves.
+    Device { stat: Stat, device: Device },
+    /// A file whose contents the mount rendered when it was opened.
+    Contents { node: Node, data: Arc<Vec<u8>> },
+}
+
+/// One entry of a directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Entry {
+    pub(crate) name: String,
+    pub(crate) kind: Kind,
+}
+
+fn unsupported<T>() -> FsResult<T> {
+    Err(ErrorCode::Unsupported.into())
+}
+
+/// A subtree of the namespace, served by the vfs, the kernel or a driver.
+/// Paths are relative to a [`Place`] the mount handed out, and [`checked`];
+/// what a mount does not implement answers `unsupported`.
+#[wasmtime_wasi_io::async_trait]
+pub(crate) trait Mount: Send + Sync + 'static {
+    /// The node a crossing into this mount starts from.
+    fn root(&self) -> Node {
+        ROOT
+    }
+
+    /// A number that moves on whenever what a lookup answers may change
+    /// (so that an answer got while it stayed the same may be kept);
+    /// `None`: keep nothing.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+
+    /// What `path` from `at` is; `follow`: through a final symbolic link.
+    async fn lookup(&self, at: &Place, path: &str, follow: bool) -> FsResult<Walked<Stat>>;
+
+    /// Opens (with `how.create`, creates) what `path` from `at` is.
+    async fn open(&self, at: &Place, path: &str, how: OpenHow) -> FsResult<Walked<Opened>>;
+
+    /// What the node `node`, found or opened before, is now.
+    async fn stat(&self, node: Node) -> FsResult<Stat>;
+
+    /// Up to `limit` entries of the directory `dir`, after the one named `after`.
+    async fn read_directory(&self, _dir: Node, _after: Option<String>, _limit: u32) -> FsResult<Vec<Entry>> {
+        unsupported()
+    }
+
+    async fn create_directory(&self, _at: &Place, _path: &str) -> FsResult<Walked<()>> {
+        unsupported()
+    }
+
+    async fn symlink(&self, _at: &Place, _target: &str, _path: &str) -> FsResult<Walked<()>> {
+        unsupported()
+    }
+
+    async fn readlink(&self, _at: &Place, _path: &str) -> FsResult<Walked<String>> {
+        unsupported()
+    }
+
+    async fn unlink_file(&self, _at: &Place, _path: &str) -> FsResult<Walked<()>> {
+        unsupported()
+    }
+
+    async fn remove_directory(&self, _at: &Place, _path: &str) -> FsResult<Walked<()>> {
+        unsupported()
+    }
+
+    /// Moves `old` from `at` to `new` from `new_at`, both in this mount.
+    async fn rename(&self, _at: &Place, _old: &str, _new_at: &Place, _new: &str) -> FsResult<()> {
+        unsupported()
+    }
+
+    /// Makes `new` from `new_at` a hard link to `old` from `at`, both in this mount.
+    async fn link(&self, _at: &Place, _old: &str, _follow: bool, _new_at: &Place, _new: &str) -> FsResult<()> {
+        unsupported()
+    }
+
+    /// Sets a node's access and modification times (`None`: leave as is).
+    async fn set_times(&self, _node: Node, _atime: Option<u64>, _mtime: Option<u64>) -> FsResult<()> {
+        unsupported()
+    }
+
+    /// Sets the times of what `path` from `at` is.
+    async fn set_times_at(
+        &self,
+        _at: &Place,
+        _path: &str,
+        _follow: bool,
+        _atime: Option<u64>,
+        _mtime: Option<u64>,
+    ) -> FsResult<Walked<()>> {
+        unsupported()
+    }
+
+    /// The blob to write the file `node`'s new contents into (held open);
+    /// the writer calls [`Mount::end_write`] when it is done.
+    async fn begin_write(&self, _node: Node) -> FsResult<Arc<OpenBlob>> {
+        unsupported()
+    }
+
+    /// A writer of `node` is done; must not wait.
+    fn end_write(&self, _node: Node) {}
+}
+
+/// `path` if a mount may be asked for it: relative, no NUL, no longer than
+/// [`MAX_PATH`]. An absolute path could never stay inside a root.
+pub(crate) fn checked(path: &str) -> FsResult<&str> {
+    if path.len() > MAX_PATH {
+        return Err(ErrorCode::NameTooLong.into());
+    }
+    if path.contains('\0') {
+        return Err(ErrorCode::Invalid.into());
+    }
+    if path.starts_with('/') {
+        return Err(ErrorCode::NotPermitted.into());
+    }
+    Ok(path)
+}
+
+/// The mounts of a workspace: the root mount (the vfs's namespace), and the
+/// others by the name the vfs records at each mount point.
+#[derive(Clone)]
+pub(crate) struct Mounts {
+    root: Arc<dyn Mount>,
+    by_name: HashMap<String, Arc<dyn Mount>>,
+}
+
+impl Mounts {
+    /// The namespace `root` serves, with nothing mounted in it yet.
+    pub(crate) fn new(root: Arc<dyn Mount>) -> Mounts {
+        Mounts { root, by_name: HashMap::new() }
+    }
+
+    pub(crate) fn insert(&mut self, name: &str, mount: Arc<dyn Mount>) {
+        self.by_name.insert(name.to_string(), mount);
+    }
+
+    /// The root mount.
+    pub(crate) fn root(&self) -> &Arc<dyn Mount> {
+        &self.root
+    }
+
+    /// The mount recorded under `name`.
+    pub(crate) fn named(&self, name: &str) -> Option<&Arc<dyn Mount>> {
+        self.by_name.get(name)
+    }
+}
+
+/// Why a [`Tree`] cannot do what was asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum MountError {
     /// No such entry.
     NoEntry,
     /// A directory was needed.
     NotDirectory,
-    /// Out of the mount's root.
+    /// Out of the tree's root.
     NotPermitted,
-    /// The mount does not do this.
+    /// The tree does not do this.
     NotSupported,
 }
 
-/// A subtree served by the kernel or a driver.
-pub(crate) trait Mount: Send + Sync + 'static {
+impl From<MountError> for FsError {
+    fn from(e: MountError) -> FsError {
+        FsError::from(match e {
+            MountError::NoEntry => ErrorCode::NoEntry,
+            MountError::NotDirectory => ErrorCode::NotDirectory,
+            MountError::NotPermitted => ErrorCode::NotPermitted,
+            MountError::NotSupported => ErrorCode::Unsupported,
+        })
+    }
+}
+
+/// A read-only tree of directories and files, asked for one plain name at
+/// a time (mounted as a [`TreeMount`]).
+pub(crate) trait Tree: Send + Sync + 'static {
     /// The child `name` (one plain name) of the directory `dir`.
     fn lookup(&self, dir: Node, name: &str) -> Result<Node, MountError>;
 
@@ -54,19 +302,15 @@ pub(crate) trait Mount: Send + Sync + 'static {
     }
 }
 
-/// A node and the way to it from the mount's root (for `..`): `path[0]` is
-/// [`ROOT`], the last is the node.
-pub(crate) type NodePath = Vec<Node>;
-
-/// Walks `path` from the node at the end of `from`, confined to the mount.
-/// Each name is checked here before the mount sees it.
-pub(crate) fn walk(mount: &dyn Mount, from: &[Node], path: &str) -> Result<NodePath, MountError> {
+/// Walks `path` from the node at the end of `from`, confined to the tree.
+/// Each name is checked here before the tree sees it.
+pub(crate) fn walk(tree: &dyn Tree, from: &[Node], path: &str) -> Result<NodePath, MountError> {
     let mut at: NodePath = if from.is_empty() { vec![ROOT] } else { from.to_vec() };
     for name in path.split('/') {
         match name {
             "" | "." => {}
             ".." => {
-                if !mount.is_dir(*at.last().expect("a walk starts at a node")) {
+                if !tree.is_dir(*at.last().expect("a walk starts at a node")) {
                     return Err(MountError::NotDirectory);
                 }
                 if at.len() == 1 {
@@ -76,36 +320,130 @@ pub(crate) fn walk(mount: &dyn Mount, from: &[Node], path: &str) -> Result<NodeP
             }
             name => {
                 let dir = *at.last().expect("a walk starts at a node");
-                if !mount.is_dir(dir) {
+                if !tree.is_dir(dir) {
                     return Err(MountError::NotDirectory);
                 }
-                at.push(mount.lookup(dir, name)?);
+                at.push(tree.lookup(dir, name)?);
             }
         }
     }
     Ok(at)
 }
 
-/// The mounts of a workspace, by the name the vfs records for each mount
-/// point, and by the mount point's inode.
-#[derive(Clone, Default)]
-pub(crate) struct Mounts {
-    by_name: HashMap<String, (u64, Arc<dyn Mount>)>,
+/// A [`Tree`] as a mount: read-only, its files rendered when opened, its
+/// times now.
+pub(crate) struct TreeMount<T>(pub(crate) T);
+
+impl<T: Tree> TreeMount<T> {
+    fn walk(&self, at: &Place, path: &str) -> FsResult<NodePath> {
+        Ok(walk(&self.0, &at.trail, path)?)
+    }
+
+    /// `node`'s stat; a file's size is that of its contents now.
+    fn stat_of(&self, node: Node) -> FsResult<Stat> {
+        let now = now_ns();
+        let dir = self.0.is_dir(node);
+        let size = if dir { 0 } else { self.0.read(node)?.len() as u64 };
+        Ok(Stat {
+            ino: node,
+            kind: if dir { Kind::Directory } else { Kind::File },
+            nlink: 1,
+            size,
+            blob: 0,
+            device: None,
+            atime_ns: now,
+            mtime_ns: now,
+            ctime_ns: now,
+        })
+    }
+
+    /// Refuses any change, once the path is found to lead somewhere.
+    fn read_only<R>(&self, at: &Place, path: &str) -> FsResult<R> {
+        self.walk(at, path.rsplit_once('/').map_or("", |(dir, _)| dir))?;
+        Err(ErrorCode::ReadOnly.into())
+    }
 }
 
-impl Mounts {
-    pub(crate) fn insert(&mut self, name: &str, ino: u64, mount: Arc<dyn Mount>) {
-        self.by_name.insert(name.to_string(), (ino, mount));
+#[wasmtime_wasi_io::async_trait]
+impl<T: Tree> Mount for TreeMount<T> {
+    async fn lookup(&self, at: &Place, path: &str, _follow: bool) -> FsResult<Walked<Stat>> {
+        let node = *self.walk(at, path)?.last().expect("a walk ends at a node");
+        Ok(Walked::Here(self.stat_of(node)?))
     }
 
-    /// The mount recorded under `name`.
-    pub(crate) fn named(&self, name: &str) -> Option<&Arc<dyn Mount>> {
-        self.by_name.get(name).map(|(_, mount)| mount)
+    async fn open(&self, at: &Place, path: &str, how: OpenHow) -> FsResult<Walked<Opened>> {
+        let trail = self.walk(at, path)?;
+        let node = *trail.last().expect("a walk ends at a node");
+        if how.writes() {
+            return Err(ErrorCode::ReadOnly.into());
+        }
+        Ok(Walked::Here(match self.0.is_dir(node) {
+            true => Opened::Dir(Place { root: ROOT, trail }),
+            false if how.directory => return Err(ErrorCode::NotDirectory.into()),
+            false => Opened::Contents { node, data: Arc::new(self.0.read(node)?) },
+        }))
     }
 
-    /// The mount whose mount point is the inode `ino`.
-    pub(crate) fn at(&self, ino: u64) -> Option<&Arc<dyn Mount>> {
-        self.by_name.values().find(|(at, _)| *at == ino).map(|(_, mount)| mount)
+    async fn stat(&self, node: Node) -> FsResult<Stat> {
+        self.stat_of(node)
+    }
+
+    async fn read_directory(&self, dir: Node, after: Option<String>, limit: u32) -> FsResult<Vec<Entry>> {
+        let entries = self.0.entries(dir)?;
+        // Resumed after the entry named `after`, in the tree's own order.
+        let start = after.map_or(0, |after| entries.iter().position(|(name, _)| *name == after).map_or(0, |i| i + 1));
+        let entry = |(name, dir): (String, bool)| Entry { name, kind: if dir { Kind::Directory } else { Kind::File } };
+        Ok(entries.into_iter().skip(start).take(limit as usize).map(entry).collect())
+    }
+
+    async fn create_directory(&self, at: &Place, path: &str) -> FsResult<Walked<()>> {
+        self.read_only(at, path)
+    }
+
+    async fn symlink(&self, at: &Place, _target: &str, path: &str) -> FsResult<Walked<()>> {
+        self.read_only(at, path)
+    }
+
+    async fn readlink(&self, at: &Place, path: &str) -> FsResult<Walked<String>> {
+        // A tree has no symbolic links: what is there is not one.
+        self.walk(at, path)?;
+        Err(ErrorCode::Invalid.into())
+    }
+
+    async fn unlink_file(&self, at: &Place, path: &str) -> FsResult<Walked<()>> {
+        self.read_only(at, path)
+    }
+
+    async fn remove_directory(&self, at: &Place, path: &str) -> FsResult<Walked<()>> {
+        self.read_only(at, path)
+    }
+
+    async fn rename(&self, at: &Place, old: &str, _new_at: &Place, _new: &str) -> FsResult<()> {
+        self.read_only(at, old)
+    }
+
+    async fn link(&self, at: &Place, old: &str, _follow: bool, _new_at: &Place, _new: &str) -> FsResult<()> {
+        self.read_only(at, old)
+    }
+
+    async fn set_times(&self, _node: Node, _atime: Option<u64>, _mtime: Option<u64>) -> FsResult<()> {
+        Err(ErrorCode::ReadOnly.into())
+    }
+
+    async fn set_times_at(
+        &self,
+        at: &Place,
+        path: &str,
+        _follow: bool,
+        _atime: Option<u64>,
+        _mtime: Option<u64>,
+    ) -> FsResult<Walked<()>> {
+        self.walk(at, path)?;
+        Err(ErrorCode::ReadOnly.into())
+    }
+
+    async fn begin_write(&self, _node: Node) -> FsResult<Arc<OpenBlob>> {
+        Err(ErrorCode::ReadOnly.into())
     }
 }
 
@@ -114,9 +452,9 @@ mod tests {
     use super::*;
 
     /// `/a/b` and a file `/a/f`: nodes 1, 2 and 3.
-    struct Tree;
+    struct Abf;
 
-    impl Mount for Tree {
+    impl Tree for Abf {
         fn lookup(&self, dir: Node, name: &str) -> Result<Node, MountError> {
             assert!(!name.is_empty() && name != "." && name != ".." && !name.contains('/'), "{name:?}");
             match (dir, name) {
@@ -130,32 +468,133 @@ mod tests {
         fn is_dir(&self, node: Node) -> bool {
             node != 3
         }
+
+        fn entries(&self, dir: Node) -> Result<Vec<(String, bool)>, MountError> {
+            match dir {
+                ROOT => Ok(vec![("a".into(), true)]),
+                1 => Ok(vec![("b".into(), true), ("f".into(), false)]),
+                _ => Ok(vec![]),
+            }
+        }
+
+        fn read(&self, node: Node) -> Result<Vec<u8>, MountError> {
+            if node == 3 { Ok(b"contents".to_vec()) } else { Err(MountError::NotSupported) }
+        }
+    }
+
+    /// A tree that does nothing but walk.
+    struct Bare;
+
+    impl Tree for Bare {
+        fn lookup(&self, _dir: Node, _name: &str) -> Result<Node, MountError> {
+            Err(MountError::NoEntry)
+        }
+
+        fn is_dir(&self, node: Node) -> bool {
+            node == ROOT
+        }
+    }
+
+    fn root() -> Place {
+        Place { root: ROOT, trail: vec![ROOT] }
+    }
+
+    fn code<T>(result: FsResult<T>) -> ErrorCode {
+        match result {
+            Ok(_) => panic!("an error was expected"),
+            Err(e) => e.code().expect("an error code, not a trap"),
+        }
+    }
+
+    /// Runs a future that never waits (a tree's answers do not).
+    fn now<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
     }
 
     #[test]
-    fn walks_are_confined_to_the_mount() {
-        assert_eq!(walk(&Tree, &[], "a/b"), Ok(vec![ROOT, 1, 2]));
-        assert_eq!(walk(&Tree, &[], "./a//b/"), Ok(vec![ROOT, 1, 2]));
-        assert_eq!(walk(&Tree, &[ROOT, 1, 2], "../f"), Ok(vec![ROOT, 1, 3]));
-        assert_eq!(walk(&Tree, &[ROOT, 1], "../.."), Err(MountError::NotPermitted));
-        assert_eq!(walk(&Tree, &[], ".."), Err(MountError::NotPermitted));
-        assert_eq!(walk(&Tree, &[], "a/f/x"), Err(MountError::NotDirectory));
-        assert_eq!(walk(&Tree, &[], "a/f/.."), Err(MountError::NotDirectory), "a file has no `..`");
-        assert_eq!(walk(&Tree, &[], "nope"), Err(MountError::NoEntry));
-        assert_eq!(walk(&Tree, &[], ""), Ok(vec![ROOT]));
+    fn walks_are_confined_to_the_tree() {
+        assert_eq!(walk(&Abf, &[], "a/b"), Ok(vec![ROOT, 1, 2]));
+        assert_eq!(walk(&Abf, &[], "./a//b/"), Ok(vec![ROOT, 1, 2]));
+        assert_eq!(walk(&Abf, &[ROOT, 1, 2], "../f"), Ok(vec![ROOT, 1, 3]));
+        assert_eq!(walk(&Abf, &[ROOT, 1], "../.."), Err(MountError::NotPermitted));
+        assert_eq!(walk(&Abf, &[], ".."), Err(MountError::NotPermitted));
+        assert_eq!(walk(&Abf, &[], "a/f/x"), Err(MountError::NotDirectory));
+        assert_eq!(walk(&Abf, &[], "a/f/.."), Err(MountError::NotDirectory), "a file has no `..`");
+        assert_eq!(walk(&Abf, &[], "nope"), Err(MountError::NoEntry));
+        assert_eq!(walk(&Abf, &[], ""), Ok(vec![ROOT]));
     }
 
     #[test]
-    fn what_a_mount_does_not_do_is_not_supported() {
-        assert_eq!(Tree.entries(ROOT), Err(MountError::NotSupported));
-        assert_eq!(Tree.read(3), Err(MountError::NotSupported));
+    fn a_mount_is_asked_only_for_checked_paths() {
+        assert_eq!(checked("a/b").ok(), Some("a/b"));
+        assert_eq!(code(checked("/etc/passwd")), ErrorCode::NotPermitted);
+        assert_eq!(code(checked("a\0b")), ErrorCode::Invalid);
+        assert_eq!(code(checked(&"a/".repeat(MAX_PATH / 2 + 1))), ErrorCode::NameTooLong);
+        assert!(checked(&"a".repeat(MAX_PATH)).is_ok());
     }
 
     #[test]
-    fn mounts_are_found_by_name_and_by_mount_point() {
-        let mut mounts = Mounts::default();
-        mounts.insert("tree", 42, Arc::new(Tree));
+    fn a_tree_mount_finds_opens_and_lists() {
+        let mount = TreeMount(Abf);
+        let Walked::Here(stat) = now(mount.lookup(&root(), "a/f", true)).unwrap() else { panic!("crossed") };
+        assert_eq!((stat.ino, stat.kind, stat.size), (3, Kind::File, 8));
+        let Walked::Here(Opened::Dir(a)) = now(mount.open(&root(), "a", OpenHow::default())).unwrap() else {
+            panic!("a directory")
+        };
+        assert_eq!(a, Place { root: ROOT, trail: vec![ROOT, 1] });
+        let Walked::Here(Opened::Contents { node, data }) = now(mount.open(&a, "b/../f", OpenHow::default())).unwrap()
+        else {
+            panic!("a file's contents")
+        };
+        assert_eq!((node, data.as_slice()), (3, &b"contents"[..]));
+        let how = OpenHow { directory: true, ..OpenHow::default() };
+        assert_eq!(code(now(mount.open(&a, "f", how))), ErrorCode::NotDirectory);
+        assert_eq!(code(now(mount.open(&a, "../..", OpenHow::default()))), ErrorCode::NotPermitted);
+
+        let names = |after: Option<&str>, limit| {
+            let entries = now(mount.read_directory(1, after.map(String::from), limit)).unwrap();
+            entries.into_iter().map(|e| e.name).collect::<Vec<_>>()
+        };
+        assert_eq!(names(None, 10), ["b", "f"]);
+        assert_eq!(names(None, 1), ["b"]);
+        assert_eq!(names(Some("b"), 10), ["f"], "resumed after the last one read");
+        assert!(names(Some("f"), 10).is_empty());
+    }
+
+    #[test]
+    fn a_tree_mount_is_read_only_once_the_path_leads_somewhere() {
+        let mount = TreeMount(Abf);
+        let writes = [
+            OpenHow { write: true, ..OpenHow::default() },
+            OpenHow { create: true, ..OpenHow::default() },
+            OpenHow { truncate: true, ..OpenHow::default() },
+        ];
+        for how in writes {
+            assert_eq!(code(now(mount.open(&root(), "a/f", how))), ErrorCode::ReadOnly, "{how:?}");
+        }
+        assert_eq!(code(now(mount.create_directory(&root(), "a/new"))), ErrorCode::ReadOnly);
+        assert_eq!(code(now(mount.create_directory(&root(), "nope/new"))), ErrorCode::NoEntry);
+        assert_eq!(code(now(mount.unlink_file(&root(), "a/f"))), ErrorCode::ReadOnly);
+        assert_eq!(code(now(mount.remove_directory(&root(), "a/b"))), ErrorCode::ReadOnly);
+        assert_eq!(code(now(mount.symlink(&root(), "f", "a/l"))), ErrorCode::ReadOnly);
+        assert_eq!(code(now(mount.set_times(3, None, None))), ErrorCode::ReadOnly);
+        assert_eq!(code(now(mount.begin_write(3))), ErrorCode::ReadOnly);
+        assert_eq!(code(now(mount.readlink(&root(), "a/f"))), ErrorCode::Invalid, "no symbolic links");
+        assert_eq!(code(now(mount.readlink(&root(), "a/x"))), ErrorCode::NoEntry);
+    }
+
+    #[test]
+    fn what_a_tree_does_not_do_is_unsupported() {
+        let mount = TreeMount(Bare);
+        assert_eq!(code(now(mount.read_directory(ROOT, None, 10))), ErrorCode::Unsupported);
+        assert_eq!(Bare.read(3), Err(MountError::NotSupported));
+    }
+
+    #[test]
+    fn mounts_are_found_by_name() {
+        let mut mounts = Mounts::new(Arc::new(TreeMount(Bare)));
+        mounts.insert("tree", Arc::new(TreeMount(Abf)));
         assert!(mounts.named("tree").is_some() && mounts.named("other").is_none());
-        assert!(mounts.at(42).is_some() && mounts.at(7).is_none());
+        assert_eq!(mounts.root().root(), ROOT);
     }
 }

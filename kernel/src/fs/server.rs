@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
 pub(crate) use crate::bindings::vfs::exports::agentos::fs::vfs::{
-    Change, ChangeKind, Crossing, Device as VfsDevice, Dirent, Errno, Kind, LookupError, OpenFlags, Stat, Version,
+    Change, ChangeKind, Device as VfsDevice, Dirent, Errno, Kind, LookupError, OpenFlags, Stat, Version,
 };
 
 impl LookupError {
@@ -543,14 +543,14 @@ vfs_calls! {
     write open_lookup_at OpenLookupAt "open-at" => call_open_at(root: u64, base: u64, path: String, flags: OpenFlags, now: u64) -> Result<Stat, LookupError>;
     read stat_inode StatInode "stat-inode" => call_stat_inode(ino: u64) -> Result<Stat, Errno>;
     write begin_write BeginWrite "begin-write" => call_begin_write(ino: u64, now: u64) -> Result<u64, Errno>;
-    write create_directory_at CreateDirectoryAt "create-directory-at" => call_create_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
-    write symlink_at SymlinkAt "symlink-at" => call_symlink_at(root: u64, target: String, base: u64, path: String, now: u64) -> Result<Stat, Errno>;
+    write create_directory_at CreateDirectoryAt "create-directory-at" => call_create_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<Stat, LookupError>;
+    write symlink_at SymlinkAt "symlink-at" => call_symlink_at(root: u64, target: String, base: u64, path: String, now: u64) -> Result<Stat, LookupError>;
     write mount_at MountAt "mount-at" => call_mount_at(root: u64, base: u64, path: String, name: String) -> Result<Stat, Errno>;
     write create_device_at CreateDeviceAt "create-device-at" => call_create_device_at(root: u64, base: u64, path: String, device: VfsDevice, now: u64) -> Result<Stat, Errno>;
-    read readlink_at ReadlinkAt "readlink-at" => call_readlink_at(root: u64, base: u64, path: String) -> Result<String, Errno>;
+    read readlink_at ReadlinkAt "readlink-at" => call_readlink_at(root: u64, base: u64, path: String) -> Result<String, LookupError>;
     write link_at LinkAt "link-at" => call_link_at(root: u64, old_base: u64, old_path: String, follow: bool, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
-    write unlink_file_at UnlinkFileAt "unlink-file-at" => call_unlink_file_at(root: u64, base: u64, path: String, now: u64) -> Result<(), Errno>;
-    write remove_directory_at RemoveDirectoryAt "remove-directory-at" => call_remove_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<(), Errno>;
+    write unlink_file_at UnlinkFileAt "unlink-file-at" => call_unlink_file_at(root: u64, base: u64, path: String, now: u64) -> Result<(), LookupError>;
+    write remove_directory_at RemoveDirectoryAt "remove-directory-at" => call_remove_directory_at(root: u64, base: u64, path: String, now: u64) -> Result<(), LookupError>;
     write rename_at RenameAt "rename-at" => call_rename_at(root: u64, old_base: u64, old_path: String, new_base: u64, new_path: String, now: u64) -> Result<(), Errno>;
     read read_directory ReadDirectory "read-directory" => call_read_directory(dir: u64, after: Option<String>, limit: u32) -> Result<Vec<Dirent>, Errno>;
     write set_times SetTimes "set-times" => call_set_times(ino: u64, atime: Option<u64>, mtime: Option<u64>, now: u64) -> Result<(), Errno>;

@@ -1,13 +1,16 @@
 //! `wasi:filesystem/{types,preopens}` over the workspace's namespace.
 //!
-//! The kernel checks rights, then asks the vfs what a path means (which inode,
-//! which blob) and moves file bytes between the store and the process itself
-//! (`fs::data`). Each preopen is its own root: the vfs refuses any path, `..`
-//! or symlink that would lead out of it.
+//! The kernel checks rights and the shape of each path, then dispatches to
+//! the [`Mount`] the descriptor is a node of: the vfs's namespace, or a
+//! mount in it (`/proc`). A walk that reaches a mount point answers with the
+//! crossing, and the operation goes on in that mount ([`across`]). The bytes
+//! of a file the vfs serves move between the store and the process here
+//! (`fs::data`), never through the vfs. Each preopen is its own root: its
+//! mount refuses any path, `..` or symlink that would lead out of it.
 //!
 //! **Invariant:** every operation is checked against the rights of the
-//! preopen its descriptor came from before the vfs sees it; a refusal is an
-//! [`AuditEvent::FsRightDenied`] and answers `not-permitted`.
+//! preopen its descriptor came from before any mount sees it; a refusal is
+//! an [`AuditEvent::FsRightDenied`] and answers `not-permitted`.
 
 use crate::audit::{Audit, AuditEvent};
 use crate::bindings::host::wasi::filesystem::types::{
@@ -18,10 +21,9 @@ use crate::bindings::host::wasi::filesystem::{preopens, types};
 use crate::caps::DirRights;
 use crate::caps::Grants;
 use crate::fs::data::Blobs;
-use crate::fs::mount::{self, Mount, MountError, NodePath};
+use crate::fs::mount::{Crossed, Mount, OpenHow, Opened, Place, Walked, checked};
 use crate::fs::{
-    self, Crossing, Descriptor, Device, DirectoryStream, Errno, FsError, Kind, LookupError, MountFile, Open, OpenBlob,
-    OpenFile, OpenFlags, Stat, WriteSession, now_ns,
+    self, Descriptor, Device, DirectoryStream, FsError, Kind, Open, OpenBlob, OpenFile, Stat, WriteSession, now_ns,
 };
 use crate::pid::Pid;
 use crate::trace::Tracer;
@@ -40,8 +42,10 @@ type FsResult<T> = Result<T, FsError>;
 
 /// Largest read or write permit at once.
 const MAX_IO: u64 = 1 << 20;
-/// Directory entries fetched from the vfs at once.
+/// Directory entries fetched from a mount at once.
 const READDIR_BATCH: u32 = 256;
+/// Crossings one path may make (a mount in a mount in …).
+const MAX_CROSSINGS: u32 = 8;
 
 /// What `wasi:filesystem` may reach of a process: its directories, its
 /// descriptors, and the audit record for what it is refused.
@@ -57,36 +61,37 @@ pub(crate) struct FsView<'a> {
     pub(crate) last_lookup: &'a mut LastLookup,
 }
 
-/// A process's last path lookup and its answer, kept while the namespace's
+/// A process's last path lookup and its answer, kept while its mount's
 /// generation stays the same: wasi-libc's `stat` looks a path up twice in a
 /// row (`metadata-hash-at`, then `stat-at`), and the second is answered
-/// here, without a call to the vfs.
+/// here, without a call to the mount.
 #[derive(Default)]
 pub(crate) struct LastLookup(Option<Looked>);
 
+/// Where a lookup started: its mount's generation, the mount, the root and
+/// the directory.
+type Origin = (u64, u64, u64, u64);
+
 struct Looked {
-    generation: u64,
-    root: u64,
-    base: u64,
+    from: Origin,
     path: String,
     follow: bool,
     stat: Stat,
 }
 
 impl LastLookup {
-    /// The answer to a lookup of `path` from `base`, if the last one was
-    /// of the same path while the namespace was as it is (`generation`).
-    /// One that did not follow a last symlink answers one that does, if
-    /// what it found is no symlink.
-    fn get(&self, generation: u64, root: u64, base: u64, path: &str, follow: bool) -> Option<&Stat> {
+    /// The answer to a lookup of `path` from `from`, if the last one was of
+    /// the same path from the same place while the mount was as it is. One
+    /// that did not follow a last symlink answers one that does, if what it
+    /// found is no symlink.
+    fn get(&self, from: Origin, path: &str, follow: bool) -> Option<&Stat> {
         let looked = self.0.as_ref()?;
-        let same = looked.generation == generation && looked.root == root && looked.base == base;
         let follows = looked.follow == follow || (!looked.follow && looked.stat.kind != Kind::Symlink);
-        (same && follows && looked.path == path).then_some(&looked.stat)
+        (looked.from == from && follows && looked.path == path).then_some(&looked.stat)
     }
 
-    fn set(&mut self, generation: u64, root: u64, base: u64, path: String, follow: bool, stat: Stat) {
-        self.0 = Some(Looked { generation, root, base, path, follow, stat });
+    fn set(&mut self, from: Origin, path: String, follow: bool, stat: Stat) {
+        self.0 = Some(Looked { from, path, follow, stat });
     }
 }
 
@@ -95,6 +100,30 @@ pub(crate) struct HasFs;
 
 impl HasData for HasFs {
     type Data<'a> = FsView<'a>;
+}
+
+/// A mount's address: what tells it apart from the others.
+fn address(mount: &Arc<dyn Mount>) -> u64 {
+    Arc::as_ptr(mount) as *const () as u64
+}
+
+/// Runs `$op` (a call of `$mount` with `$at` and `$path`) and, while it
+/// answers a crossing, again in the mount the crossing leads into, from its
+/// root with the rest of the path. Evaluates to the answer; `$mount` is then
+/// the mount that gave it.
+macro_rules! across {
+    ($view:ident, $mount:ident, $at:ident, $path:ident, $op:expr) => {{
+        let mut hops = 0;
+        loop {
+            match $op {
+                Walked::Here(answer) => break answer,
+                Walked::Crossed(crossed) => {
+                    hops += 1;
+                    ($mount, $at, $path) = $view.crossed(crossed, hops)?;
+                }
+            }
+        }
+    }};
 }
 
 impl FsView<'_> {
@@ -113,44 +142,90 @@ impl FsView<'_> {
     /// Checks that `fd` allows `needed`, logging a refusal.
     fn require(&self, fd: &Resource<Descriptor>, needed: DirRights, what: &'static str) -> FsResult<&Descriptor> {
         let d = self.descriptor(fd)?;
-        if matches!(d.open, Open::Mount(_)) && needed != DirRights::READ {
-            return Err(ErrorCode::ReadOnly.into());
-        }
         if !d.rights.contains(needed) {
-            let (ino, held) = (d.open.ino().unwrap_or(0), d.rights);
+            let (ino, held) = (d.open.node(), d.rights);
             self.audit(AuditEvent::FsRightDenied { pid: self.pid, op: what, ino, held, needed });
             return Err(ErrorCode::NotPermitted.into());
         }
         Ok(d)
     }
 
-    fn directory(&self, fd: &Resource<Descriptor>, needed: DirRights, what: &'static str) -> FsResult<(u64, u64)> {
+    /// The directory `fd` is open on, if it allows `needed`: its mount and
+    /// its place there.
+    fn directory(
+        &self,
+        fd: &Resource<Descriptor>,
+        needed: DirRights,
+        what: &'static str,
+    ) -> FsResult<(Arc<dyn Mount>, Place)> {
         let d = self.require(fd, needed, what)?;
         match &d.open {
-            Open::Dir { ino } => Ok((d.root, *ino)),
-            Open::Mount(file) if file.is_dir() => Ok((d.root, 0)),
+            Open::Dir(place) => Ok((d.mount.clone(), place.clone())),
             _ => Err(ErrorCode::NotDirectory.into()),
         }
     }
 
+    /// Where a crossing leads: its mount, that mount's root, and the rest
+    /// of the path (checked as the path was).
+    fn crossed(&self, crossed: Crossed, hops: u32) -> FsResult<(Arc<dyn Mount>, Place, String)> {
+        if hops > MAX_CROSSINGS {
+            return Err(ErrorCode::Loop.into());
+        }
+        // A mount point whose mount is not attached (a driver not running).
+        let mount = self.filesystem()?.mounts.named(&crossed.mount).ok_or(ErrorCode::CrossDevice)?.clone();
+        checked(&crossed.rest)?;
+        let root = mount.root();
+        Ok((mount, Place::at(root, root), crossed.rest))
+    }
+
+    /// What `path` from `at` in `mount` is, and the mount that answered
+    /// (see [`LastLookup`] for the answer kept).
+    async fn lookup(
+        &mut self,
+        mut mount: Arc<dyn Mount>,
+        mut at: Place,
+        path: String,
+        follow: bool,
+    ) -> FsResult<(Arc<dyn Mount>, Stat)> {
+        let mut path = path;
+        checked(&path)?;
+        let from = mount.generation().map(|generation| (generation, address(&mount), at.root, at.node()));
+        if let Some(stat) = from.and_then(|from| self.last_lookup.get(from, &path, follow)) {
+            return Ok((mount, *stat));
+        }
+        let stat = match mount.lookup(&at, &path, follow).await? {
+            Walked::Here(stat) => {
+                if let Some(from) = from {
+                    self.last_lookup.set(from, path, follow, stat);
+                }
+                return Ok((mount, stat));
+            }
+            Walked::Crossed(crossed) => {
+                (mount, at, path) = self.crossed(crossed, 1)?;
+                across!(self, mount, at, path, mount.lookup(&at, &path, follow).await?)
+            }
+        };
+        Ok((mount, stat))
+    }
+
     /// The shared write session of a file descriptor, started on first use.
     async fn write_session(&mut self, fd: &Resource<Descriptor>) -> FsResult<Option<Arc<WriteSession>>> {
+        let d = self.descriptor(fd)?;
         // A device discards what is written; only a file has a session.
-        let Open::File(file) = &self.descriptor(fd)?.open else {
+        let Open::File(file) = &d.open else {
             return Ok(None);
         };
         if let Some(session) = &file.session {
             return Ok(Some(session.clone()));
         }
-        let (ino, held) = (file.ino, file.blob.clone());
-        let vfs = self.filesystem()?.vfs.clone();
-        let blob = match (vfs.begin_write_held(ino, now_ns()).await?, held) {
+        let (ino, held, mount) = (file.ino, file.blob.clone(), d.mount.clone());
+        let blob = match (mount.begin_write(ino).await, held) {
             (Ok(blob), _) => blob,
             // Unlinked while open: keep writing the blob this descriptor holds.
-            (Err(Errno::NoEntry), Some(held)) => held,
-            (Err(e), _) => return Err(e.into()),
+            (Err(e), Some(held)) if e.code() == Some(ErrorCode::NoEntry) => held,
+            (Err(e), _) => return Err(e),
         };
-        let session = Arc::new(WriteSession::new(ino, blob.clone(), vfs));
+        let session = Arc::new(WriteSession::new(ino, blob.clone(), mount));
         if let Open::File(file) = &mut self.table.get_mut(fd)?.open {
             file.blob = Some(blob);
             file.session = Some(session.clone());
@@ -162,92 +237,15 @@ impl FsView<'_> {
         Ok(self.filesystem()?.blobs.clone())
     }
 
-    /// A descriptor for a node of a mount; a file's contents are read now.
-    fn open_mount(
-        &mut self,
-        mount: Arc<dyn Mount>,
-        path: NodePath,
-        root: u64,
-        rights: DirRights,
-    ) -> FsResult<Resource<Descriptor>> {
-        let mut file = MountFile { mount, path, data: None };
-        if !file.is_dir() {
-            file.data = Some(Arc::new(file.mount.read(file.node()).map_err(mount_error)?));
-        }
-        let descriptor = Descriptor { root, rights: rights.union(DirRights::READ), open: Open::Mount(file) };
-        Ok(self.table.push(descriptor)?)
-    }
-
-    /// The rest of a path the vfs's walk stopped at a mount point with,
-    /// walked in that mount: the mount and the way to the node.
-    fn crossed(&self, crossing: Crossing) -> FsResult<(Arc<dyn Mount>, NodePath)> {
-        // A mount point whose mount is not attached (a driver not running).
-        let mount = self.filesystem()?.mounts.named(&crossing.mount).ok_or(ErrorCode::CrossDevice)?.clone();
-        let path = mount::walk(&*mount, &[], &crossing.rest).map_err(mount_error)?;
-        Ok((mount, path))
-    }
-
-    /// What `path` from `base` is (see [`LastLookup`]).
-    async fn lookup(
-        &mut self,
-        root: u64,
-        base: u64,
-        path: String,
-        follow: bool,
-    ) -> FsResult<Result<Stat, LookupError>> {
-        let vfs = self.filesystem()?.vfs.clone();
-        let generation = vfs.generation();
-        // A vfs that has ended fails the lookup, as every call.
-        if let Some(stat) = self.last_lookup.get(generation, root, base, &path, follow).filter(|_| !vfs.is_down()) {
-            return Ok(Ok(*stat));
-        }
-        let looked = vfs.lookup_at(root, base, path.clone(), follow).await?;
-        if let Ok(stat) = &looked {
-            self.last_lookup.set(generation, root, base, path, follow, *stat);
-        }
-        Ok(looked)
-    }
-
-    /// The mount whose mount point `stat` is, if it is one.
-    fn mount_at(&self, stat: &Stat) -> Option<Arc<dyn Mount>> {
-        self.fs?.mounts.at(stat.ino).cloned()
+    /// Whether `mount` is the vfs's namespace.
+    fn is_root(&self, mount: &Arc<dyn Mount>) -> bool {
+        self.fs.is_some_and(|fs| address(fs.mounts.root()) == address(mount))
     }
 }
 
-fn mount_error(e: MountError) -> FsError {
-    match e {
-        MountError::NoEntry => ErrorCode::NoEntry.into(),
-        MountError::NotDirectory => ErrorCode::NotDirectory.into(),
-        MountError::NotPermitted => ErrorCode::NotPermitted.into(),
-        MountError::NotSupported => ErrorCode::Unsupported.into(),
-    }
-}
-
-/// A mount's nodes hash apart from every vfs inode (whose `upper` is 0)
-/// and from every other mount's (`upper` is the mount's address).
-fn mount_hash(file: &MountFile) -> MetadataHashValue {
-    let mount = Arc::as_ptr(&file.mount) as *const () as u64;
-    MetadataHashValue { lower: file.node(), upper: mount.max(1) }
-}
-
-/// A mount node's stat: a directory or a file of the size of `data` (read
-/// now when not given), its times now.
-fn mount_stat(file: &MountFile) -> FsResult<DescriptorStat> {
-    let now = Some(datetime(now_ns()));
-    let dir = file.is_dir();
-    let size = match &file.data {
-        Some(data) => data.len() as u64,
-        None if dir => 0,
-        None => file.mount.read(file.node()).map_err(mount_error)?.len() as u64,
-    };
-    Ok(DescriptorStat {
-        type_: if dir { DescriptorType::Directory } else { DescriptorType::RegularFile },
-        link_count: 1,
-        size,
-        data_access_timestamp: now,
-        data_modification_timestamp: now,
-        status_change_timestamp: now,
-    })
+/// A node's hash: its mount's address and the node in it.
+fn node_hash(mount: &Arc<dyn Mount>, node: u64) -> MetadataHashValue {
+    MetadataHashValue { lower: node, upper: address(mount) }
 }
 
 fn datetime(ns: u64) -> Datetime {
@@ -300,8 +298,8 @@ impl preopens::Host for FsView<'_> {
             };
             match stat {
                 Ok(stat) if stat.kind == Kind::Directory => {
-                    let descriptor =
-                        Descriptor { root: stat.ino, rights: preopen.rights(), open: Open::Dir { ino: stat.ino } };
+                    let (mount, rights) = (fs.mounts.root().clone(), preopen.rights());
+                    let descriptor = Descriptor { mount, rights, open: Open::Dir(Place::at(stat.ino, stat.ino)) };
                     out.push((self.table.push(descriptor)?, preopen.path().to_string()));
                 }
                 other => tracing::warn!(
@@ -343,11 +341,11 @@ impl types::HostDescriptor for FsView<'_> {
             return Err(ErrorCode::BadDescriptor.into());
         }
         let stream: DynInputStream = match &d.open {
-            Open::Mount(MountFile { data: Some(data), .. }) => {
+            Open::Contents { data, .. } => {
                 let start = (offset as usize).min(data.len());
                 Box::new(MemoryInput(Bytes::copy_from_slice(&data[start..])))
             }
-            Open::Dir { .. } | Open::Mount(_) => return Err(ErrorCode::IsDirectory.into()),
+            Open::Dir(_) => return Err(ErrorCode::IsDirectory.into()),
             Open::File(file) => {
                 Box::new(BlobInput { blobs: self.blobs()?, blob: file.blob.clone(), pos: offset, device: None })
             }
@@ -397,7 +395,7 @@ impl types::HostDescriptor for FsView<'_> {
         if write {
             flags |= DescriptorFlags::WRITE;
         }
-        if matches!(d.open, Open::Dir { .. }) && d.rights.contains(DirRights::CREATE) {
+        if matches!(d.open, Open::Dir(_)) && d.rights.contains(DirRights::CREATE) && self.is_root(&d.mount) {
             flags |= DescriptorFlags::MUTATE_DIRECTORY;
         }
         Ok(flags)
@@ -419,11 +417,9 @@ impl types::HostDescriptor for FsView<'_> {
     }
 
     async fn set_times(&mut self, fd: Resource<Descriptor>, atime: NewTimestamp, mtime: NewTimestamp) -> FsResult<()> {
-        // A mount's node is refused by `require` (read-only).
-        let ino = self.require(&fd, DirRights::WRITE, "set-times")?.open.ino().ok_or(ErrorCode::ReadOnly)?;
-        let now = now_ns();
-        self.filesystem()?.vfs.set_times(ino, timestamp(atime, now), timestamp(mtime, now), now).await??;
-        Ok(())
+        let d = self.require(&fd, DirRights::WRITE, "set-times")?;
+        let (mount, node, now) = (d.mount.clone(), d.open.node(), now_ns());
+        mount.set_times(node, timestamp(atime, now), timestamp(mtime, now)).await
     }
 
     async fn read(&mut self, fd: Resource<Descriptor>, len: Filesize, offset: Filesize) -> FsResult<(Vec<u8>, bool)> {
@@ -432,12 +428,12 @@ impl types::HostDescriptor for FsView<'_> {
             return Err(ErrorCode::BadDescriptor.into());
         }
         match &d.open {
-            Open::Mount(MountFile { data: Some(data), .. }) => {
+            Open::Contents { data, .. } => {
                 let start = (offset as usize).min(data.len());
                 let end = (start + len.min(MAX_IO) as usize).min(data.len());
                 Ok((data[start..end].to_vec(), end == data.len()))
             }
-            Open::Dir { .. } | Open::Mount(_) => Err(ErrorCode::IsDirectory.into()),
+            Open::Dir(_) => Err(ErrorCode::IsDirectory.into()),
             Open::Device { device: Device::Null, .. } => Ok((Vec::new(), true)),
             Open::Device { device: Device::Zero, .. } => Ok((vec![0; len.min(MAX_IO) as usize], false)),
             Open::File(file) => {
@@ -462,21 +458,8 @@ impl types::HostDescriptor for FsView<'_> {
     }
 
     async fn read_directory(&mut self, fd: Resource<Descriptor>) -> FsResult<Resource<DirectoryStream>> {
-        let (_, dir) = self.directory(&fd, DirRights::READ, "read-directory")?;
-        if let Open::Mount(file) = &self.descriptor(&fd)?.open {
-            let buffered = file
-                .mount
-                .entries(file.node())
-                .map_err(mount_error)?
-                .into_iter()
-                .map(|(name, dir)| DirectoryEntry {
-                    type_: if dir { DescriptorType::Directory } else { DescriptorType::RegularFile },
-                    name,
-                })
-                .collect();
-            return Ok(self.table.push(DirectoryStream { dir, buffered, after: None, done: true })?);
-        }
-        let stream = DirectoryStream { dir, buffered: VecDeque::new(), after: None, done: false };
+        let (mount, at) = self.directory(&fd, DirRights::READ, "read-directory")?;
+        let stream = DirectoryStream { mount, dir: at.node(), buffered: VecDeque::new(), after: None, done: false };
         Ok(self.table.push(stream)?)
     }
 
@@ -486,22 +469,27 @@ impl types::HostDescriptor for FsView<'_> {
     }
 
     async fn create_directory_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
-        let (root, base) = self.directory(&fd, DirRights::CREATE, "create-directory-at")?;
-        self.filesystem()?.vfs.create_directory_at(root, base, path, now_ns()).await??;
+        let mut path = path;
+        let (mut mount, mut at) = self.directory(&fd, DirRights::CREATE, "create-directory-at")?;
+        checked(&path)?;
+        across!(self, mount, at, path, mount.create_directory(&at, &path).await?);
         Ok(())
     }
 
     async fn stat(&mut self, fd: Resource<Descriptor>) -> FsResult<DescriptorStat> {
-        let (ino, session, held) = match &self.descriptor(&fd)?.open {
-            Open::Mount(file) => return mount_stat(file),
-            Open::Dir { ino } | Open::Device { ino, .. } => (*ino, false, None),
-            Open::File(file) => (file.ino, file.session.is_some(), file.blob.as_ref().map(|b| b.blob)),
+        let d = self.descriptor(&fd)?;
+        let mount = d.mount.clone();
+        let (node, session, held, contents) = match &d.open {
+            Open::Dir(place) => (place.node(), false, None, None),
+            Open::Device { ino, .. } => (*ino, false, None, None),
+            Open::File(file) => (file.ino, file.session.is_some(), file.blob.as_ref().map(|b| b.blob), None),
+            Open::Contents { node, data } => (*node, false, None, Some(data.len() as u64)),
         };
-        let mut stat = match (self.filesystem()?.vfs.stat_inode(ino).await?, held) {
+        let mut stat = match (mount.stat(node).await, held) {
             (Ok(stat), _) => stat,
             // Unlinked while open: the inode is gone, its contents are not.
-            (Err(Errno::NoEntry), Some(blob)) => Stat {
-                ino,
+            (Err(e), Some(blob)) if e.code() == Some(ErrorCode::NoEntry) => Stat {
+                ino: node,
                 kind: Kind::File,
                 nlink: 0,
                 size: self.blobs()?.size(blob)?,
@@ -511,33 +499,23 @@ impl types::HostDescriptor for FsView<'_> {
                 mtime_ns: 0,
                 ctime_ns: 0,
             },
-            (Err(e), _) => return Err(e.into()),
+            (Err(e), _) => return Err(e),
         };
         if let (true, Some(blob)) = (session, held) {
             // A writer sees its own blob even while the vfs reports another.
             stat.size = self.blobs()?.size(blob)?;
         }
+        if let Some(size) = contents {
+            // What it reads: its contents as they were when it was opened.
+            stat.size = size;
+        }
         Ok(descriptor_stat(&stat))
     }
 
     async fn stat_at(&mut self, fd: Resource<Descriptor>, flags: PathFlags, path: String) -> FsResult<DescriptorStat> {
-        let (root, base) = self.directory(&fd, DirRights::READ, "stat-at")?;
-        if let Open::Mount(file) = &self.descriptor(&fd)?.open {
-            let path = mount::walk(&*file.mount, &file.path, &path).map_err(mount_error)?;
-            return mount_stat(&MountFile { mount: file.mount.clone(), path, data: None });
-        }
-        let follow = flags.contains(PathFlags::SYMLINK_FOLLOW);
-        match self.lookup(root, base, path, follow).await? {
-            Ok(stat) => match self.mount_at(&stat) {
-                Some(mount) => mount_stat(&MountFile { mount, path: vec![mount::ROOT], data: None }),
-                None => Ok(descriptor_stat(&stat)),
-            },
-            Err(LookupError::Crossed(crossing)) => {
-                let (mount, path) = self.crossed(crossing)?;
-                mount_stat(&MountFile { mount, path, data: None })
-            }
-            Err(LookupError::Failed(e)) => Err(e.into()),
-        }
+        let (mount, at) = self.directory(&fd, DirRights::READ, "stat-at")?;
+        let (_, stat) = self.lookup(mount, at, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await?;
+        Ok(descriptor_stat(&stat))
     }
 
     async fn set_times_at(
@@ -548,11 +526,12 @@ impl types::HostDescriptor for FsView<'_> {
         atime: NewTimestamp,
         mtime: NewTimestamp,
     ) -> FsResult<()> {
-        let (root, base) = self.directory(&fd, DirRights::WRITE, "set-times-at")?;
-        let vfs = self.filesystem()?.vfs.clone();
-        let stat = vfs.stat_at(root, base, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await??;
-        let now = now_ns();
-        vfs.set_times(stat.ino, timestamp(atime, now), timestamp(mtime, now), now).await??;
+        let mut path = path;
+        let (mut mount, mut at) = self.directory(&fd, DirRights::WRITE, "set-times-at")?;
+        checked(&path)?;
+        let (follow, now) = (flags.contains(PathFlags::SYMLINK_FOLLOW), now_ns());
+        let (atime, mtime) = (timestamp(atime, now), timestamp(mtime, now));
+        across!(self, mount, at, path, mount.set_times_at(&at, &path, follow, atime, mtime).await?);
         Ok(())
     }
 
@@ -564,14 +543,13 @@ impl types::HostDescriptor for FsView<'_> {
         new_fd: Resource<Descriptor>,
         new_path: String,
     ) -> FsResult<()> {
-        let (root, old_base) = self.directory(&fd, DirRights::READ, "link-at")?;
-        let (new_root, new_base) = self.directory(&new_fd, DirRights::CREATE, "link-at")?;
-        if new_root != root {
+        let (mount, at) = self.directory(&fd, DirRights::READ, "link-at")?;
+        let (new_mount, new_at) = self.directory(&new_fd, DirRights::CREATE, "link-at")?;
+        if address(&new_mount) != address(&mount) {
             return Err(ErrorCode::CrossDevice.into());
         }
         let follow = flags.contains(PathFlags::SYMLINK_FOLLOW);
-        self.filesystem()?.vfs.link_at(root, old_base, old_path, follow, new_base, new_path, now_ns()).await??;
-        Ok(())
+        mount.link(&at, checked(&old_path)?, follow, &new_at, checked(&new_path)?).await
     }
 
     async fn open_at(
@@ -582,70 +560,36 @@ impl types::HostDescriptor for FsView<'_> {
         oflags: types::OpenFlags,
         flags: DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
-        let (root, base) = self.directory(&fd, DirRights::READ, "open-at")?;
+        let mut path = path;
+        let (mut mount, mut at) = self.directory(&fd, DirRights::READ, "open-at")?;
         let rights = self.descriptor(&fd)?.rights;
-        // Mounts are read-only for now: no writes, no creation.
-        let read_only = |mount: &dyn Mount, path: &NodePath| -> FsResult<()> {
-            if flags.contains(DescriptorFlags::WRITE)
-                || oflags.intersects(types::OpenFlags::CREATE | types::OpenFlags::TRUNCATE)
-            {
-                return Err(ErrorCode::ReadOnly.into());
-            }
-            if oflags.contains(types::OpenFlags::DIRECTORY) && !mount.is_dir(*path.last().unwrap_or(&mount::ROOT)) {
-                return Err(ErrorCode::NotDirectory.into());
-            }
-            Ok(())
-        };
-        if let Open::Mount(file) = &self.descriptor(&fd)?.open {
-            let mount = file.mount.clone();
-            let path = mount::walk(&*mount, &file.path, &path).map_err(mount_error)?;
-            read_only(&*mount, &path)?;
-            return self.open_mount(mount, path, root, rights);
-        }
-        let write = flags.contains(DescriptorFlags::WRITE);
-        let truncate = oflags.contains(types::OpenFlags::TRUNCATE);
-        let create = oflags.contains(types::OpenFlags::CREATE);
-        if create {
-            self.require(&fd, DirRights::CREATE, "open-at create")?;
-        }
-        if write || truncate {
-            self.require(&fd, DirRights::WRITE, "open-at write")?;
-        }
-        let open = OpenFlags {
-            create,
+        let how = OpenHow {
+            create: oflags.contains(types::OpenFlags::CREATE),
             exclusive: oflags.contains(types::OpenFlags::EXCLUSIVE),
             directory: oflags.contains(types::OpenFlags::DIRECTORY),
             follow: path_flags.contains(PathFlags::SYMLINK_FOLLOW),
+            write: flags.contains(DescriptorFlags::WRITE),
+            truncate: oflags.contains(types::OpenFlags::TRUNCATE),
         };
-        let vfs = self.filesystem()?.vfs.clone();
-        let (stat, held) = match vfs.open_at_held(root, base, path, open, now_ns()).await? {
-            Ok(opened) => opened,
-            Err(LookupError::Crossed(crossing)) => {
-                let (mount, path) = self.crossed(crossing)?;
-                read_only(&*mount, &path)?;
-                return self.open_mount(mount, path, root, rights);
-            }
-            Err(LookupError::Failed(e)) => return Err(e.into()),
-        };
-        if let Some(mount) = self.mount_at(&stat) {
-            let path = vec![mount::ROOT];
-            read_only(&*mount, &path)?;
-            return self.open_mount(mount, path, root, rights);
+        if how.create {
+            self.require(&fd, DirRights::CREATE, "open-at create")?;
         }
-        let read = flags.contains(DescriptorFlags::READ);
-        let open = match stat.kind {
-            Kind::Symlink => return Err(ErrorCode::Loop.into()),
-            Kind::Directory if write || truncate || create => return Err(ErrorCode::IsDirectory.into()),
-            Kind::Directory => Open::Dir { ino: stat.ino },
-            // A device node the kernel does not serve (from another kernel's store).
-            Kind::Device => {
-                Open::Device { ino: stat.ino, device: Device::of(&stat).ok_or(ErrorCode::NoSuchDevice)?, read, write }
-            }
-            Kind::File => Open::File(OpenFile { ino: stat.ino, read, write, blob: held, session: None }),
+        if how.write || how.truncate {
+            self.require(&fd, DirRights::WRITE, "open-at write")?;
+        }
+        checked(&path)?;
+        let opened = across!(self, mount, at, path, mount.open(&at, &path, how).await?);
+        let (read, write) = (flags.contains(DescriptorFlags::READ), how.write);
+        let open = match opened {
+            Opened::Dir(place) => Open::Dir(place),
+            Opened::Blob { stat, blob } => Open::File(OpenFile { ino: stat.ino, read, write, blob, session: None }),
+            Opened::Device { stat, device } => Open::Device { ino: stat.ino, device, read, write },
+            Opened::Contents { node, data } => Open::Contents { node, data },
         };
-        let new = self.table.push(Descriptor { root, rights, open })?;
-        if truncate
-            && stat.kind == Kind::File
+        let file = matches!(open, Open::File(_));
+        let new = self.table.push(Descriptor { mount, rights, open })?;
+        if how.truncate
+            && file
             && let Some(session) = self.write_session(&new).await?
         {
             self.blobs()?.set_size(session.blob.blob, 0, now_ns())?;
@@ -654,30 +598,17 @@ impl types::HostDescriptor for FsView<'_> {
     }
 
     async fn readlink_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<String> {
-        let (root, base) = self.directory(&fd, DirRights::READ, "readlink-at")?;
-        // A mount has no symlinks: a node of one (once found) is not a link.
-        if let Open::Mount(file) = &self.descriptor(&fd)?.open {
-            mount::walk(&*file.mount, &file.path, &path).map_err(mount_error)?;
-            return Err(ErrorCode::Invalid.into());
-        }
-        let vfs = self.filesystem()?.vfs.clone();
-        match vfs.readlink_at(root, base, path.clone()).await? {
-            Err(Errno::CrossDevice) => match vfs.lookup_at(root, base, path, false).await? {
-                Err(LookupError::Crossed(crossing)) => {
-                    self.crossed(crossing)?;
-                    Err(ErrorCode::Invalid.into())
-                }
-                Err(LookupError::Failed(e)) => Err(e.into()),
-                // Moved between the two calls: whatever it is now, not a link.
-                Ok(_) => Err(ErrorCode::Invalid.into()),
-            },
-            other => Ok(other?),
-        }
+        let mut path = path;
+        let (mut mount, mut at) = self.directory(&fd, DirRights::READ, "readlink-at")?;
+        checked(&path)?;
+        Ok(across!(self, mount, at, path, mount.readlink(&at, &path).await?))
     }
 
     async fn remove_directory_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
-        let (root, base) = self.directory(&fd, DirRights::DELETE, "remove-directory-at")?;
-        self.filesystem()?.vfs.remove_directory_at(root, base, path, now_ns()).await??;
+        let mut path = path;
+        let (mut mount, mut at) = self.directory(&fd, DirRights::DELETE, "remove-directory-at")?;
+        checked(&path)?;
+        across!(self, mount, at, path, mount.remove_directory(&at, &path).await?);
         Ok(())
     }
 
@@ -688,45 +619,42 @@ impl types::HostDescriptor for FsView<'_> {
         new_fd: Resource<Descriptor>,
         new_path: String,
     ) -> FsResult<()> {
-        let (root, old_base) = self.directory(&fd, DirRights::DELETE, "rename-at")?;
-        let (new_root, new_base) = self.directory(&new_fd, DirRights::CREATE, "rename-at")?;
-        if new_root != root {
+        let (mount, at) = self.directory(&fd, DirRights::DELETE, "rename-at")?;
+        let (new_mount, new_at) = self.directory(&new_fd, DirRights::CREATE, "rename-at")?;
+        if address(&new_mount) != address(&mount) {
             return Err(ErrorCode::CrossDevice.into());
         }
-        let vfs = self.filesystem()?.vfs.clone();
-        vfs.rename_at(root, old_base, old_path, new_base, new_path, now_ns()).await??;
-        vfs.collect_later();
-        Ok(())
+        mount.rename(&at, checked(&old_path)?, &new_at, checked(&new_path)?).await
     }
 
     async fn symlink_at(&mut self, fd: Resource<Descriptor>, target: String, path: String) -> FsResult<()> {
-        let (root, base) = self.directory(&fd, DirRights::CREATE, "symlink-at")?;
+        let mut path = path;
+        let (mut mount, mut at) = self.directory(&fd, DirRights::CREATE, "symlink-at")?;
         if target.starts_with('/') {
             // An absolute target could never be followed inside a preopen.
             return Err(ErrorCode::NotPermitted.into());
         }
-        self.filesystem()?.vfs.symlink_at(root, target, base, path, now_ns()).await??;
+        checked(&path)?;
+        across!(self, mount, at, path, mount.symlink(&at, &target, &path).await?);
         Ok(())
     }
 
     async fn unlink_file_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
-        let (root, base) = self.directory(&fd, DirRights::DELETE, "unlink-file-at")?;
-        let vfs = self.filesystem()?.vfs.clone();
-        vfs.unlink_file_at(root, base, path, now_ns()).await??;
-        vfs.collect_later();
+        let mut path = path;
+        let (mut mount, mut at) = self.directory(&fd, DirRights::DELETE, "unlink-file-at")?;
+        checked(&path)?;
+        across!(self, mount, at, path, mount.unlink_file(&at, &path).await?);
         Ok(())
     }
 
     async fn is_same_object(&mut self, a: Resource<Descriptor>, b: Resource<Descriptor>) -> wasmtime::Result<bool> {
         let (a, b) = (self.table.get(&a)?, self.table.get(&b)?);
-        Ok(a.open.identity() == b.open.identity())
+        Ok(a.identity() == b.identity())
     }
 
     async fn metadata_hash(&mut self, fd: Resource<Descriptor>) -> FsResult<MetadataHashValue> {
-        Ok(match &self.descriptor(&fd)?.open {
-            Open::Mount(file) => mount_hash(file),
-            other => MetadataHashValue { lower: other.ino().unwrap_or(0), upper: 0 },
-        })
+        let d = self.descriptor(&fd)?;
+        Ok(node_hash(&d.mount, d.open.node()))
     }
 
     async fn metadata_hash_at(
@@ -735,32 +663,19 @@ impl types::HostDescriptor for FsView<'_> {
         flags: PathFlags,
         path: String,
     ) -> FsResult<MetadataHashValue> {
-        let (root, base) = self.directory(&fd, DirRights::READ, "metadata-hash-at")?;
-        if let Open::Mount(file) = &self.descriptor(&fd)?.open {
+        let (mount, at) = self.directory(&fd, DirRights::READ, "metadata-hash-at")?;
+        let in_mount = !self.is_root(&mount);
+        match self.lookup(mount, at, path.clone(), flags.contains(PathFlags::SYMLINK_FOLLOW)).await {
+            Ok((mount, stat)) => Ok(node_hash(&mount, stat.ino)),
             // A process listed a moment ago may be gone by now; a directory
-            // listing must not fail for that, so hash the name instead.
-            return Ok(match mount::walk(&*file.mount, &file.path, &path) {
-                Ok(path) => mount_hash(&MountFile { mount: file.mount.clone(), path, data: None }),
-                Err(_) => {
-                    use std::hash::{Hash, Hasher};
-                    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-                    path.hash(&mut hasher);
-                    MetadataHashValue { lower: hasher.finish(), upper: 2 }
-                }
-            });
-        }
-        match self.lookup(root, base, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await? {
-            Ok(stat) => Ok(match self.mount_at(&stat) {
-                Some(mount) => mount_hash(&MountFile { mount, path: vec![mount::ROOT], data: None }),
-                None => MetadataHashValue { lower: stat.ino, upper: 0 },
-            }),
-            // wasi-libc asks for this in every `stat`: a path into a mount
-            // must answer here as `stat-at` does.
-            Err(LookupError::Crossed(crossing)) => {
-                let (mount, path) = self.crossed(crossing)?;
-                Ok(mount_hash(&MountFile { mount, path, data: None }))
+            // listing in a mount must not fail for that, so hash the name.
+            Err(e) if in_mount && e.code().is_some() => {
+                use std::hash::{Hash, Hasher};
+                let mut hasher = std::collections::hash_map::DefaultHasher::new();
+                path.hash(&mut hasher);
+                Ok(MetadataHashValue { lower: hasher.finish(), upper: 2 })
             }
-            Err(LookupError::Failed(e)) => Err(e.into()),
+            Err(e) => Err(e),
         }
     }
 
@@ -778,8 +693,8 @@ impl types::HostDirectoryEntryStream for FsView<'_> {
     async fn read_directory_entry(&mut self, stream: Resource<DirectoryStream>) -> FsResult<Option<DirectoryEntry>> {
         let s = self.table.get_mut(&stream)?;
         if s.buffered.is_empty() && !s.done {
-            let (dir, after) = (s.dir, s.after.clone());
-            let entries = self.filesystem()?.vfs.read_directory(dir, after, READDIR_BATCH).await??;
+            let (mount, dir, after) = (s.mount.clone(), s.dir, s.after.clone());
+            let entries = mount.read_directory(dir, after, READDIR_BATCH).await?;
             let s = self.table.get_mut(&stream)?;
             s.done = entries.len() < READDIR_BATCH as usize;
             s.after = entries.last().map(|e| e.name.clone());
@@ -898,8 +813,8 @@ impl OutputStream for BlobOutput {
     }
 }
 
-impl From<Errno> for ErrorCode {
-    fn from(e: Errno) -> ErrorCode {
+impl From<fs::Errno> for ErrorCode {
+    fn from(e: fs::Errno) -> ErrorCode {
         fs::errno_code(e)
     }
 }
@@ -915,18 +830,19 @@ mod tests {
     #[test]
     fn the_last_lookup_answers_only_the_same_path_in_the_same_generation() {
         let mut last = LastLookup::default();
-        assert!(last.get(0, 1, 1, "a", false).is_none());
-        last.set(4, 1, 1, "a".into(), false, stat(7, Kind::File));
-        assert_eq!(last.get(4, 1, 1, "a", false).map(|s| s.ino), Some(7));
-        assert_eq!(last.get(4, 1, 1, "a", true).map(|s| s.ino), Some(7), "no symlink: following changes nothing");
-        assert!(last.get(5, 1, 1, "a", false).is_none(), "the namespace changed since");
-        assert!(last.get(4, 1, 1, "b", false).is_none());
-        assert!(last.get(4, 1, 2, "a", false).is_none(), "another base");
-        assert!(last.get(4, 2, 1, "a", false).is_none(), "another root");
+        assert!(last.get((0, 9, 1, 1), "a", false).is_none());
+        last.set((4, 9, 1, 1), "a".into(), false, stat(7, Kind::File));
+        assert_eq!(last.get((4, 9, 1, 1), "a", false).map(|s| s.ino), Some(7));
+        assert_eq!(last.get((4, 9, 1, 1), "a", true).map(|s| s.ino), Some(7), "no symlink: following changes nothing");
+        assert!(last.get((5, 9, 1, 1), "a", false).is_none(), "the namespace changed since");
+        assert!(last.get((4, 9, 1, 1), "b", false).is_none());
+        assert!(last.get((4, 9, 1, 2), "a", false).is_none(), "another base");
+        assert!(last.get((4, 9, 2, 1), "a", false).is_none(), "another root");
+        assert!(last.get((4, 8, 1, 1), "a", false).is_none(), "another mount");
 
-        last.set(4, 1, 1, "l".into(), false, stat(8, Kind::Symlink));
-        assert!(last.get(4, 1, 1, "l", true).is_none(), "a symlink not followed says nothing of its target");
-        last.set(4, 1, 1, "l".into(), true, stat(9, Kind::File));
-        assert!(last.get(4, 1, 1, "l", false).is_none(), "what a followed link led to is not the link");
+        last.set((4, 9, 1, 1), "l".into(), false, stat(8, Kind::Symlink));
+        assert!(last.get((4, 9, 1, 1), "l", true).is_none(), "a symlink not followed says nothing of its target");
+        last.set((4, 9, 1, 1), "l".into(), true, stat(9, Kind::File));
+        assert!(last.get((4, 9, 1, 1), "l", false).is_none(), "what a followed link led to is not the link");
     }
 }

@@ -338,7 +338,7 @@ impl ProcView<'_> {
             .await
             .map_err(|e| io(e.to_string()))?
             .map_err(|e| io(format!("{e:?}")))?;
-        let session = std::sync::Arc::new(crate::fs::WriteSession::new(stat.ino, blob, fs.vfs.clone()));
+        let session = std::sync::Arc::new(crate::fs::WriteSession::new(stat.ino, blob, fs.mounts.root().clone()));
         if !append {
             fs.blobs.set_size(session.blob.blob, 0, crate::fs::now_ns()).map_err(|e| io(e.to_string()))?;
         }
