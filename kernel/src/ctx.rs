@@ -60,7 +60,8 @@ impl ProcessCtx {
         FsView {
             pid: self.pid,
             grants: &self.grants,
-            fs: self.fs.as_ref(),
+            mounts: self.fs.as_ref().map(|fs| &*fs.mounts),
+            blobs: self.fs.as_ref().map(|fs| &fs.blobs),
             audit: &self.audit,
             tracer: Some(&self.tracer),
             table: &mut self.table,

@@ -145,6 +145,11 @@ impl FsError {
         self.0.downcast_ref::<ErrorCode>().copied()
     }
 
+    /// As the error of a host call that returns no error code (a trap).
+    pub(crate) fn into_trap(self) -> wasmtime::Error {
+        self.0
+    }
+
     /// A trap.
     #[cfg(test)]
     pub(crate) fn trap(e: wasmtime::Error) -> FsError {

@@ -229,6 +229,43 @@ pub(crate) fn checked(path: &str) -> FsResult<&str> {
     Ok(path)
 }
 
+/// Crossings one path may make (a mount in a mount in …).
+pub(crate) const MAX_CROSSINGS: u32 = 8;
+
+/// Runs `$op` (a call of `$mount` with `$at` and `$path`, evaluating to a
+/// [`Walked`]) and, while it answers a crossing, again in the mount the
+/// crossing leads into ([`Mounts::cross`]). Evaluates to the answer;
+/// `$mount` is then the mount that gave it.
+macro_rules! across {
+    ($mounts:expr, $mount:ident, $at:ident, $path:ident, $op:expr) => {{
+        let mut hops = 0;
+        loop {
+            match $op {
+                $crate::fs::mount::Walked::Here(answer) => break answer,
+                $crate::fs::mount::Walked::Crossed(crossed) => {
+                    hops += 1;
+                    ($mount, $at, $path) = $mounts.cross(crossed, hops)?;
+                }
+            }
+        }
+    }};
+}
+pub(crate) use across;
+
+/// Opens `path` from `at` in `mount` (going on in each mount a crossing
+/// leads into): the mount that opened it, and what it opened.
+pub(crate) async fn open(
+    mounts: &Mounts,
+    mut mount: Arc<dyn Mount>,
+    mut at: Place,
+    mut path: String,
+    how: OpenHow,
+) -> FsResult<(Arc<dyn Mount>, Opened)> {
+    checked(&path)?;
+    let opened = across!(mounts, mount, at, path, mount.open(&at, &path, how).await?);
+    Ok((mount, opened))
+}
+
 /// The mounts of a workspace: the root mount (the vfs's namespace), and the
 /// others by the name the vfs records at each mount point.
 #[derive(Clone)]
@@ -255,6 +292,20 @@ impl Mounts {
     /// The mount recorded under `name`.
     pub(crate) fn named(&self, name: &str) -> Option<&Arc<dyn Mount>> {
         self.by_name.get(name)
+    }
+
+    /// Where the `hops`th crossing of a path leads: its mount, that mount's
+    /// root, and the rest of the path (checked as the path was). A mount
+    /// point whose mount is not attached (a driver not running) is
+    /// `cross-device`; more than [`MAX_CROSSINGS`] is a `loop`.
+    pub(crate) fn cross(&self, crossed: Crossed, hops: u32) -> FsResult<(Arc<dyn Mount>, Place, String)> {
+        if hops > MAX_CROSSINGS {
+            return Err(ErrorCode::Loop.into());
+        }
+        let mount = self.named(&crossed.mount).ok_or(ErrorCode::CrossDevice)?.clone();
+        checked(&crossed.rest)?;
+        let root = mount.root();
+        Ok((mount, Place::at(root, root), crossed.rest))
     }
 }
 

@@ -21,7 +21,7 @@ use crate::bindings::host::wasi::filesystem::{preopens, types};
 use crate::caps::DirRights;
 use crate::caps::Grants;
 use crate::fs::data::Blobs;
-use crate::fs::mount::{Crossed, Mount, OpenHow, Opened, Place, Walked, checked};
+use crate::fs::mount::{self, Mount, Mounts, OpenHow, Opened, Place, Walked, across, checked};
 use crate::fs::{
     self, Descriptor, Device, DirectoryStream, FsError, Kind, Open, OpenBlob, OpenFile, Stat, WriteSession, now_ns,
 };
@@ -44,16 +44,16 @@ type FsResult<T> = Result<T, FsError>;
 const MAX_IO: u64 = 1 << 20;
 /// Directory entries fetched from a mount at once.
 const READDIR_BATCH: u32 = 256;
-/// Crossings one path may make (a mount in a mount in …).
-const MAX_CROSSINGS: u32 = 8;
 
 /// What `wasi:filesystem` may reach of a process: its directories, its
 /// descriptors, and the audit record for what it is refused.
 pub(crate) struct FsView<'a> {
     pub(crate) pid: Pid,
     pub(crate) grants: &'a Grants,
-    /// The workspace's filesystem, if one is open.
-    pub(crate) fs: Option<&'a fs::Filesystem>,
+    /// The workspace's namespace, if one is open: its mounts, and the
+    /// store the bytes of the files the vfs serves are in.
+    pub(crate) mounts: Option<&'a Mounts>,
+    pub(crate) blobs: Option<&'a Arc<Blobs>>,
     pub(crate) audit: &'a Audit,
     /// Where its calls are traced (see `trace/wave.rs`); taken by the call.
     pub(crate) tracer: Option<&'a Tracer>,
@@ -107,32 +107,13 @@ fn address(mount: &Arc<dyn Mount>) -> u64 {
     Arc::as_ptr(mount) as *const () as u64
 }
 
-/// Runs `$op` (a call of `$mount` with `$at` and `$path`) and, while it
-/// answers a crossing, again in the mount the crossing leads into, from its
-/// root with the rest of the path. Evaluates to the answer; `$mount` is then
-/// the mount that gave it.
-macro_rules! across {
-    ($view:ident, $mount:ident, $at:ident, $path:ident, $op:expr) => {{
-        let mut hops = 0;
-        loop {
-            match $op {
-                Walked::Here(answer) => break answer,
-                Walked::Crossed(crossed) => {
-                    hops += 1;
-                    ($mount, $at, $path) = $view.crossed(crossed, hops)?;
-                }
-            }
-        }
-    }};
-}
-
-impl FsView<'_> {
+impl<'a> FsView<'a> {
     fn audit(&self, event: AuditEvent) {
         self.audit.record(event);
     }
 
-    fn filesystem(&self) -> FsResult<&fs::Filesystem> {
-        self.fs.ok_or_else(|| FsError::from(ErrorCode::Unsupported))
+    fn mounts(&self) -> FsResult<&'a Mounts> {
+        self.mounts.ok_or_else(|| FsError::from(ErrorCode::Unsupported))
     }
 
     fn descriptor(&self, fd: &Resource<Descriptor>) -> FsResult<&Descriptor> {
@@ -165,19 +146,6 @@ impl FsView<'_> {
         }
     }
 
-    /// Where a crossing leads: its mount, that mount's root, and the rest
-    /// of the path (checked as the path was).
-    fn crossed(&self, crossed: Crossed, hops: u32) -> FsResult<(Arc<dyn Mount>, Place, String)> {
-        if hops > MAX_CROSSINGS {
-            return Err(ErrorCode::Loop.into());
-        }
-        // A mount point whose mount is not attached (a driver not running).
-        let mount = self.filesystem()?.mounts.named(&crossed.mount).ok_or(ErrorCode::CrossDevice)?.clone();
-        checked(&crossed.rest)?;
-        let root = mount.root();
-        Ok((mount, Place::at(root, root), crossed.rest))
-    }
-
     /// What `path` from `at` in `mount` is, and the mount that answered
     /// (see [`LastLookup`] for the answer kept).
     async fn lookup(
@@ -193,18 +161,20 @@ impl FsView<'_> {
         if let Some(stat) = from.and_then(|from| self.last_lookup.get(from, &path, follow)) {
             return Ok((mount, *stat));
         }
-        let stat = match mount.lookup(&at, &path, follow).await? {
-            Walked::Here(stat) => {
-                if let Some(from) = from {
-                    self.last_lookup.set(from, path, follow, stat);
-                }
-                return Ok((mount, stat));
+        let mut first = Some(mount.lookup(&at, &path, follow).await?);
+        if let (Some(Walked::Here(stat)), Some(from)) = (&first, from) {
+            self.last_lookup.set(from, path.clone(), follow, *stat);
+        }
+        let stat = across!(
+            self.mounts()?,
+            mount,
+            at,
+            path,
+            match first.take() {
+                Some(answer) => answer,
+                None => mount.lookup(&at, &path, follow).await?,
             }
-            Walked::Crossed(crossed) => {
-                (mount, at, path) = self.crossed(crossed, 1)?;
-                across!(self, mount, at, path, mount.lookup(&at, &path, follow).await?)
-            }
-        };
+        );
         Ok((mount, stat))
     }
 
@@ -234,12 +204,12 @@ impl FsView<'_> {
     }
 
     fn blobs(&self) -> FsResult<Arc<Blobs>> {
-        Ok(self.filesystem()?.blobs.clone())
+        self.blobs.cloned().ok_or_else(|| FsError::from(ErrorCode::Unsupported))
     }
 
     /// Whether `mount` is the vfs's namespace.
     fn is_root(&self, mount: &Arc<dyn Mount>) -> bool {
-        self.fs.is_some_and(|fs| address(fs.mounts.root()) == address(mount))
+        self.mounts.is_some_and(|mounts| address(mounts.root()) == address(mount))
     }
 }
 
@@ -284,29 +254,33 @@ crate::trace::wave::traced! {
 "wasi:filesystem/preopens";
 impl preopens::Host for FsView<'_> {
     async fn get_directories(&mut self) -> wasmtime::Result<Vec<(Resource<Descriptor>, String)>> {
-        let Some(fs) = self.fs else {
+        let Some(mounts) = self.mounts else {
             return Ok(Vec::new());
         };
+        let root = mounts.root().clone();
+        let top = root.root();
         let mut out = Vec::new();
         for preopen in self.grants.preopens().to_vec() {
-            let stat = match preopen.ino() {
+            let found = match preopen.ino() {
                 // Passed on by a parent, resolved inside the parent's directory.
-                Some(ino) => fs.vfs.stat_inode(ino).await?,
+                Some(ino) => root.stat(ino).await.map(|stat| (root.clone(), stat)),
                 // Granted by the kernel's user: a path of the namespace.
-                None if preopen.relative().is_empty() => fs.vfs.stat_inode(fs.root).await?,
-                None => fs.vfs.stat_at(fs.root, fs.root, preopen.relative().to_string(), true).await?,
+                None if preopen.relative().is_empty() => root.stat(top).await.map(|stat| (root.clone(), stat)),
+                None => self.lookup(root.clone(), Place::at(top, top), preopen.relative().into(), true).await,
             };
-            match stat {
-                Ok(stat) if stat.kind == Kind::Directory => {
-                    let (mount, rights) = (fs.mounts.root().clone(), preopen.rights());
-                    let descriptor = Descriptor { mount, rights, open: Open::Dir(Place::at(stat.ino, stat.ino)) };
+            match found {
+                Ok((mount, stat)) if stat.kind == Kind::Directory => {
+                    // Its own root: no path from it may leave it.
+                    let open = Open::Dir(Place::at(stat.ino, stat.ino));
+                    let descriptor = Descriptor { mount, rights: preopen.rights(), open };
                     out.push((self.table.push(descriptor)?, preopen.path().to_string()));
                 }
-                other => tracing::warn!(
-                    pid = self.pid.get(),
-                    dir = preopen.path(),
-                    "granted directory is unusable: {other:?}"
-                ),
+                Ok(_) => tracing::warn!(pid = self.pid.get(), dir = preopen.path(), "granted directory is not one"),
+                // The store failed, or the vfs has ended.
+                Err(e) if e.code().is_none() => return Err(e.into_trap()),
+                Err(e) => {
+                    tracing::warn!(pid = self.pid.get(), dir = preopen.path(), "granted directory is unusable: {e}")
+                }
             }
         }
         Ok(out)
@@ -472,7 +446,7 @@ impl types::HostDescriptor for FsView<'_> {
         let mut path = path;
         let (mut mount, mut at) = self.directory(&fd, DirRights::CREATE, "create-directory-at")?;
         checked(&path)?;
-        across!(self, mount, at, path, mount.create_directory(&at, &path).await?);
+        across!(self.mounts()?, mount, at, path, mount.create_directory(&at, &path).await?);
         Ok(())
     }
 
@@ -531,7 +505,7 @@ impl types::HostDescriptor for FsView<'_> {
         checked(&path)?;
         let (follow, now) = (flags.contains(PathFlags::SYMLINK_FOLLOW), now_ns());
         let (atime, mtime) = (timestamp(atime, now), timestamp(mtime, now));
-        across!(self, mount, at, path, mount.set_times_at(&at, &path, follow, atime, mtime).await?);
+        across!(self.mounts()?, mount, at, path, mount.set_times_at(&at, &path, follow, atime, mtime).await?);
         Ok(())
     }
 
@@ -560,8 +534,7 @@ impl types::HostDescriptor for FsView<'_> {
         oflags: types::OpenFlags,
         flags: DescriptorFlags,
     ) -> FsResult<Resource<Descriptor>> {
-        let mut path = path;
-        let (mut mount, mut at) = self.directory(&fd, DirRights::READ, "open-at")?;
+        let (mount, at) = self.directory(&fd, DirRights::READ, "open-at")?;
         let rights = self.descriptor(&fd)?.rights;
         let how = OpenHow {
             create: oflags.contains(types::OpenFlags::CREATE),
@@ -577,8 +550,7 @@ impl types::HostDescriptor for FsView<'_> {
         if how.write || how.truncate {
             self.require(&fd, DirRights::WRITE, "open-at write")?;
         }
-        checked(&path)?;
-        let opened = across!(self, mount, at, path, mount.open(&at, &path, how).await?);
+        let (mount, opened) = mount::open(self.mounts()?, mount, at, path, how).await?;
         let (read, write) = (flags.contains(DescriptorFlags::READ), how.write);
         let open = match opened {
             Opened::Dir(place) => Open::Dir(place),
@@ -601,14 +573,14 @@ impl types::HostDescriptor for FsView<'_> {
         let mut path = path;
         let (mut mount, mut at) = self.directory(&fd, DirRights::READ, "readlink-at")?;
         checked(&path)?;
-        Ok(across!(self, mount, at, path, mount.readlink(&at, &path).await?))
+        Ok(across!(self.mounts()?, mount, at, path, mount.readlink(&at, &path).await?))
     }
 
     async fn remove_directory_at(&mut self, fd: Resource<Descriptor>, path: String) -> FsResult<()> {
         let mut path = path;
         let (mut mount, mut at) = self.directory(&fd, DirRights::DELETE, "remove-directory-at")?;
         checked(&path)?;
-        across!(self, mount, at, path, mount.remove_directory(&at, &path).await?);
+        across!(self.mounts()?, mount, at, path, mount.remove_directory(&at, &path).await?);
         Ok(())
     }
 
@@ -635,7 +607,7 @@ impl types::HostDescriptor for FsView<'_> {
             return Err(ErrorCode::NotPermitted.into());
         }
         checked(&path)?;
-        across!(self, mount, at, path, mount.symlink(&at, &target, &path).await?);
+        across!(self.mounts()?, mount, at, path, mount.symlink(&at, &target, &path).await?);
         Ok(())
     }
 
@@ -643,7 +615,7 @@ impl types::HostDescriptor for FsView<'_> {
         let mut path = path;
         let (mut mount, mut at) = self.directory(&fd, DirRights::DELETE, "unlink-file-at")?;
         checked(&path)?;
-        across!(self, mount, at, path, mount.unlink_file(&at, &path).await?);
+        across!(self.mounts()?, mount, at, path, mount.unlink_file(&at, &path).await?);
         Ok(())
     }
 
@@ -822,6 +794,258 @@ impl From<fs::Errno> for ErrorCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fs::mount::{Crossed, Entry, MAX_CROSSINGS, MountError, Node, ROOT, Tree, TreeMount};
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use types::{HostDescriptor as _, HostDirectoryEntryStream as _};
+
+    fn dir_stat(ino: u64) -> Stat {
+        stat(ino, Kind::Directory)
+    }
+
+    /// A root mount whose paths under `m`, `gone` and `loop` cross into the
+    /// mounts of those names; it counts the calls it is asked.
+    #[derive(Default)]
+    struct Crossing {
+        calls: AtomicU32,
+    }
+
+    impl Crossing {
+        fn walk<T>(&self, path: &str, here: impl FnOnce() -> T) -> FsResult<Walked<T>> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            let (first, rest) = path.split_once('/').unwrap_or((path, ""));
+            Ok(match first {
+                "m" | "gone" | "loop" => Walked::Crossed(Crossed { mount: first.into(), rest: rest.into() }),
+                _ => Walked::Here(here()),
+            })
+        }
+    }
+
+    #[wasmtime_wasi_io::async_trait]
+    impl Mount for Crossing {
+        fn root(&self) -> Node {
+            1
+        }
+
+        async fn lookup(&self, _at: &Place, path: &str, _follow: bool) -> FsResult<Walked<Stat>> {
+            self.walk(path, || dir_stat(7))
+        }
+
+        async fn open(&self, at: &Place, path: &str, _how: OpenHow) -> FsResult<Walked<Opened>> {
+            self.walk(path, || Opened::Dir(Place::at(at.root, 7)))
+        }
+
+        async fn stat(&self, node: Node) -> FsResult<Stat> {
+            Ok(dir_stat(node))
+        }
+
+        async fn read_directory(&self, _dir: Node, _after: Option<String>, _limit: u32) -> FsResult<Vec<Entry>> {
+            Ok(vec![Entry { name: "m".into(), kind: Kind::Directory }])
+        }
+
+        async fn create_directory(&self, _at: &Place, path: &str) -> FsResult<Walked<()>> {
+            self.walk(path, || ())
+        }
+
+        async fn unlink_file(&self, _at: &Place, path: &str) -> FsResult<Walked<()>> {
+            self.walk(path, || ())
+        }
+
+        async fn rename(&self, _at: &Place, _old: &str, _new_at: &Place, _new: &str) -> FsResult<()> {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    }
+
+    /// `a/` and the file `a/f` ("contents").
+    struct Small;
+
+    impl Tree for Small {
+        fn lookup(&self, dir: Node, name: &str) -> Result<Node, MountError> {
+            match (dir, name) {
+                (ROOT, "a") => Ok(1),
+                (1, "f") => Ok(2),
+                _ => Err(MountError::NoEntry),
+            }
+        }
+
+        fn is_dir(&self, node: Node) -> bool {
+            node != 2
+        }
+
+        fn entries(&self, dir: Node) -> Result<Vec<(String, bool)>, MountError> {
+            Ok(if dir == 1 { vec![("f".into(), false)] } else { vec![("a".into(), true)] })
+        }
+
+        fn read(&self, _node: Node) -> Result<Vec<u8>, MountError> {
+            Ok(b"contents".to_vec())
+        }
+    }
+
+    /// A process's filesystem state over a [`Crossing`] root with [`Small`]
+    /// mounted as `m` and the root itself again as `loop`.
+    struct World {
+        root: Arc<Crossing>,
+        mounts: Mounts,
+        grants: Grants,
+        audit: Audit,
+        table: ResourceTable,
+        last: LastLookup,
+    }
+
+    impl World {
+        fn new() -> World {
+            let root = Arc::new(Crossing::default());
+            let mut mounts = Mounts::new(root.clone());
+            mounts.insert("m", Arc::new(TreeMount(Small)));
+            mounts.insert("loop", root.clone());
+            let (grants, audit) = (Grants::none(), Audit::default());
+            World { root, mounts, grants, audit, table: ResourceTable::new(), last: LastLookup::default() }
+        }
+
+        fn view(&mut self) -> FsView<'_> {
+            FsView {
+                pid: Pid::new(5).unwrap(),
+                grants: &self.grants,
+                mounts: Some(&self.mounts),
+                blobs: None,
+                audit: &self.audit,
+                tracer: None,
+                table: &mut self.table,
+                last_lookup: &mut self.last,
+            }
+        }
+
+        /// A directory descriptor on the root mount with `rights`.
+        fn dir(&mut self, rights: DirRights) -> Resource<Descriptor> {
+            let descriptor = Descriptor { mount: self.root.clone(), rights, open: Open::Dir(Place::at(1, 1)) };
+            self.table.push(descriptor).unwrap()
+        }
+
+        fn calls(&self) -> u32 {
+            self.root.calls.load(Ordering::Relaxed)
+        }
+    }
+
+    fn again(fd: &Resource<Descriptor>) -> Resource<Descriptor> {
+        Resource::new_borrow(fd.rep())
+    }
+
+    fn code<T>(result: FsResult<T>) -> ErrorCode {
+        match result {
+            Ok(_) => panic!("an error was expected"),
+            Err(e) => e.code().expect("an error code, not a trap"),
+        }
+    }
+
+    fn run<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+    }
+
+    #[test]
+    fn a_crossing_goes_on_in_its_mount_from_the_first_walk() {
+        let mut world = World::new();
+        let fd = world.dir(DirRights::ALL);
+        let mut view = world.view();
+        let (read, none) = (DescriptorFlags::READ, types::OpenFlags::empty());
+        let file = run(view.open_at(again(&fd), PathFlags::empty(), "m/a/f".into(), none, read)).unwrap();
+        assert_eq!(run(view.read(again(&file), 100, 0)).unwrap(), (b"contents".to_vec(), true));
+        assert_eq!(run(view.stat(again(&file))).unwrap().size, 8);
+        assert_eq!(run(view.get_type(again(&file))).unwrap(), DescriptorType::RegularFile);
+
+        // The mount point itself is the mount's root.
+        let stat = run(view.stat_at(again(&fd), PathFlags::empty(), "m".into())).unwrap();
+        assert_eq!(stat.type_, DescriptorType::Directory);
+        let a = run(view.open_at(again(&fd), PathFlags::empty(), "m/a".into(), none, read)).unwrap();
+        let entries = run(view.read_directory(again(&a))).unwrap();
+        let first = run(view.read_directory_entry(entries)).unwrap().unwrap();
+        assert_eq!(first.name, "f");
+        // `..` in the mount stays in it; above its root it is refused.
+        let up = run(view.open_at(again(&a), PathFlags::empty(), "../a/f".into(), none, read));
+        assert!(up.is_ok());
+        let above = run(view.open_at(again(&a), PathFlags::empty(), "../..".into(), none, read));
+        assert_eq!(code(above), ErrorCode::NotPermitted);
+        assert_eq!(world.calls(), 3, "the root mount walked each path into the mount once");
+    }
+
+    #[test]
+    fn changes_through_a_crossing_are_answered_by_the_mount() {
+        let mut world = World::new();
+        let fd = world.dir(DirRights::ALL);
+        let mut view = world.view();
+        assert_eq!(code(run(view.create_directory_at(again(&fd), "m/a/new".into()))), ErrorCode::ReadOnly);
+        assert_eq!(code(run(view.unlink_file_at(again(&fd), "m/a/f".into()))), ErrorCode::ReadOnly);
+        assert_eq!(code(run(view.create_directory_at(again(&fd), "m/nope/new".into()))), ErrorCode::NoEntry);
+        let write = run(view.open_at(
+            again(&fd),
+            PathFlags::empty(),
+            "m/a/f".into(),
+            types::OpenFlags::empty(),
+            DescriptorFlags::WRITE,
+        ));
+        assert_eq!(code(write), ErrorCode::ReadOnly);
+        assert!(run(view.create_directory_at(again(&fd), "here".into())).is_ok(), "the root's own");
+    }
+
+    #[test]
+    fn a_crossing_to_no_mount_or_round_and_round_fails() {
+        let mut world = World::new();
+        let fd = world.dir(DirRights::ALL);
+        let mut view = world.view();
+        let stat =
+            |view: &mut FsView<'_>, path: &str| code(run(view.stat_at(again(&fd), PathFlags::empty(), path.into())));
+        assert_eq!(stat(&mut view, "gone/x"), ErrorCode::CrossDevice, "a mount point with no mount attached");
+        assert_eq!(stat(&mut view, &"loop/".repeat(20)), ErrorCode::Loop);
+        assert_eq!(world.calls(), 1 + MAX_CROSSINGS + 1, "gone once; loop until the bound, then no more");
+    }
+
+    #[test]
+    fn rights_and_paths_are_checked_before_a_mount_sees_them() {
+        let mut world = World::new();
+        let fd = world.dir(DirRights::READ);
+        let mut view = world.view();
+        assert_eq!(code(run(view.create_directory_at(again(&fd), "m/x".into()))), ErrorCode::NotPermitted);
+        assert_eq!(code(run(view.unlink_file_at(again(&fd), "x".into()))), ErrorCode::NotPermitted);
+        let fd = world.dir(DirRights::ALL);
+        let mut view = world.view();
+        let stat =
+            |view: &mut FsView<'_>, path: &str| code(run(view.stat_at(again(&fd), PathFlags::empty(), path.into())));
+        assert_eq!(stat(&mut view, "/etc"), ErrorCode::NotPermitted);
+        assert_eq!(stat(&mut view, "a\0b"), ErrorCode::Invalid);
+        assert_eq!(world.calls(), 0, "no mount was asked");
+        let denied = world.audit.records().iter().filter(|r| r.event.kind() == "fs-right-denied").count();
+        assert_eq!(denied, 2, "each refusal is audited");
+    }
+
+    #[test]
+    fn two_paths_in_two_mounts_are_cross_device() {
+        let mut world = World::new();
+        let fd = world.dir(DirRights::ALL);
+        let mut view = world.view();
+        let (read, none) = (DescriptorFlags::READ, types::OpenFlags::empty());
+        let m = run(view.open_at(again(&fd), PathFlags::empty(), "m/a".into(), none, read)).unwrap();
+        let renamed = run(view.rename_at(again(&fd), "x".into(), again(&m), "y".into()));
+        assert_eq!(code(renamed), ErrorCode::CrossDevice);
+        let linked = run(view.link_at(again(&m), PathFlags::empty(), "f".into(), again(&fd), "g".into()));
+        assert_eq!(code(linked), ErrorCode::CrossDevice);
+        assert!(run(view.rename_at(again(&fd), "x".into(), again(&fd), "y".into())).is_ok());
+        let (a, b) = (view.table.get(&m).unwrap().identity(), view.table.get(&fd).unwrap().identity());
+        assert_ne!(a.0, b.0, "nodes of two mounts are told apart by their mount");
+    }
+
+    #[test]
+    fn a_name_gone_from_a_mount_still_hashes_for_a_listing() {
+        let mut world = World::new();
+        let fd = world.dir(DirRights::ALL);
+        let mut view = world.view();
+        let (read, none) = (DescriptorFlags::READ, types::OpenFlags::empty());
+        let m = run(view.open_at(again(&fd), PathFlags::empty(), "m/a".into(), none, read)).unwrap();
+        let hash = run(view.metadata_hash_at(again(&m), PathFlags::empty(), "gone".into())).unwrap();
+        assert_eq!(hash.upper, 2);
+        let f = run(view.metadata_hash_at(again(&m), PathFlags::empty(), "f".into())).unwrap();
+        assert_eq!(f.lower, 2, "the node of `a/f` in the mount");
+        let hashed = run(view.metadata_hash_at(again(&fd), PathFlags::empty(), "/abs".into()));
+        assert_eq!(code(hashed), ErrorCode::NotPermitted, "in the root mount an error stays one");
+    }
 
     fn stat(ino: u64, kind: Kind) -> Stat {
         Stat { ino, kind, nlink: 1, size: 0, blob: 0, device: None, atime_ns: 0, mtime_ns: 0, ctime_ns: 0 }

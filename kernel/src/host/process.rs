@@ -9,9 +9,11 @@
 use crate::audit::Audit;
 use crate::audit::AuditEvent;
 use crate::bindings::host::agentos::kernel0_2_0::process as wit;
+use crate::bindings::host::wasi::filesystem::types::ErrorCode;
 use crate::caps::Grants;
 use crate::caps::{self, DirRights, Grant};
 use crate::fs::Filesystem;
+use crate::fs::mount::{self, OpenHow, Opened, Place};
 use crate::fs::{Errno, Kind};
 use crate::limits::KillReason;
 use crate::limits::Limits;
@@ -305,40 +307,39 @@ impl ProcView<'_> {
         })?;
         let io = |e: String| wit::Error::NotFound(format!("{path}: {e}"));
         let root = resolve_dir(&fs, preopen.ino(), preopen.relative(), fs.root, fs.root).await.map_err(io)?;
-        let flags = crate::fs::OpenFlags { create: append.is_some(), exclusive: false, directory: false, follow: true };
-        let (stat, held) = match fs
-            .vfs
-            .open_at_held(root, root, rest, flags, crate::fs::now_ns())
-            .await
-            .map_err(|e| io(e.to_string()))?
-            .map_err(crate::fs::LookupError::errno)
-        {
-            Ok(opened) => opened,
-            Err(Errno::NoEntry) => return Err(wit::Error::NotFound(path.to_string())),
-            Err(e) => return Err(io(format!("{e:?}"))),
+        // Through the namespace's mounts, as `wasi:filesystem` would open it.
+        let how = OpenHow { create: append.is_some(), follow: true, write: append.is_some(), ..OpenHow::default() };
+        let opened = mount::open(&fs.mounts, fs.mounts.root().clone(), Place::at(root, root), rest, how).await;
+        let (mount, opened) = opened.map_err(|e| match e.code() {
+            Some(ErrorCode::NoEntry) => wit::Error::NotFound(path.to_string()),
+            Some(ErrorCode::ReadOnly | ErrorCode::NotPermitted | ErrorCode::Access) => {
+                wit::Error::Denied(format!("{path}: {e}"))
+            }
+            _ => io(e.to_string()),
+        })?;
+        let (ino, blob) = match (opened, append) {
+            (Opened::Device { device, .. }, _) => {
+                return Ok(match (append, device) {
+                    (None, crate::fs::Device::Null) => (Some(Input::Null), None),
+                    (None, crate::fs::Device::Zero) => (Some(Input::Zero), None),
+                    // Both discard what is written.
+                    (Some(_), _) => (None, Some(Output::Null)),
+                });
+            }
+            (Opened::Contents { data, .. }, None) => {
+                return Ok((Some(Input::Bytes(bytes::Bytes::from(data.to_vec()))), None));
+            }
+            (Opened::Blob { blob: Some(blob), .. }, None) => {
+                return Ok((Some(Input::File(crate::fs::FileStdin::new(fs.blobs.clone(), blob))), None));
+            }
+            (Opened::Blob { stat, blob: Some(blob) }, Some(_)) => (stat.ino, blob),
+            (Opened::Dir(_), _) => return Err(io("is a directory".into())),
+            _ => return Err(io("not a regular file".into())),
         };
-        if let Some(device) = crate::fs::Device::of(&stat) {
-            return Ok(match (append, device) {
-                (None, crate::fs::Device::Null) => (Some(Input::Null), None),
-                (None, crate::fs::Device::Zero) => (Some(Input::Zero), None),
-                // Both discard what is written.
-                (Some(_), _) => (None, Some(Output::Null)),
-            });
-        }
-        let Some(blob) = held.filter(|_| stat.kind == Kind::File) else {
-            return Err(io("not a regular file".into()));
-        };
-        let Some(append) = append else {
-            return Ok((Some(Input::File(crate::fs::FileStdin::new(fs.blobs.clone(), blob))), None));
-        };
+        let append = append.expect("an output");
         drop(blob);
-        let blob = fs
-            .vfs
-            .begin_write_held(stat.ino, crate::fs::now_ns())
-            .await
-            .map_err(|e| io(e.to_string()))?
-            .map_err(|e| io(format!("{e:?}")))?;
-        let session = std::sync::Arc::new(crate::fs::WriteSession::new(stat.ino, blob, fs.mounts.root().clone()));
+        let blob = mount.begin_write(ino).await.map_err(|e| io(e.to_string()))?;
+        let session = std::sync::Arc::new(crate::fs::WriteSession::new(ino, blob, mount));
         if !append {
             fs.blobs.set_size(session.blob.blob, 0, crate::fs::now_ns()).map_err(|e| io(e.to_string()))?;
         }
