@@ -147,3 +147,15 @@ fn the_rule_checker_sees_uses_and_paths_but_not_comments() {
     assert_eq!(module_of("fs/mount.rs"), "fs");
     assert_eq!(module_of("kernel.rs"), "kernel");
 }
+
+/// `wasi:filesystem` dispatches to mounts: the vfs is one of them (the
+/// root), and the host names none of its client's types or calls.
+#[test]
+fn the_filesystem_host_knows_mounts_not_the_vfs() {
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/host/filesystem.rs");
+    let source = std::fs::read_to_string(file).unwrap();
+    let code = source.lines().filter(|l| !l.trim_start().starts_with("//"));
+    let named: Vec<&str> =
+        code.filter(|l| ["vfs", "Vfs", "Errno", "LookupError"].iter().any(|word| l.contains(word))).collect();
+    assert!(named.is_empty(), "host/filesystem.rs names the vfs:\n{}", named.join("\n"));
+}

@@ -46,21 +46,37 @@ pub(crate) const MAX_PATH: usize = 4096;
 pub(crate) struct Place {
     /// The directory no path from here may leave (a preopen's, or a mount's root).
     pub(crate) root: Node,
-    /// The way to the directory from `root`, as much as the mount needs: a
-    /// tree's whole way (its `..` walks back along it), the vfs's the
-    /// directory alone (it knows each directory's parent).
-    pub(crate) trail: NodePath,
+    /// The directory itself.
+    pub(crate) node: Node,
+    /// The directories above it from `root` on, as far as the mount needs
+    /// them: a tree's (its `..` walks back along them); none for the vfs,
+    /// which knows each directory's parent (and then a place costs no
+    /// allocation).
+    pub(crate) above: NodePath,
 }
 
 impl Place {
-    /// The directory `node`, below `root`.
+    /// The directory `node`, below `root`, for a mount that needs no way to it.
     pub(crate) fn at(root: Node, node: Node) -> Place {
-        Place { root, trail: vec![node] }
+        Place { root, node, above: Vec::new() }
+    }
+
+    /// The directory at the end of `trail` (from the root on).
+    pub(crate) fn along(root: Node, mut trail: NodePath) -> Place {
+        let node = trail.pop().expect("a trail ends at its directory");
+        Place { root, node, above: trail }
+    }
+
+    /// The way from the root to the directory, itself last.
+    pub(crate) fn trail(&self) -> NodePath {
+        let mut trail = self.above.clone();
+        trail.push(self.node);
+        trail
     }
 
     /// The directory itself.
     pub(crate) fn node(&self) -> Node {
-        *self.trail.last().expect("a place ends at its directory")
+        self.node
     }
 }
 
@@ -387,7 +403,7 @@ pub(crate) struct TreeMount<T>(pub(crate) T);
 
 impl<T: Tree> TreeMount<T> {
     fn walk(&self, at: &Place, path: &str) -> FsResult<NodePath> {
-        Ok(walk(&self.0, &at.trail, path)?)
+        Ok(walk(&self.0, &at.trail(), path)?)
     }
 
     /// `node`'s stat; a file's size is that of its contents now.
@@ -429,7 +445,7 @@ impl<T: Tree> Mount for TreeMount<T> {
             return Err(ErrorCode::ReadOnly.into());
         }
         Ok(Walked::Here(match self.0.is_dir(node) {
-            true => Opened::Dir(Place { root: ROOT, trail }),
+            true => Opened::Dir(Place::along(ROOT, trail)),
             false if how.directory => return Err(ErrorCode::NotDirectory.into()),
             false => Opened::Contents { node, data: Arc::new(self.0.read(node)?) },
         }))
@@ -547,7 +563,7 @@ mod tests {
     }
 
     fn root() -> Place {
-        Place { root: ROOT, trail: vec![ROOT] }
+        Place::at(ROOT, ROOT)
     }
 
     fn code<T>(result: FsResult<T>) -> ErrorCode {
@@ -592,7 +608,8 @@ mod tests {
         let Walked::Here(Opened::Dir(a)) = now(mount.open(&root(), "a", OpenHow::default())).unwrap() else {
             panic!("a directory")
         };
-        assert_eq!(a, Place { root: ROOT, trail: vec![ROOT, 1] });
+        assert_eq!(a, Place { root: ROOT, node: 1, above: vec![ROOT] });
+        assert_eq!(a.trail(), [ROOT, 1]);
         let Walked::Here(Opened::Contents { node, data }) = now(mount.open(&a, "b/../f", OpenHow::default())).unwrap()
         else {
             panic!("a file's contents")

@@ -23,7 +23,7 @@ use crate::caps::Grants;
 use crate::fs::data::Blobs;
 use crate::fs::mount::{self, Mount, Mounts, OpenHow, Opened, Place, Walked, across, checked};
 use crate::fs::{
-    self, Descriptor, Device, DirectoryStream, FsError, Kind, Open, OpenBlob, OpenFile, Stat, WriteSession, now_ns,
+    Descriptor, Device, DirectoryStream, FsError, Kind, Open, OpenBlob, OpenFile, Stat, WriteSession, now_ns,
 };
 use crate::pid::Pid;
 use crate::trace::Tracer;
@@ -161,10 +161,15 @@ impl<'a> FsView<'a> {
         if let Some(stat) = from.and_then(|from| self.last_lookup.get(from, &path, follow)) {
             return Ok((mount, *stat));
         }
-        let mut first = Some(mount.lookup(&at, &path, follow).await?);
-        if let (Some(Walked::Here(stat)), Some(from)) = (&first, from) {
-            self.last_lookup.set(from, path.clone(), follow, *stat);
-        }
+        let mut first = match mount.lookup(&at, &path, follow).await? {
+            Walked::Here(stat) => {
+                if let Some(from) = from {
+                    self.last_lookup.set(from, path, follow, stat);
+                }
+                return Ok((mount, stat));
+            }
+            crossed => Some(crossed),
+        };
         let stat = across!(
             self.mounts()?,
             mount,
@@ -636,18 +641,19 @@ impl types::HostDescriptor for FsView<'_> {
         path: String,
     ) -> FsResult<MetadataHashValue> {
         let (mount, at) = self.directory(&fd, DirRights::READ, "metadata-hash-at")?;
-        let in_mount = !self.is_root(&mount);
-        match self.lookup(mount, at, path.clone(), flags.contains(PathFlags::SYMLINK_FOLLOW)).await {
-            Ok((mount, stat)) => Ok(node_hash(&mount, stat.ino)),
+        // In a mount, the name is kept for a hash of it (below).
+        let name = (!self.is_root(&mount)).then(|| path.clone());
+        match (self.lookup(mount, at, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await, name) {
+            (Ok((mount, stat)), _) => Ok(node_hash(&mount, stat.ino)),
             // A process listed a moment ago may be gone by now; a directory
             // listing in a mount must not fail for that, so hash the name.
-            Err(e) if in_mount && e.code().is_some() => {
+            (Err(e), Some(name)) if e.code().is_some() => {
                 use std::hash::{Hash, Hasher};
                 let mut hasher = std::collections::hash_map::DefaultHasher::new();
-                path.hash(&mut hasher);
+                name.hash(&mut hasher);
                 Ok(MetadataHashValue { lower: hasher.finish(), upper: 2 })
             }
-            Err(e) => Err(e),
+            (Err(e), _) => Err(e),
         }
     }
 
@@ -782,12 +788,6 @@ impl OutputStream for BlobOutput {
 
     fn check_write(&mut self) -> StreamResult<usize> {
         Ok(MAX_IO as usize)
-    }
-}
-
-impl From<fs::Errno> for ErrorCode {
-    fn from(e: fs::Errno) -> ErrorCode {
-        fs::errno_code(e)
     }
 }
 
