@@ -882,4 +882,78 @@ mod tests {
         let err = kernel.install_file("/data", b"x").await.unwrap_err();
         assert_eq!(err.kind, crate::fs::FsErrorKind::IsDirectory);
     }
+
+    /// A mount at a nested path (where drivers go, `/integrations/*`) is
+    /// reached through the real vfs's walk from any directory above it, by
+    /// `..` and through a symbolic link, and answers for itself.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_nested_mount_is_reached_through_the_vfs() {
+        use crate::bindings::host::wasi::filesystem::types::{
+            DescriptorFlags, DescriptorType, ErrorCode, HostDescriptor as _, OpenFlags, PathFlags,
+        };
+        use crate::caps::DirRights;
+        use crate::fs::mount::{MountError, Node, Place, ROOT, Tree};
+        use crate::fs::{Descriptor, Open};
+        use crate::host::filesystem::{FsView, LastLookup};
+        use wasmtime::component::{Resource, ResourceTable};
+
+        /// One file, `f`.
+        struct One;
+        impl Tree for One {
+            fn lookup(&self, dir: Node, name: &str) -> Result<Node, MountError> {
+                if dir == ROOT && name == "f" { Ok(1) } else { Err(MountError::NoEntry) }
+            }
+            fn is_dir(&self, node: Node) -> bool {
+                node == ROOT
+            }
+            fn read(&self, _node: Node) -> Result<Vec<u8>, MountError> {
+                Ok(b"one".to_vec())
+            }
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let kernel = Kernel::new(KernelConfig { pooling: false, trace: false, ..KernelConfig::default() }).unwrap();
+        kernel.open_workspace(dir.path(), agentos_artifacts::components::VFS).await.unwrap();
+        let mut fs = kernel.inner.fs.get().unwrap().clone();
+        fs.mount("/integrations/one", Arc::new(TreeMount(One))).await.unwrap();
+
+        let (grants, audit) = (Grants::none(), Audit::default());
+        let (mut table, mut last) = (ResourceTable::new(), LastLookup::default());
+        let mut view = FsView {
+            pid: Pid::new(9).unwrap(),
+            grants: &grants,
+            mounts: Some(&fs.mounts),
+            blobs: Some(&fs.blobs),
+            audit: &audit,
+            tracer: None,
+            table: &mut table,
+            last_lookup: &mut last,
+        };
+        let at = Place::at(fs.root, fs.root);
+        let root = view.table.push(Descriptor {
+            mount: fs.mounts.root().clone(),
+            rights: DirRights::ALL,
+            open: Open::Dir(at),
+        });
+        let root = root.unwrap();
+        let again = |fd: &Resource<Descriptor>| Resource::<Descriptor>::new_borrow(fd.rep());
+        let (follow, read, none) = (PathFlags::SYMLINK_FOLLOW, DescriptorFlags::READ, OpenFlags::empty());
+
+        let f = view.open_at(again(&root), follow, "integrations/one/f".into(), none, read).await.unwrap();
+        assert_eq!(view.read(again(&f), 10, 0).await.unwrap(), (b"one".to_vec(), true));
+        let integrations =
+            view.open_at(again(&root), follow, "integrations".into(), OpenFlags::DIRECTORY, read).await.unwrap();
+        let up = view.open_at(again(&integrations), follow, "../integrations/one/f".into(), none, read).await;
+        assert!(up.is_ok(), "a walk with `..` that ends in the mount");
+        let stat = view.stat_at(again(&root), follow, "integrations/one".into()).await.unwrap();
+        assert_eq!(stat.type_, DescriptorType::Directory, "the mount point is the mount's root");
+        let made = view.create_directory_at(again(&root), "integrations/one/x".into()).await;
+        assert_eq!(made.err().and_then(|e| e.code()), Some(ErrorCode::ReadOnly), "the mount's answer");
+
+        view.symlink_at(again(&root), "integrations/one/f".into(), "link".into()).await.unwrap();
+        let linked = view.open_at(again(&root), follow, "link".into(), none, read).await.unwrap();
+        assert_eq!(view.read(again(&linked), 10, 0).await.unwrap().0, b"one", "a link into the mount is followed");
+        let missing = view.open_at(again(&root), follow, "integrations/one/g".into(), none, read).await;
+        assert_eq!(missing.err().and_then(|e| e.code()), Some(ErrorCode::NoEntry));
+    }
 }

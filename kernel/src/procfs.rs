@@ -22,8 +22,8 @@ use crate::process::{ProcessState, Processes};
 use crate::trace::Tracer;
 use std::sync::Arc;
 
-/// The mount point, and the mount's name in the vfs mount table.
-pub(crate) const MOUNT: &str = "proc";
+/// The mount point (its name in the vfs mount table is `proc`).
+pub(crate) const MOUNT: &str = "/proc";
 
 /// `/proc`, over one kernel's process table and trace.
 pub(crate) struct ProcFs {

@@ -86,21 +86,15 @@ impl Filesystem {
         Ok(Filesystem { vfs, blobs, root, mounts })
     }
 
-    /// Serves the directory `/name` (made if missing) with `mount`, under
-    /// the mount name `name`.
-    pub(crate) async fn mount(&mut self, name: &str, mount: Arc<dyn mount::Mount>) -> Result<(), String> {
+    /// Serves the directory at `path` (absolute; made, with its parents,
+    /// if missing) with `mount`, under the mount name `path` without its
+    /// leading `/` (`proc`, `integrations/mail`).
+    pub(crate) async fn mount(&mut self, path: &str, mount: Arc<dyn mount::Mount>) -> Result<(), String> {
+        self.create_dir_all(path).await.map_err(|e| e.to_string())?;
+        let name = path.trim_start_matches('/').trim_end_matches('/');
         let (root, vfs) = (self.root, self.vfs.clone());
-        match vfs
-            .create_directory_at(root, root, name.into(), now_ns())
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(LookupError::errno)
-        {
-            Ok(_) | Err(Errno::Exists) => {}
-            Err(e) => return Err(format!("cannot create /{name}: {e:?}")),
-        }
         let at = vfs.mount_at(root, root, name.into(), name.into()).await.map_err(|e| e.to_string())?;
-        at.map_err(|e| format!("cannot mount /{name}: {e:?}"))?;
+        at.map_err(|e| format!("cannot mount {path}: {e:?}"))?;
         Arc::make_mut(&mut self.mounts).insert(name, mount);
         Ok(())
     }
