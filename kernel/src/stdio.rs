@@ -64,7 +64,7 @@ impl Stdio {
         Stdio { stdin: Input::Inherit, stdout: Output::Inherit, stderr: Output::Inherit }
     }
 
-    /// A [`Terminal`](crate::Terminal) for all three: stdin through its line editor.
+    /// A [`Terminal`] for all three: stdin through its line editor.
     pub fn terminal(terminal: &Terminal) -> Stdio {
         Stdio {
             stdin: Input::Terminal(terminal.stdin()),

@@ -1,6 +1,6 @@
 //! Host calls of wasmtime-wasi's interfaces (`wasi:cli`, `wasi:io`,
 //! `wasi:clocks`, `wasi:random`, `wasi:sockets`) as trace events. (The
-//! kernel's own interfaces are traced as typed calls: [`super::wave`].)
+//! kernel's own interfaces are traced as typed calls: [`mod@super::wave`].)
 //!
 //! wasmtime's `bindgen!` with `tracing` wraps every host call in a span named
 //! `wit-bindgen import` and emits, inside it, a `call` event carrying the

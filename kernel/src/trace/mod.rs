@@ -223,7 +223,7 @@ pub(crate) enum Text {
     /// Rust `Debug` text of a host call's values (see [`host_calls`]),
     /// printed as WAVE when read.
     Debug(Small),
-    /// WAVE already (a typed host call, see [`wave`]), cut when read.
+    /// WAVE already (a typed host call, see [`mod@wave`]), cut when read.
     Wave(Small),
     Plain(Small),
 }
