@@ -64,7 +64,8 @@ pub use caps::{
     AddrPattern, Capability, DirRights, FilesystemGrant, Grant, GrantError, Grants, NetGrant, Preopen, StoreGrant,
 };
 pub use fs::{
-    ChangeEvent, ChangeKind, Device, FileStdin, FileStdout, FileVersion, FsErrorKind, FsOpError, Watch, WorkspaceError,
+    BytesStdin, ChangeEvent, ChangeKind, Device, FileStdin, FileStdout, FileVersion, FsErrorKind, FsOpError, Watch,
+    WorkspaceError,
 };
 pub use kernel::{Kernel, KernelConfig, KernelError, VFS_LIMITS};
 pub use limits::{KillReason, LimitError, Limits, format_bytes};

@@ -3,10 +3,10 @@
 //! line editor.
 
 use crate::caps::Grants;
-use crate::fs::{FileStdin, FileStdout, ZeroStdin};
+use crate::fs::{BytesStdin, FileStdin, FileStdout, ZeroStdin};
 use crate::pipe::{PipeReader, PipeWriter};
 use crate::terminal::{Terminal, TerminalInput, TerminalOutput};
-use wasmtime_wasi::p2::pipe::{MemoryInputPipe, SinkOutputStream};
+use wasmtime_wasi::p2::pipe::SinkOutputStream;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder};
 
 /// Where a process's stdin comes from.
@@ -23,8 +23,8 @@ pub enum Input {
     Pipe(PipeReader),
     /// A file of the workspace, read from its start.
     File(FileStdin),
-    /// Bytes in memory, read from their start (a file a mount rendered).
-    Bytes(bytes::Bytes),
+    /// A file a mount rendered, read from its start.
+    Bytes(BytesStdin),
     /// The terminal's line editor.
     Terminal(TerminalInput),
 }
@@ -96,7 +96,7 @@ pub(crate) fn wasi_ctx(
         Input::Inherit => builder.stdin(wasmtime_wasi::cli::stdin()),
         Input::Pipe(reader) => builder.stdin(reader.clone()),
         Input::File(file) => builder.stdin(file.clone()),
-        Input::Bytes(bytes) => builder.stdin(MemoryInputPipe::new(bytes.clone())),
+        Input::Bytes(bytes) => builder.stdin(bytes.0.clone()),
         Input::Terminal(terminal) => builder.stdin(terminal.clone()),
     };
     match &stdio.stdout {

@@ -331,3 +331,28 @@ fn changes_into_proc_are_refused_by_the_mount_and_redirections_read_it() {
     ];
     assert_eq!(stderr.lines().collect::<Vec<_>>(), expected);
 }
+
+/// Review (issue 11): a directory granted at a mount point (`--dir /proc`)
+/// is the mount's root, for the process and for each child it passes the
+/// directory on to (every spawn failed with "CrossDevice" once a lookup of
+/// the mount point crossed into the mount), and a redirection from a
+/// mount's file shares one position among the processes that read it, as
+/// a file's does (`(cat; cat) <` printed the contents twice).
+#[test]
+fn a_directory_granted_at_a_mount_point_is_the_mount_for_children_too() {
+    let workspace = tempfile::tempdir().unwrap();
+    let seeded = agentos_in(workspace.path(), &["-c", "true"], b"");
+    assert!(seeded.status.success(), "{}", text(&seeded.stderr));
+    let line = "ls /proc | grep -c trace; ls /proc/1; cd /proc/1 && head -1 < status; \
+                (cat; cat) < /proc/1/cmdline | wc -c; cat /proc/1/cmdline | wc -c";
+    let sh = agentos_artifacts::components::SH_PATH;
+    let args = ["run", "--dir", "/proc:ro", "--dir", "/bin:ro", sh, "--", "-c", line];
+    let out = agentos_in(workspace.path(), &args, b"");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[..6], ["1", "cmdline", "limits", "status", "trace", "pid: 1"], "{stdout}\nstderr: {stderr}");
+    assert_eq!(lines.len(), 8, "{stdout}");
+    assert_eq!(lines[6], lines[7], "read once by the two: {stdout}");
+    assert_ne!(lines[6], "0");
+    assert!(out.status.success(), "stderr: {stderr}");
+}

@@ -221,6 +221,13 @@ impl Namespace {
         }
         let mut trailing_slash = path.ends_with('/');
         let mut pending: VecDeque<String> = components(path);
+        if let Some(mount) = self.mounts.get(&base) {
+            // From a mount point (a directory passed on there), the whole
+            // path is the mount's.
+            let rest: Vec<String> = pending.into_iter().collect();
+            self.crossed = Some((mount.clone(), base, rest.join("/")));
+            return Err(Errno::CrossDevice);
+        }
         let mut dir = base;
         let mut links = 0;
         while let Some(name) = pending.pop_front() {

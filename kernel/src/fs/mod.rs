@@ -14,7 +14,7 @@ mod stdio;
 mod vfs_mount;
 
 pub(crate) use stdio::ZeroStdin;
-pub use stdio::{FileStdin, FileStdout};
+pub use stdio::{BytesStdin, FileStdin, FileStdout};
 
 pub(crate) use api::no_workspace;
 pub use api::{ChangeEvent, ChangeKind, FileVersion, FsErrorKind, FsOpError, Watch};
@@ -280,7 +280,7 @@ pub(crate) enum Open {
     /// A device node the kernel serves.
     Device { ino: u64, device: Device, read: bool, write: bool },
     /// A file whose contents its mount rendered when it was opened (read-only).
-    Contents { node: mount::Node, data: Arc<Vec<u8>> },
+    Contents { node: mount::Node, data: bytes::Bytes },
 }
 
 /// A regular file, open.

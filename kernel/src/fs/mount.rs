@@ -22,7 +22,6 @@
 
 use super::{Device, FsError, Kind, OpenBlob, Stat, now_ns};
 use crate::bindings::host::wasi::filesystem::types::ErrorCode;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 type FsResult<T> = Result<T, FsError>;
@@ -96,6 +95,16 @@ pub(crate) enum Walked<T> {
     Crossed(Crossed),
 }
 
+impl<T> Walked<T> {
+    /// The answer made into another, a crossing kept.
+    pub(crate) fn map<U>(self, f: impl FnOnce(T) -> U) -> Walked<U> {
+        match self {
+            Walked::Here(answer) => Walked::Here(f(answer)),
+            Walked::Crossed(crossed) => Walked::Crossed(crossed),
+        }
+    }
+}
+
 /// How `wasi:filesystem` opens a path.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct OpenHow {
@@ -128,7 +137,7 @@ pub(crate) enum Opened {
     /// A device node the kernel serves.
     Device { stat: Stat, device: Device },
     /// A file whose contents the mount rendered when it was opened.
-    Contents { node: Node, data: Arc<Vec<u8>> },
+    Contents { node: Node, data: bytes::Bytes },
 }
 
 /// One entry of a directory.
@@ -162,13 +171,23 @@ pub(crate) trait Mount: Send + Sync + 'static {
     /// What `path` from `at` is; `follow`: through a final symbolic link.
     async fn lookup(&self, at: &Place, path: &str, follow: bool) -> FsResult<Walked<Stat>>;
 
+    /// Which node `path` from `at` is (for a metadata hash: wasi-libc asks
+    /// it of every entry it lists), as [`Mount::lookup`] finds it, without
+    /// what else a stat costs.
+    async fn identify(&self, at: &Place, path: &str, follow: bool) -> FsResult<Walked<Node>> {
+        Ok(self.lookup(at, path, follow).await?.map(|stat| stat.ino))
+    }
+
     /// Opens (with `how.create`, creates) what `path` from `at` is.
     async fn open(&self, at: &Place, path: &str, how: OpenHow) -> FsResult<Walked<Opened>>;
 
-    /// What the node `node`, found or opened before, is now.
+    /// What the node `node`, found or opened before, is now. The size of a
+    /// file whose contents the mount rendered at open is the host's to give
+    /// (what was rendered then), and may be left 0 here.
     async fn stat(&self, node: Node) -> FsResult<Stat>;
 
-    /// Up to `limit` entries of the directory `dir`, after the one named `after`.
+    /// Up to `limit` entries of the directory `dir`, after the one named
+    /// `after` (a mount whose listing is one snapshot may give all at once).
     async fn read_directory(&self, _dir: Node, _after: Option<String>, _limit: u32) -> FsResult<Vec<Entry>> {
         unsupported()
     }
@@ -287,17 +306,22 @@ pub(crate) async fn open(
 #[derive(Clone)]
 pub(crate) struct Mounts {
     root: Arc<dyn Mount>,
-    by_name: HashMap<String, Arc<dyn Mount>>,
+    /// In the order they were attached.
+    named: Vec<(String, Arc<dyn Mount>)>,
 }
 
 impl Mounts {
     /// The namespace `root` serves, with nothing mounted in it yet.
     pub(crate) fn new(root: Arc<dyn Mount>) -> Mounts {
-        Mounts { root, by_name: HashMap::new() }
+        Mounts { root, named: Vec::new() }
     }
 
+    /// Attaches `mount` under `name` (replacing one attached under it).
     pub(crate) fn insert(&mut self, name: &str, mount: Arc<dyn Mount>) {
-        self.by_name.insert(name.to_string(), mount);
+        match self.named.iter_mut().find(|(n, _)| n == name) {
+            Some((_, held)) => *held = mount,
+            None => self.named.push((name.to_string(), mount)),
+        }
     }
 
     /// The root mount.
@@ -307,7 +331,18 @@ impl Mounts {
 
     /// The mount recorded under `name`.
     pub(crate) fn named(&self, name: &str) -> Option<&Arc<dyn Mount>> {
-        self.by_name.get(name)
+        self.named.iter().find(|(n, _)| n == name).map(|(_, mount)| mount)
+    }
+
+    /// The number a guest tells `mount`'s nodes apart by (a metadata hash's
+    /// `upper`): 0 for the root mount, then 1, 2, … in the order attached.
+    /// (Not its address, which would tell a guest where the kernel's heap is.)
+    pub(crate) fn number(&self, mount: &Arc<dyn Mount>) -> u64 {
+        let at = |m: &Arc<dyn Mount>| Arc::as_ptr(m) as *const ();
+        if at(&self.root) == at(mount) {
+            return 0;
+        }
+        self.named.iter().position(|(_, m)| at(m) == at(mount)).map_or(u64::MAX, |i| i as u64 + 1)
     }
 
     /// Where the `hops`th crossing of a path leads: its mount, that mount's
@@ -406,11 +441,12 @@ impl<T: Tree> TreeMount<T> {
         Ok(walk(&self.0, &at.trail(), path)?)
     }
 
-    /// `node`'s stat; a file's size is that of its contents now.
-    fn stat_of(&self, node: Node) -> FsResult<Stat> {
+    /// `node`'s stat; with `sized`, a file's size is that of its contents
+    /// now (rendered for it), else 0.
+    fn stat_of(&self, node: Node, sized: bool) -> FsResult<Stat> {
         let now = now_ns();
         let dir = self.0.is_dir(node);
-        let size = if dir { 0 } else { self.0.read(node)?.len() as u64 };
+        let size = if dir || !sized { 0 } else { self.0.read(node)?.len() as u64 };
         Ok(Stat {
             ino: node,
             kind: if dir { Kind::Directory } else { Kind::File },
@@ -424,9 +460,12 @@ impl<T: Tree> TreeMount<T> {
         })
     }
 
-    /// Refuses any change, once the path is found to lead somewhere.
+    /// Refuses any change, once the path is found to lead into a directory.
     fn read_only<R>(&self, at: &Place, path: &str) -> FsResult<R> {
-        self.walk(at, path.rsplit_once('/').map_or("", |(dir, _)| dir))?;
+        let parent = self.walk(at, path.rsplit_once('/').map_or("", |(dir, _)| dir))?;
+        if !self.0.is_dir(*parent.last().expect("a walk ends at a node")) {
+            return Err(ErrorCode::NotDirectory.into());
+        }
         Err(ErrorCode::ReadOnly.into())
     }
 }
@@ -435,32 +474,39 @@ impl<T: Tree> TreeMount<T> {
 impl<T: Tree> Mount for TreeMount<T> {
     async fn lookup(&self, at: &Place, path: &str, _follow: bool) -> FsResult<Walked<Stat>> {
         let node = *self.walk(at, path)?.last().expect("a walk ends at a node");
-        Ok(Walked::Here(self.stat_of(node)?))
+        Ok(Walked::Here(self.stat_of(node, true)?))
+    }
+
+    async fn identify(&self, at: &Place, path: &str, _follow: bool) -> FsResult<Walked<Node>> {
+        Ok(Walked::Here(*self.walk(at, path)?.last().expect("a walk ends at a node")))
     }
 
     async fn open(&self, at: &Place, path: &str, how: OpenHow) -> FsResult<Walked<Opened>> {
         let trail = self.walk(at, path)?;
         let node = *trail.last().expect("a walk ends at a node");
-        if how.writes() {
-            return Err(ErrorCode::ReadOnly.into());
-        }
         Ok(Walked::Here(match self.0.is_dir(node) {
+            true if how.writes() => return Err(ErrorCode::IsDirectory.into()),
             true => Opened::Dir(Place::along(ROOT, trail)),
+            false if how.writes() => return Err(ErrorCode::ReadOnly.into()),
             false if how.directory => return Err(ErrorCode::NotDirectory.into()),
-            false => Opened::Contents { node, data: Arc::new(self.0.read(node)?) },
+            false => Opened::Contents { node, data: self.0.read(node)?.into() },
         }))
     }
 
+    /// A file's size is left to what was rendered when it was opened.
     async fn stat(&self, node: Node) -> FsResult<Stat> {
-        self.stat_of(node)
+        self.stat_of(node, false)
     }
 
-    async fn read_directory(&self, dir: Node, after: Option<String>, limit: u32) -> FsResult<Vec<Entry>> {
-        let entries = self.0.entries(dir)?;
-        // Resumed after the entry named `after`, in the tree's own order.
-        let start = after.map_or(0, |after| entries.iter().position(|(name, _)| *name == after).map_or(0, |i| i + 1));
+    /// The whole listing at once, as the tree gives it now (one snapshot:
+    /// a listing resumed by name could repeat or skip entries of a tree
+    /// that changed between two batches); after it, nothing.
+    async fn read_directory(&self, dir: Node, after: Option<String>, _limit: u32) -> FsResult<Vec<Entry>> {
+        if after.is_some() {
+            return Ok(Vec::new());
+        }
         let entry = |(name, dir): (String, bool)| Entry { name, kind: if dir { Kind::Directory } else { Kind::File } };
-        Ok(entries.into_iter().skip(start).take(limit as usize).map(entry).collect())
+        Ok(self.0.entries(dir)?.into_iter().map(entry).collect())
     }
 
     async fn create_directory(&self, at: &Place, path: &str) -> FsResult<Walked<()>> {
@@ -614,7 +660,7 @@ mod tests {
         else {
             panic!("a file's contents")
         };
-        assert_eq!((node, data.as_slice()), (3, &b"contents"[..]));
+        assert_eq!((node, &data[..]), (3, &b"contents"[..]));
         let how = OpenHow { directory: true, ..OpenHow::default() };
         assert_eq!(code(now(mount.open(&a, "f", how))), ErrorCode::NotDirectory);
         assert_eq!(code(now(mount.open(&a, "../..", OpenHow::default()))), ErrorCode::NotPermitted);
@@ -624,9 +670,15 @@ mod tests {
             entries.into_iter().map(|e| e.name).collect::<Vec<_>>()
         };
         assert_eq!(names(None, 10), ["b", "f"]);
-        assert_eq!(names(None, 1), ["b"]);
-        assert_eq!(names(Some("b"), 10), ["f"], "resumed after the last one read");
-        assert!(names(Some("f"), 10).is_empty());
+        assert_eq!(names(None, 1), ["b", "f"], "one snapshot, whatever the batch");
+        assert!(names(Some("b"), 10).is_empty(), "and nothing after it, not even what followed");
+        assert!(names(Some("gone"), 10).is_empty(), "nor after a name gone since (the listing did not restart)");
+
+        // A lookup renders a file for its size; identifying it or a stat
+        // of an open node does not.
+        let Walked::Here(node) = now(mount.identify(&root(), "a/f", true)).unwrap() else { panic!("crossed") };
+        assert_eq!(node, 3);
+        assert_eq!(now(mount.stat(3)).unwrap().size, 0);
     }
 
     #[test]
@@ -642,6 +694,9 @@ mod tests {
         }
         assert_eq!(code(now(mount.create_directory(&root(), "a/new"))), ErrorCode::ReadOnly);
         assert_eq!(code(now(mount.create_directory(&root(), "nope/new"))), ErrorCode::NoEntry);
+        assert_eq!(code(now(mount.create_directory(&root(), "a/f/new"))), ErrorCode::NotDirectory);
+        let write = OpenHow { write: true, ..OpenHow::default() };
+        assert_eq!(code(now(mount.open(&root(), "a", write))), ErrorCode::IsDirectory);
         assert_eq!(code(now(mount.unlink_file(&root(), "a/f"))), ErrorCode::ReadOnly);
         assert_eq!(code(now(mount.remove_directory(&root(), "a/b"))), ErrorCode::ReadOnly);
         assert_eq!(code(now(mount.symlink(&root(), "f", "a/l"))), ErrorCode::ReadOnly);
@@ -655,14 +710,31 @@ mod tests {
     fn what_a_tree_does_not_do_is_unsupported() {
         let mount = TreeMount(Bare);
         assert_eq!(code(now(mount.read_directory(ROOT, None, 10))), ErrorCode::Unsupported);
-        assert_eq!(Bare.read(3), Err(MountError::NotSupported));
     }
 
     #[test]
-    fn mounts_are_found_by_name() {
+    fn mounts_are_found_by_name_and_numbered_in_order() {
+        let root: Arc<dyn Mount> = Arc::new(TreeMount(Bare));
+        let (tree, other): (Arc<dyn Mount>, Arc<dyn Mount>) = (Arc::new(TreeMount(Abf)), Arc::new(TreeMount(Abf)));
+        let mut mounts = Mounts::new(root.clone());
+        mounts.insert("tree", tree.clone());
+        mounts.insert("other", other.clone());
+        assert!(mounts.named("tree").is_some() && mounts.named("nope").is_none());
+        assert_eq!([mounts.number(&root), mounts.number(&tree), mounts.number(&other)], [0, 1, 2]);
+        mounts.insert("tree", other.clone());
+        assert_eq!(mounts.number(&other), 1, "attached again under the first name");
+    }
+
+    #[test]
+    fn a_crossing_is_checked_and_bounded() {
         let mut mounts = Mounts::new(Arc::new(TreeMount(Bare)));
         mounts.insert("tree", Arc::new(TreeMount(Abf)));
-        assert!(mounts.named("tree").is_some() && mounts.named("other").is_none());
-        assert_eq!(mounts.root().root(), ROOT);
+        let crossed = |mount: &str, rest: &str| Crossed { mount: mount.into(), rest: rest.into() };
+        let (_, at, rest) = mounts.cross(crossed("tree", "a/f"), 1).unwrap();
+        assert_eq!((at, rest.as_str()), (Place::at(ROOT, ROOT), "a/f"), "the rest from the mount's root");
+        assert_eq!(code(mounts.cross(crossed("nope", "a"), 1)), ErrorCode::CrossDevice);
+        assert_eq!(code(mounts.cross(crossed("tree", "a\0"), 1)), ErrorCode::Invalid);
+        assert_eq!(code(mounts.cross(crossed("tree", "/a"), 1)), ErrorCode::NotPermitted);
+        assert_eq!(code(mounts.cross(crossed("tree", "a"), MAX_CROSSINGS + 1)), ErrorCode::Loop);
     }
 }

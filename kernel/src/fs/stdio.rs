@@ -25,6 +25,23 @@ pub struct FileStdin {
     pos: Arc<Mutex<u64>>,
 }
 
+/// Contents a mount rendered, read as stdin from their start; every clone
+/// shares the position (as `(cat; cat) < file` needs).
+#[derive(Clone)]
+pub struct BytesStdin(pub(crate) wasmtime_wasi::p2::pipe::MemoryInputPipe);
+
+impl BytesStdin {
+    pub(crate) fn new(bytes: Bytes) -> BytesStdin {
+        BytesStdin(wasmtime_wasi::p2::pipe::MemoryInputPipe::new(bytes))
+    }
+}
+
+impl std::fmt::Debug for BytesStdin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BytesStdin").finish_non_exhaustive()
+    }
+}
+
 /// A file written as stdout or stderr.
 #[derive(Clone)]
 pub struct FileStdout {

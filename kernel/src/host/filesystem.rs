@@ -146,8 +146,29 @@ impl<'a> FsView<'a> {
         }
     }
 
-    /// What `path` from `at` in `mount` is, and the mount that answered
-    /// (see [`LastLookup`] for the answer kept).
+    /// The first walk of a lookup of `path` from `at` in `mount`: the
+    /// answer kept from the last lookup, or the mount's (kept, if the mount
+    /// has a generation; see [`LastLookup`]).
+    async fn first_walk(
+        &mut self,
+        mount: &Arc<dyn Mount>,
+        at: &Place,
+        path: String,
+        follow: bool,
+    ) -> FsResult<Walked<Stat>> {
+        checked(&path)?;
+        let from = mount.generation().map(|generation| (generation, address(mount), at.root, at.node()));
+        if let Some(stat) = from.and_then(|from| self.last_lookup.get(from, &path, follow)) {
+            return Ok(Walked::Here(*stat));
+        }
+        let walked = mount.lookup(at, &path, follow).await?;
+        if let (Walked::Here(stat), Some(from)) = (&walked, from) {
+            self.last_lookup.set(from, path, follow, *stat);
+        }
+        Ok(walked)
+    }
+
+    /// What `path` from `at` in `mount` is, and the mount that answered.
     async fn lookup(
         &mut self,
         mut mount: Arc<dyn Mount>,
@@ -155,32 +176,40 @@ impl<'a> FsView<'a> {
         path: String,
         follow: bool,
     ) -> FsResult<(Arc<dyn Mount>, Stat)> {
-        let mut path = path;
-        checked(&path)?;
-        let from = mount.generation().map(|generation| (generation, address(&mount), at.root, at.node()));
-        if let Some(stat) = from.and_then(|from| self.last_lookup.get(from, &path, follow)) {
-            return Ok((mount, *stat));
-        }
-        let mut first = match mount.lookup(&at, &path, follow).await? {
-            Walked::Here(stat) => {
-                if let Some(from) = from {
-                    self.last_lookup.set(from, path, follow, stat);
-                }
-                return Ok((mount, stat));
-            }
-            crossed => Some(crossed),
-        };
+        let mut first = Some(self.first_walk(&mount, &at, path, follow).await?);
+        // The rest of the path, once a crossing gives one.
+        let mut rest = String::new();
         let stat = across!(
             self.mounts()?,
             mount,
             at,
-            path,
+            rest,
             match first.take() {
                 Some(answer) => answer,
-                None => mount.lookup(&at, &path, follow).await?,
+                None => mount.lookup(&at, &rest, follow).await?,
             }
         );
         Ok((mount, stat))
+    }
+
+    /// Which node `path` from `at` in `mount` is, and the mount it is in: as
+    /// [`FsView::lookup`] finds it from a mount that keeps lookups (the vfs:
+    /// a `stat-at` of the same path follows), else by [`Mount::identify`],
+    /// which need not render what a stat would.
+    async fn identify(
+        &mut self,
+        mut mount: Arc<dyn Mount>,
+        mut at: Place,
+        path: String,
+        follow: bool,
+    ) -> FsResult<(Arc<dyn Mount>, u64)> {
+        if mount.generation().is_some() {
+            return self.lookup(mount, at, path, follow).await.map(|(mount, stat)| (mount, stat.ino));
+        }
+        let mut path = path;
+        checked(&path)?;
+        let node = across!(self.mounts()?, mount, at, path, mount.identify(&at, &path, follow).await?);
+        Ok((mount, node))
     }
 
     /// The shared write session of a file descriptor, started on first use.
@@ -218,9 +247,9 @@ impl<'a> FsView<'a> {
     }
 }
 
-/// A node's hash: its mount's address and the node in it.
-fn node_hash(mount: &Arc<dyn Mount>, node: u64) -> MetadataHashValue {
-    MetadataHashValue { lower: node, upper: address(mount) }
+/// A node's hash: the node, and its mount's number.
+fn node_hash(mounts: Option<&Mounts>, mount: &Arc<dyn Mount>, node: u64) -> MetadataHashValue {
+    MetadataHashValue { lower: node, upper: mounts.map_or(0, |mounts| mounts.number(mount)) }
 }
 
 fn datetime(ns: u64) -> Datetime {
@@ -267,8 +296,9 @@ impl preopens::Host for FsView<'_> {
         let mut out = Vec::new();
         for preopen in self.grants.preopens().to_vec() {
             let found = match preopen.ino() {
-                // Passed on by a parent, resolved inside the parent's directory.
-                Some(ino) => root.stat(ino).await.map(|stat| (root.clone(), stat)),
+                // Passed on by a parent, resolved inside the parent's
+                // directory (a mount point: its mount's root).
+                Some(ino) => self.lookup(root.clone(), Place::at(ino, ino), ".".into(), true).await,
                 // Granted by the kernel's user: a path of the namespace.
                 None if preopen.relative().is_empty() => root.stat(top).await.map(|stat| (root.clone(), stat)),
                 None => self.lookup(root.clone(), Place::at(top, top), preopen.relative().into(), true).await,
@@ -281,7 +311,7 @@ impl preopens::Host for FsView<'_> {
                     out.push((self.table.push(descriptor)?, preopen.path().to_string()));
                 }
                 Ok(_) => tracing::warn!(pid = self.pid.get(), dir = preopen.path(), "granted directory is not one"),
-                // The store failed, or the vfs has ended.
+                // A trap, not an error code (a bad handle): the call fails.
                 Err(e) if e.code().is_none() => return Err(e.into_trap()),
                 Err(e) => {
                     tracing::warn!(pid = self.pid.get(), dir = preopen.path(), "granted directory is unusable: {e}")
@@ -322,7 +352,7 @@ impl types::HostDescriptor for FsView<'_> {
         let stream: DynInputStream = match &d.open {
             Open::Contents { data, .. } => {
                 let start = (offset as usize).min(data.len());
-                Box::new(MemoryInput(Bytes::copy_from_slice(&data[start..])))
+                Box::new(MemoryInput(data.slice(start..)))
             }
             Open::Dir(_) => return Err(ErrorCode::IsDirectory.into()),
             Open::File(file) => {
@@ -631,7 +661,7 @@ impl types::HostDescriptor for FsView<'_> {
 
     async fn metadata_hash(&mut self, fd: Resource<Descriptor>) -> FsResult<MetadataHashValue> {
         let d = self.descriptor(&fd)?;
-        Ok(node_hash(&d.mount, d.open.node()))
+        Ok(node_hash(self.mounts, &d.mount, d.open.node()))
     }
 
     async fn metadata_hash_at(
@@ -643,15 +673,15 @@ impl types::HostDescriptor for FsView<'_> {
         let (mount, at) = self.directory(&fd, DirRights::READ, "metadata-hash-at")?;
         // In a mount, the name is kept for a hash of it (below).
         let name = (!self.is_root(&mount)).then(|| path.clone());
-        match (self.lookup(mount, at, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await, name) {
-            (Ok((mount, stat)), _) => Ok(node_hash(&mount, stat.ino)),
+        match (self.identify(mount, at, path, flags.contains(PathFlags::SYMLINK_FOLLOW)).await, name) {
+            (Ok((mount, node)), _) => Ok(node_hash(self.mounts, &mount, node)),
             // A process listed a moment ago may be gone by now; a directory
             // listing in a mount must not fail for that, so hash the name.
             (Err(e), Some(name)) if e.code().is_some() => {
                 use std::hash::{Hash, Hasher};
                 let mut hasher = std::collections::hash_map::DefaultHasher::new();
                 name.hash(&mut hasher);
-                Ok(MetadataHashValue { lower: hasher.finish(), upper: 2 })
+                Ok(MetadataHashValue { lower: hasher.finish(), upper: u64::MAX })
             }
             (Err(e), _) => Err(e),
         }
@@ -1040,7 +1070,7 @@ mod tests {
         let (read, none) = (DescriptorFlags::READ, types::OpenFlags::empty());
         let m = run(view.open_at(again(&fd), PathFlags::empty(), "m/a".into(), none, read)).unwrap();
         let hash = run(view.metadata_hash_at(again(&m), PathFlags::empty(), "gone".into())).unwrap();
-        assert_eq!(hash.upper, 2);
+        assert_eq!(hash.upper, u64::MAX, "a name, not a node of any mount");
         let f = run(view.metadata_hash_at(again(&m), PathFlags::empty(), "f".into())).unwrap();
         assert_eq!(f.lower, 2, "the node of `a/f` in the mount");
         let hashed = run(view.metadata_hash_at(again(&fd), PathFlags::empty(), "/abs".into()));

@@ -14,7 +14,7 @@ use crate::caps::Grants;
 use crate::caps::{self, DirRights, Grant};
 use crate::fs::Filesystem;
 use crate::fs::mount::{self, OpenHow, Opened, Place};
-use crate::fs::{Errno, Kind};
+use crate::fs::{Errno, Kind, LookupError};
 use crate::limits::KillReason;
 use crate::limits::Limits;
 use crate::pid::Pid;
@@ -210,7 +210,9 @@ impl wit::HostPipeWriter for ProcView<'_> {
 }
 }
 
-/// The directory inode at `path` from `base`, confined to `root` (or `pinned`).
+/// The directory inode at `path` from `base`, confined to `root` (or
+/// `pinned`). A mount point is one (a walk from it is in its mount); a
+/// directory inside a mount has no inode to pin, and is refused.
 async fn resolve_dir(
     fs: &crate::fs::Filesystem,
     pinned: Option<u64>,
@@ -224,10 +226,14 @@ async fn resolve_dir(
     if path.is_empty() {
         return Ok(base);
     }
-    match fs.vfs.stat_at(root, base, path.to_string(), true).await.map_err(|e| e.to_string())? {
+    match fs.vfs.lookup_at(root, base, path.to_string(), true).await.map_err(|e| e.to_string())? {
         Ok(stat) if stat.kind == Kind::Directory => Ok(stat.ino),
         Ok(_) => Err("not a directory".into()),
-        Err(e) => Err(format!("{e:?}")),
+        Err(LookupError::Crossed(crossed)) if crossed.rest.is_empty() => Ok(crossed.mount_point),
+        Err(LookupError::Crossed(crossed)) => {
+            Err(format!("inside the mount `{}`, only its mount point can be passed on", crossed.mount))
+        }
+        Err(LookupError::Failed(e)) => Err(format!("{e:?}")),
     }
 }
 
@@ -327,7 +333,7 @@ impl ProcView<'_> {
                 });
             }
             (Opened::Contents { data, .. }, None) => {
-                return Ok((Some(Input::Bytes(bytes::Bytes::from(data.to_vec()))), None));
+                return Ok((Some(Input::Bytes(crate::fs::BytesStdin::new(data))), None));
             }
             (Opened::Blob { blob: Some(blob), .. }, None) => {
                 return Ok((Some(Input::File(crate::fs::FileStdin::new(fs.blobs.clone(), blob))), None));
