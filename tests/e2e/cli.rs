@@ -356,3 +356,21 @@ fn a_directory_granted_at_a_mount_point_is_the_mount_for_children_too() {
     assert_ne!(lines[6], "0");
     assert!(out.status.success(), "stderr: {stderr}");
 }
+
+/// Review (issue 11): a directory granted inside a mount (`--dir /proc/1`,
+/// which has no inode to pin) is passed on to children as the mount point
+/// and the path below it, and redirections reach it: every spawn was
+/// refused ("inside the mount"), even of children that asked for nothing.
+#[test]
+fn a_directory_granted_inside_a_mount_is_passed_on_and_redirected_from() {
+    let workspace = tempfile::tempdir().unwrap();
+    let seeded = agentos_in(workspace.path(), &["-c", "true"], b"");
+    assert!(seeded.status.success(), "{}", text(&seeded.stderr));
+    let line = "ls /proc/1; head -1 < /proc/1/status; cat /proc/1/limits | grep -c memory; ls /proc/1/..";
+    let sh = agentos_artifacts::components::SH_PATH;
+    let args = ["run", "--dir", "/proc/1:ro", "--dir", "/bin:ro", sh, "--", "-c", line];
+    let out = agentos_in(workspace.path(), &args, b"");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(stdout, "cmdline\nlimits\nstatus\ntrace\npid: 1\n1\n", "stderr: {stderr}");
+    assert!(stderr.contains("/proc/1/.."), "above the granted directory is out of reach: {stderr}");
+}

@@ -55,6 +55,9 @@ pub struct Preopen {
     /// own directory (for grants a process passes on): then the path is only
     /// its name, and a symlink can no longer lead it elsewhere.
     ino: Option<u64>,
+    /// With `ino`, the path below it, for a directory inside a mount (whose
+    /// directories have no inodes): `ino` is then the mount point.
+    below: String,
 }
 
 impl Preopen {
@@ -65,17 +68,19 @@ impl Preopen {
             path: path.clone(),
             reason: "a directory must be an absolute path without `..`".into(),
         })?;
-        Ok(Preopen { path: normalized, rights, ino: None })
+        Ok(Preopen { path: normalized, rights, ino: None, below: String::new() })
     }
 
-    /// The inode it was pinned to, if any.
-    pub(crate) fn ino(&self) -> Option<u64> {
-        self.ino
+    /// The inode it was pinned to and the path below it, if pinned.
+    pub(crate) fn pinned(&self) -> Option<(u64, &str)> {
+        self.ino.map(|ino| (ino, self.below.as_str()))
     }
 
-    /// Pins it to the inode it resolved to.
-    pub(crate) fn pin(&mut self, ino: u64) {
+    /// Pins it to the inode it resolved to, and the path below that inode
+    /// inside a mount there (empty for a directory of the vfs).
+    pub(crate) fn pin(&mut self, ino: u64, below: String) {
         self.ino = Some(ino);
+        self.below = below;
     }
 
     /// The directory's path (absolute, normalized).
@@ -138,7 +143,12 @@ impl FilesystemGrant {
         let mut child = FilesystemGrant::default();
         for dir in &asked.preopens {
             self.resolve(&dir.path, dir.rights).ok_or_else(|| GrantError::DirNotHeld(dir.path.clone()))?;
-            child.preopens.push(Preopen { path: dir.path.clone(), rights: dir.rights, ino: None });
+            child.preopens.push(Preopen {
+                path: dir.path.clone(),
+                rights: dir.rights,
+                ino: None,
+                below: String::new(),
+            });
         }
         Ok(child)
     }
@@ -148,7 +158,7 @@ impl FilesystemGrant {
         let mut grant = FilesystemGrant::default();
         for (path, rights) in dirs {
             let path = normalize_guest(path).ok_or_else(|| GrantError::DirNotHeld(path.clone()))?;
-            grant.preopens.push(Preopen { path, rights: *rights, ino: None });
+            grant.preopens.push(Preopen { path, rights: *rights, ino: None, below: String::new() });
         }
         Ok(grant)
     }

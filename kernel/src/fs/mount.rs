@@ -301,6 +301,30 @@ pub(crate) async fn open(
     Ok((mount, opened))
 }
 
+/// What `path` from `at` in `mount` is (going on in each mount a crossing
+/// leads into), and the mount that answered. (The filesystem host keeps a
+/// process's last answer; this keeps none.)
+pub(crate) async fn lookup(
+    mounts: &Mounts,
+    mut mount: Arc<dyn Mount>,
+    mut at: Place,
+    mut path: String,
+    follow: bool,
+) -> FsResult<(Arc<dyn Mount>, Stat)> {
+    checked(&path)?;
+    let stat = across!(mounts, mount, at, path, mount.lookup(&at, &path, follow).await?);
+    Ok((mount, stat))
+}
+
+/// `below`, then `rest` below it: two relative paths as one.
+pub(crate) fn join(below: &str, rest: &str) -> String {
+    match (below.is_empty(), rest.is_empty()) {
+        (true, _) => rest.to_string(),
+        (_, true) => below.to_string(),
+        _ => format!("{below}/{rest}"),
+    }
+}
+
 /// The mounts of a workspace: the root mount (the vfs's namespace), and the
 /// others by the name the vfs records at each mount point.
 #[derive(Clone)]

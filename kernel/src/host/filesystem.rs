@@ -295,10 +295,13 @@ impl preopens::Host for FsView<'_> {
         let top = root.root();
         let mut out = Vec::new();
         for preopen in self.grants.preopens().to_vec() {
-            let found = match preopen.ino() {
+            let found = match preopen.pinned() {
                 // Passed on by a parent, resolved inside the parent's
-                // directory (a mount point: its mount's root).
-                Some(ino) => self.lookup(root.clone(), Place::at(ino, ino), ".".into(), true).await,
+                // directory: a walk from a mount point is in its mount.
+                Some((ino, below)) => {
+                    let below = if below.is_empty() { ".".to_string() } else { below.to_string() };
+                    self.lookup(root.clone(), Place::at(ino, ino), below, true).await
+                }
                 // Granted by the kernel's user: a path of the namespace.
                 None if preopen.relative().is_empty() => root.stat(top).await.map(|stat| (root.clone(), stat)),
                 None => self.lookup(root.clone(), Place::at(top, top), preopen.relative().into(), true).await,

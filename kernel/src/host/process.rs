@@ -210,28 +210,36 @@ impl wit::HostPipeWriter for ProcView<'_> {
 }
 }
 
-/// The directory inode at `path` from `base`, confined to `root` (or
-/// `pinned`). A mount point is one (a walk from it is in its mount); a
-/// directory inside a mount has no inode to pin, and is refused.
+/// The directory at `path` from `base`, confined to `root` (or `pinned`):
+/// its inode, and the path below that inode when the directory is inside a
+/// mount (whose directories have no inodes; the inode is then the mount
+/// point, and a walk from a mount point is a walk in its mount).
 async fn resolve_dir(
     fs: &crate::fs::Filesystem,
-    pinned: Option<u64>,
+    pinned: Option<(u64, &str)>,
     path: &str,
     root: u64,
     base: u64,
-) -> Result<u64, String> {
-    if let Some(ino) = pinned {
-        return Ok(ino);
+) -> Result<(u64, String), String> {
+    if let Some((ino, below)) = pinned {
+        return Ok((ino, below.to_string()));
     }
     if path.is_empty() {
-        return Ok(base);
+        return Ok((base, String::new()));
     }
     match fs.vfs.lookup_at(root, base, path.to_string(), true).await.map_err(|e| e.to_string())? {
-        Ok(stat) if stat.kind == Kind::Directory => Ok(stat.ino),
+        Ok(stat) if stat.kind == Kind::Directory => Ok((stat.ino, String::new())),
         Ok(_) => Err("not a directory".into()),
-        Err(LookupError::Crossed(crossed)) if crossed.rest.is_empty() => Ok(crossed.mount_point),
         Err(LookupError::Crossed(crossed)) => {
-            Err(format!("inside the mount `{}`, only its mount point can be passed on", crossed.mount))
+            let mount = fs.mounts.named(&crossed.mount).ok_or("a mount point with no mount attached")?;
+            let top = Place::at(mount.root(), mount.root());
+            let (_, stat) = mount::lookup(&fs.mounts, mount.clone(), top, crossed.rest.clone(), true)
+                .await
+                .map_err(|e| e.to_string())?;
+            if stat.kind != Kind::Directory {
+                return Err("not a directory".into());
+            }
+            Ok((crossed.mount_point, crossed.rest))
         }
         Err(LookupError::Failed(e)) => Err(format!("{e:?}")),
     }
@@ -249,13 +257,16 @@ enum ProgramFile {
 async fn read_program(
     fs: Filesystem,
     path: &str,
-    pinned: Option<u64>,
+    pinned: Option<(u64, &str)>,
     preopen: &str,
     rest: String,
     programs: &Programs,
 ) -> Result<ProgramFile, wit::Error> {
     let io = |e: String| wit::Error::NotFound(format!("{path}: {e}"));
-    let root = resolve_dir(&fs, pinned, preopen, fs.root, fs.root).await.map_err(io)?;
+    let (root, below) = resolve_dir(&fs, pinned, preopen, fs.root, fs.root).await.map_err(io)?;
+    if !below.is_empty() {
+        return Err(io("inside a mount, which holds no programs".into()));
+    }
     let stat = fs.vfs.stat_at_held(root, root, rest, true).await.map_err(|e| io(e.to_string()))?;
     match stat {
         Ok((stat, Some(blob))) if stat.kind == Kind::File => {
@@ -312,10 +323,12 @@ impl ProcView<'_> {
             ))
         })?;
         let io = |e: String| wit::Error::NotFound(format!("{path}: {e}"));
-        let root = resolve_dir(&fs, preopen.ino(), preopen.relative(), fs.root, fs.root).await.map_err(io)?;
+        let (root, below) =
+            resolve_dir(&fs, preopen.pinned(), preopen.relative(), fs.root, fs.root).await.map_err(io)?;
         // Through the namespace's mounts, as `wasi:filesystem` would open it.
         let how = OpenHow { create: append.is_some(), follow: true, write: append.is_some(), ..OpenHow::default() };
-        let opened = mount::open(&fs.mounts, fs.mounts.root().clone(), Place::at(root, root), rest, how).await;
+        let at = Place::at(root, root);
+        let opened = mount::open(&fs.mounts, fs.mounts.root().clone(), at, mount::join(&below, &rest), how).await;
         let (mount, opened) = opened.map_err(|e| match e.code() {
             Some(ErrorCode::NoEntry) => wit::Error::NotFound(path.to_string()),
             Some(ErrorCode::ReadOnly | ErrorCode::NotPermitted | ErrorCode::Access) => {
@@ -374,9 +387,11 @@ impl ProcView<'_> {
             self.audit(AuditEvent::ProgramOutsideDirs { pid: self.pid, program: path.clone() });
             wit::Error::NotFound(format!("{path}: not in any directory this process holds"))
         })?;
-        let (preopen_path, pinned, rest) = (preopen.relative().to_string(), preopen.ino(), rest);
+        let (preopen_path, rest) = (preopen.relative().to_string(), rest);
+        let pinned = preopen.pinned().map(|(ino, below)| (ino, below.to_string()));
         let fs =
             self.fs.cloned().ok_or_else(|| wit::Error::NotFound(format!("{path}: this process has no filesystem")))?;
+        let pinned = pinned.as_ref().map(|(ino, below)| (*ino, below.as_str()));
         let (key, bytes) = match read_program(fs, &path, pinned, &preopen_path, rest, &self.ctx.programs).await? {
             // The same file as a spawn before: no read, no hash.
             ProgramFile::Loaded(program) => return Ok(program.named(&path)),
@@ -413,7 +428,7 @@ impl ProcView<'_> {
         let fs = self.fs.cloned();
         for i in 0..grants.preopens().len() {
             let child = grants.preopens()[i].clone();
-            if child.ino().is_some() {
+            if child.pinned().is_some() {
                 continue;
             }
             let Some(fs) = &fs else { break };
@@ -421,17 +436,19 @@ impl ProcView<'_> {
                 .grants
                 .resolve(child.path(), child.rights())
                 .ok_or_else(|| denied(format!("directory `{}` is not held", child.path())))?;
-            let parent_root = resolve_dir(fs, parent.ino(), parent.relative(), fs.root, fs.root)
+            let (parent_ino, parent_below) = resolve_dir(fs, parent.pinned(), parent.relative(), fs.root, fs.root)
                 .await
                 .map_err(|e| denied(format!("directory `{}`: {e}", parent.path())))?;
-            let ino = if rest.is_empty() {
-                parent_root
+            // Below a directory inside a mount, the path goes on in the mount.
+            let below = mount::join(&parent_below, &rest);
+            let (ino, below) = if below.is_empty() {
+                (parent_ino, below)
             } else {
-                resolve_dir(fs, None, &rest, parent_root, parent_root)
+                resolve_dir(fs, None, &below, parent_ino, parent_ino)
                     .await
                     .map_err(|e| denied(format!("directory `{}`: {e}", child.path())))?
             };
-            grants.preopens_mut()[i].pin(ino);
+            grants.preopens_mut()[i].pin(ino, below);
         }
         let asked = Limits {
             memory: options.limits.memory_bytes,
