@@ -313,12 +313,13 @@ fn proc_is_served_through_any_path_into_it() {
 /// Issue 11 (mounts as a trait): every operation on a path into `/proc` is
 /// answered by the mount, from the vfs's first walk: a change is
 /// `read-only` (it was `cross-device`, "Cross-device link", for all but
-/// lookups and opens), and a redirection reads a mount's file as a
+/// lookups and opens; creating a name was "No such file"), a trailing slash
+/// needs a directory there too, and a redirection reads a mount's file as a
 /// process's `open` does (`cat < /proc/1/cmdline` failed with "No such file").
 #[test]
 fn changes_into_proc_are_refused_by_the_mount_and_redirections_read_it() {
-    let line = "mkdir /proc/x; rm /proc/trace; touch /proc/1/status; rmdir /proc/1; \
-                cat < /proc/1/cmdline | head -c 2; echo; echo x >> /proc/trace; ls -d /proc/.";
+    let line = "mkdir /proc/x; rm /proc/trace; touch /proc/1/status; rmdir /proc/1; touch /proc/new; \
+                cat /proc/1/status/; cat < /proc/1/cmdline | head -c 2; echo; echo x >> /proc/trace; ls -d /proc/.";
     let out = agentos(&["-c", line], b"");
     let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
     assert_eq!(stdout, "sh\n/proc/.\n", "stderr: {stderr}");
@@ -327,6 +328,8 @@ fn changes_into_proc_are_refused_by_the_mount_and_redirections_read_it() {
         "rm: cannot remove '/proc/trace': Read-only file system",
         "touch: cannot touch '/proc/1/status': Read-only file system",
         "rmdir: failed to remove '/proc/1': Read-only file system",
+        "touch: cannot touch '/proc/new': Read-only file system",
+        "cat: /proc/1/status/: Not a directory",
         "sh: echo: denied: /proc/trace: read-only",
     ];
     assert_eq!(stderr.lines().collect::<Vec<_>>(), expected);

@@ -212,6 +212,13 @@ impl Namespace {
         if path.starts_with('/') {
             return Err(Errno::NotPermitted);
         }
+        if let Some(mount) = self.mounts.get(&base) {
+            // From a mount point (a directory passed on there), the whole
+            // path is the mount's, the empty one its root.
+            let rest = rest_of(components(path), path.ends_with('/'));
+            self.crossed = Some((mount.clone(), base, rest));
+            return Err(Errno::CrossDevice);
+        }
         if path.is_empty() {
             return Err(Errno::NoEntry);
         }
@@ -221,13 +228,6 @@ impl Namespace {
         }
         let mut trailing_slash = path.ends_with('/');
         let mut pending: VecDeque<String> = components(path);
-        if let Some(mount) = self.mounts.get(&base) {
-            // From a mount point (a directory passed on there), the whole
-            // path is the mount's.
-            let rest: Vec<String> = pending.into_iter().collect();
-            self.crossed = Some((mount.clone(), base, rest.join("/")));
-            return Err(Errno::CrossDevice);
-        }
         let mut dir = base;
         let mut links = 0;
         while let Some(name) = pending.pop_front() {
@@ -257,8 +257,8 @@ impl Namespace {
                 return Err(Errno::NoEntry);
             };
             if !last && let Some(mount) = self.mounts.get(&child) {
-                let rest: Vec<String> = pending.iter().cloned().collect();
-                self.crossed = Some((mount.clone(), child, rest.join("/")));
+                let rest = rest_of(std::mem::take(&mut pending), trailing_slash);
+                self.crossed = Some((mount.clone(), child, rest));
                 return Err(Errno::CrossDevice);
             }
             let inode = self.inode(child)?;
@@ -878,6 +878,16 @@ fn check_snapshot_name(name: &str) -> Result<(), Errno> {
 
 fn get(key: &[u8]) -> Result<Option<Vec<u8>>, Errno> {
     kv::get(key).map_err(|_| Errno::Io)
+}
+
+/// The rest of a path below a mount point, a trailing slash kept (the
+/// mount must then find a directory).
+fn rest_of(pending: VecDeque<String>, trailing_slash: bool) -> String {
+    let mut rest = Vec::from(pending).join("/");
+    if trailing_slash && !rest.is_empty() {
+        rest.push('/');
+    }
+    rest
 }
 
 fn components(path: &str) -> VecDeque<String> {

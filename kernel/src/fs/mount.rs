@@ -453,6 +453,10 @@ pub(crate) fn walk(tree: &dyn Tree, from: &[Node], path: &str) -> Result<NodePat
             }
         }
     }
+    // `f/` names a directory, as on POSIX.
+    if path.ends_with('/') && !tree.is_dir(*at.last().expect("a walk ends at a node")) {
+        return Err(MountError::NotDirectory);
+    }
     Ok(at)
 }
 
@@ -506,7 +510,12 @@ impl<T: Tree> Mount for TreeMount<T> {
     }
 
     async fn open(&self, at: &Place, path: &str, how: OpenHow) -> FsResult<Walked<Opened>> {
-        let trail = self.walk(at, path)?;
+        let trail = match self.walk(at, path) {
+            Ok(trail) => trail,
+            // Creating in a tree: read-only, once the directory is found.
+            Err(e) if how.create && e.code() == Some(ErrorCode::NoEntry) => return self.read_only(at, path),
+            Err(e) => return Err(e),
+        };
         let node = *trail.last().expect("a walk ends at a node");
         Ok(Walked::Here(match self.0.is_dir(node) {
             true if how.writes() => return Err(ErrorCode::IsDirectory.into()),
@@ -657,6 +666,8 @@ mod tests {
         assert_eq!(walk(&Abf, &[], ".."), Err(MountError::NotPermitted));
         assert_eq!(walk(&Abf, &[], "a/f/x"), Err(MountError::NotDirectory));
         assert_eq!(walk(&Abf, &[], "a/f/.."), Err(MountError::NotDirectory), "a file has no `..`");
+        assert_eq!(walk(&Abf, &[], "a/f/"), Err(MountError::NotDirectory), "a trailing slash needs a directory");
+        assert_eq!(walk(&Abf, &[], "a/b/"), Ok(vec![ROOT, 1, 2]));
         assert_eq!(walk(&Abf, &[], "nope"), Err(MountError::NoEntry));
         assert_eq!(walk(&Abf, &[], ""), Ok(vec![ROOT]));
     }
@@ -719,6 +730,9 @@ mod tests {
         assert_eq!(code(now(mount.create_directory(&root(), "a/new"))), ErrorCode::ReadOnly);
         assert_eq!(code(now(mount.create_directory(&root(), "nope/new"))), ErrorCode::NoEntry);
         assert_eq!(code(now(mount.create_directory(&root(), "a/f/new"))), ErrorCode::NotDirectory);
+        let create = OpenHow { create: true, write: true, ..OpenHow::default() };
+        assert_eq!(code(now(mount.open(&root(), "a/new", create))), ErrorCode::ReadOnly, "`touch a/new`");
+        assert_eq!(code(now(mount.open(&root(), "nope/new", create))), ErrorCode::NoEntry);
         let write = OpenHow { write: true, ..OpenHow::default() };
         assert_eq!(code(now(mount.open(&root(), "a", write))), ErrorCode::IsDirectory);
         assert_eq!(code(now(mount.unlink_file(&root(), "a/f"))), ErrorCode::ReadOnly);
