@@ -20,7 +20,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Notify;
 use wasmtime_wasi::cli::{IsTerminal, StdinStream, StdoutStream};
 use wasmtime_wasi_io::poll::Pollable;
-use wasmtime_wasi_io::streams::{InputStream, StreamError, StreamResult};
+use wasmtime_wasi_io::streams::{InputStream, OutputStream, StreamError, StreamResult};
 
 /// What the line editor read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,5 +218,37 @@ impl AsyncWrite for TerminalOutput {
 impl StdoutStream for TerminalOutput {
     fn async_stream(&self) -> Box<dyn AsyncWrite + Send + Sync> {
         Box::new(self.clone())
+    }
+
+    /// Each write goes out as it is made. (wasmtime-wasi's default, an
+    /// adapter with a task of its own, loses what a process wrote without a
+    /// flush when the process ends and the task is dropped with it.)
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(TerminalOutputStream(self.clone()))
+    }
+}
+
+/// The terminal as a WASI output stream: writes are the terminal's own,
+/// done before the call returns.
+struct TerminalOutputStream(TerminalOutput);
+
+#[wasmtime_wasi_io::async_trait]
+impl Pollable for TerminalOutputStream {
+    async fn ready(&mut self) {}
+}
+
+impl OutputStream for TerminalOutputStream {
+    fn write(&mut self, bytes: Bytes) -> StreamResult<()> {
+        let TerminalOutput { terminal, stderr } = &self.0;
+        terminal.write(*stderr, &bytes).map_err(|e| StreamError::LastOperationFailed(e.into()))
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        // Each write is flushed.
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        Ok(64 * 1024)
     }
 }

@@ -77,3 +77,30 @@ fn interactive_session_through_a_pty() {
     let history = std::fs::read_to_string(workspace.path().join("history")).expect("a history file");
     assert!(history.contains("sleep 100"), "history: {history}");
 }
+
+/// Issue 12: at the terminal, what a tool writes without a flush before it
+/// exits was dropped (`yes | head -3`, `printf`, `grep`, `ps` printed
+/// nothing while the same lines worked piped): the terminal's output went
+/// through an adapter whose own task was dropped with the process.
+#[test]
+fn every_tool_prints_at_the_terminal() {
+    let workspace = tempfile::tempdir().unwrap();
+    let mut p = open(workspace.path());
+    let lines: [(&str, &str); 10] = [
+        ("yes | head -3 | tr y z", "z\r\nz\r\nz"),
+        ("printf '%s-%s\\n' pr intf", "pr-intf"),
+        ("echo needle | grep need", "needle"),
+        ("echo b-a | tr - '\\n' | sort", "a\r\nb"),
+        ("echo x:y | cut -d: -f2", "y\r\n"),
+        ("echo tail-line | tail -1", "tail-line"),
+        ("echo u; echo u | uniq", "u\r\nu"),
+        ("ps | head -1", "PID"),
+        ("find /etc -name motd", "/etc/motd"),
+        ("head -c 5 /etc/motd; echo", "Welco"),
+    ];
+    for (line, shown) in lines {
+        p.send_line(line).unwrap();
+        p.exp_string(shown).unwrap_or_else(|e| panic!("`{line}` printed nothing at the terminal: {e}"));
+        prompt(&mut p);
+    }
+}
