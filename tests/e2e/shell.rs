@@ -220,6 +220,9 @@ const SAME_AS_BASH: &[&str] = &[
     "cut -c 1-3 d/fruit.txt",
     // Issue 11: `< /dev/zero` was refused while `head -c 3 /dev/zero` worked.
     "head -c 3 < /dev/zero | wc -c; head -c 5 /dev/zero | wc -c; echo x > /dev/zero; echo $?",
+    // Issue 12: `cd ..` set PWD to `…/..`, and every command after failed.
+    "cd d/sub && cd .. && ls && cd ../d/./sub/.. && ls sub",
+    "cd d; cd sub; x=$(cd -); echo ${x##*/}; cd - | wc -l; cd \"$OLDPWD\"; ls",
     "exit 7",
 ];
 

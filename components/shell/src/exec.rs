@@ -668,13 +668,30 @@ impl Shell {
             },
             "cd" => {
                 let home = self.vars.get("HOME").cloned().unwrap_or_else(|| "/".into());
-                let target = argv.get(1).cloned().unwrap_or(home);
-                match std::env::set_current_dir(&target) {
+                let (target, show) = match argv.get(1).map(String::as_str) {
+                    None => (home, false),
+                    // `cd -`: back to the last directory, which bash prints.
+                    Some("-") => match self.vars.get("OLDPWD") {
+                        Some(old) => (old.clone(), true),
+                        None => {
+                            self.warn(format_args!("cd: OLDPWD not set"));
+                            return 1;
+                        }
+                    },
+                    Some(dir) => (dir.to_string(), false),
+                };
+                // As bash's `cd` (logical): `..` takes a name off `PWD`.
+                let pwd = self.vars.get("PWD").cloned().unwrap_or_else(|| "/".into());
+                let logical = logical_path(&pwd, &target);
+                match std::env::set_current_dir(&logical) {
                     Ok(()) => {
-                        let cwd = std::env::current_dir().map(|d| d.display().to_string()).unwrap_or(target);
                         // The kernel's record is for completion and /proc: not fatal if refused.
-                        let _ = agentos_sdk::process::chdir(&cwd);
-                        self.vars.insert("PWD".into(), cwd);
+                        let _ = agentos_sdk::process::chdir(&logical);
+                        if show {
+                            println!("{logical}");
+                        }
+                        self.vars.insert("OLDPWD".into(), pwd);
+                        self.vars.insert("PWD".into(), logical);
                         0
                     }
                     Err(e) => {
@@ -944,4 +961,21 @@ fn is_builtin(word: &str) -> bool {
             | "wait"
             | "kill"
     ) || word.split_once('=').is_some_and(|(n, _)| is_name(n))
+}
+
+/// `path` from the directory `pwd`, with `.` and `..` taken off by name (as
+/// bash's `cd` does without `-P`); `..` at `/` stays at `/`.
+fn logical_path(pwd: &str, path: &str) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    let start = if path.starts_with('/') { "" } else { pwd };
+    for name in start.split('/').chain(path.split('/')) {
+        match name {
+            "" | "." => {}
+            ".." => {
+                names.pop();
+            }
+            name => names.push(name),
+        }
+    }
+    format!("/{}", names.join("/"))
 }
