@@ -377,3 +377,28 @@ fn a_directory_granted_inside_a_mount_is_passed_on_and_redirected_from() {
     assert_eq!(stdout, "cmdline\nlimits\nstatus\ntrace\npid: 1\n1\n", "stderr: {stderr}");
     assert!(stderr.contains("/proc/1/.."), "above the granted directory is out of reach: {stderr}");
 }
+
+/// Issue 12: `agentos trace | head` panicked on the broken pipe (exit 101).
+#[test]
+fn trace_into_a_reader_that_stops_ends_quietly() {
+    use std::io::BufRead;
+    let workspace = tempfile::tempdir().unwrap();
+    let traced = agentos_in(workspace.path(), &["-c", "for i in $(seq 100); do true; done"], b"");
+    assert_eq!(traced.status.code(), Some(0), "{}", text(&traced.stderr));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_agentos"))
+        .arg("trace")
+        .env("AGENTOS_CACHE_DIR", crate::cache_dir())
+        .env("AGENTOS_WORKSPACE", workspace.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.contains("process.spawn"), "{first}");
+    // The reader is gone: the rest (hundreds of lines) meets a broken pipe.
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

@@ -194,6 +194,10 @@ fn main() -> ExitCode {
     };
     let code = match runtime.block_on(dispatch(cli)) {
         Ok(code) => code,
+        // The reader of the output is gone (`agentos trace | head`): done.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {
+            ExitCode::SUCCESS
+        }
         Err(e) => fail(&format!("{e:#}"), 1),
     };
     // A line editor still waiting for a key (its reader gone) must not hold

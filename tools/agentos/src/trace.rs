@@ -4,7 +4,7 @@
 
 use crate::TraceArgs;
 use agentos_trace_schema::Event;
-use std::io::{BufRead, Seek};
+use std::io::{BufRead, Seek, Write};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -31,21 +31,27 @@ pub async fn show(workspace: &Path, args: TraceArgs) -> anyhow::Result<ExitCode>
     };
     eprintln!("run {boot}");
     let mut last_handoff = None;
-    let mut show = |e: &Event| {
+    // A reader that stops (`agentos trace | head`) ends the output, not the
+    // program with a panic: the write's error goes up, and `main` takes a
+    // broken pipe for a quiet end.
+    let mut out = std::io::stdout();
+    let mut show = |e: &Event| -> std::io::Result<()> {
         if e.boot != boot || !wanted(e) {
-            return;
+            return Ok(());
         }
         if args.pipeline {
             // A handoff is logged for both sides: show it once.
             let key = (e.time_ns, e.call.clone());
             if e.call.starts_with("process.") || last_handoff.as_ref() == Some(&key) {
-                return;
+                return Ok(());
             }
             last_handoff = Some(key);
         }
-        println!("{e}");
+        writeln!(out, "{e}")
     };
-    events.iter().for_each(&mut show);
+    for event in &events {
+        show(event)?;
+    }
     if !args.follow {
         return Ok(ExitCode::SUCCESS);
     }
@@ -63,7 +69,7 @@ pub async fn show(workspace: &Path, args: TraceArgs) -> anyhow::Result<ExitCode>
         while reader.read_line(&mut line)? > 0 {
             if line.ends_with('\n') {
                 if let Ok(event) = Event::parse(&line) {
-                    show(&event);
+                    show(&event)?;
                 }
                 position += line.len() as u64;
             }
