@@ -223,6 +223,8 @@ const SAME_AS_BASH: &[&str] = &[
     // Issue 12: `cd ..` set PWD to `…/..`, and every command after failed.
     "cd d/sub && cd .. && ls && cd ../d/./sub/.. && ls sub",
     "cd d; cd sub; x=$(cd -); echo ${x##*/}; cd - | wc -l; cd \"$OLDPWD\"; ls",
+    // Issue 12: `: > file` did not empty the file (a re-run script doubled its output).
+    "echo one > d/o.txt; : > d/o.txt; wc -c < d/o.txt; echo two >> d/o.txt; : >> d/o.txt; cat d/o.txt",
     "exit 7",
 ];
 

@@ -307,6 +307,11 @@ impl Shell {
             }
             return status;
         }
+        if name == ":" && redirects.iter().any(|(op, _)| *op != "<") {
+            // `: > file` empties the file, as `> file` alone does (the
+            // builtin itself opens nothing).
+            return self.spawn_stages(vec![(Stage::Program(vec!["true".into()], Vec::new()), redirects)]);
+        }
         if is_builtin(name) {
             self.quiet = redirects.iter().any(|(op, t)| *op == "2>" && t.as_deref() == Some("/dev/null"));
             let input = redirects.iter().rev().find(|(op, _)| *op == "<").and_then(|(_, t)| t.clone());
