@@ -225,6 +225,9 @@ const SAME_AS_BASH: &[&str] = &[
     "cd d; cd sub; x=$(cd -); echo ${x##*/}; cd - | wc -l; cd \"$OLDPWD\"; ls",
     // Issue 12: `: > file` did not empty the file (a re-run script doubled its output).
     "echo one > d/o.txt; : > d/o.txt; wc -c < d/o.txt; echo two >> d/o.txt; : >> d/o.txt; cat d/o.txt",
+    // Issue 12: `read -r a b` took `-r` for a name.
+    "printf 'a\\\\b c d\\n' > d/r.txt; read -r x y < d/r.txt; echo \"$x|$y\"; read x y < d/r.txt; echo \"$x|$y\"",
+    "printf 'one \\\\\\ntwo\\n' > d/c.txt; read x < d/c.txt; echo \"$x\"; read -r x < d/c.txt; echo \"$x\"; read -z; echo $?",
     "exit 7",
 ];
 

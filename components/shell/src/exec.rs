@@ -826,23 +826,75 @@ impl Shell {
 
     /// `read [NAME…]`: one line of stdin (or of `input`), split on blanks
     /// into the names; the last takes the rest.
-    fn read(&mut self, names: &[String], input: Option<String>) -> i32 {
-        use std::io::BufRead;
-        let mut line = String::new();
-        let got = match input {
+    fn read(&mut self, args: &[String], input: Option<String>) -> i32 {
+        use std::io::{BufRead, IsTerminal, Write};
+        // Options, as bash's: `-r` (backslashes are plain), `-p PROMPT`.
+        let (mut raw, mut prompt, mut k) = (false, None, 0);
+        while let Some(arg) = args.get(k).filter(|a| a.len() > 1 && a.starts_with('-')) {
+            k += 1;
+            if arg == "--" {
+                break;
+            }
+            for (i, flag) in arg.char_indices().skip(1) {
+                match flag {
+                    'r' => raw = true,
+                    'p' => {
+                        prompt = Some(match &arg[i + 1..] {
+                            "" => {
+                                k += 1;
+                                args.get(k - 1).cloned().unwrap_or_default()
+                            }
+                            rest => rest.to_string(),
+                        });
+                        break;
+                    }
+                    other => {
+                        self.warn(format_args!("read: -{other}: invalid option"));
+                        eprintln!("read: usage: read [-r] [-p prompt] [name ...]");
+                        return 2;
+                    }
+                }
+            }
+        }
+        let names = &args[k..];
+        let mut reader: Box<dyn BufRead> = match input {
             Some(path) => match std::fs::File::open(&path) {
-                Ok(file) => std::io::BufReader::new(file).read_line(&mut line),
+                Ok(file) => Box::new(std::io::BufReader::new(file)),
                 Err(e) => {
                     self.warn(format_args!("{path}: {}", io_message(&e)));
                     return 1;
                 }
             },
-            None => std::io::stdin().read_line(&mut line),
+            None => {
+                if let Some(prompt) = prompt.filter(|_| std::io::stdin().is_terminal()) {
+                    eprint!("{prompt}");
+                    let _ = std::io::stderr().flush();
+                }
+                Box::new(std::io::stdin().lock())
+            }
         };
-        if matches!(got, Ok(0) | Err(_)) {
-            return 1;
+        let mut line = String::new();
+        loop {
+            let mut part = String::new();
+            if matches!(reader.read_line(&mut part), Ok(0) | Err(_)) {
+                if line.is_empty() {
+                    return 1;
+                }
+                break;
+            }
+            let part = part.strip_suffix('\n').unwrap_or(&part);
+            // Without `-r`, a backslash at the end goes on to the next line.
+            let odd = part.len() - part.trim_end_matches('\\').len();
+            if !raw && odd % 2 == 1 {
+                line.push_str(&part[..part.len() - 1]);
+                continue;
+            }
+            line.push_str(part);
+            break;
         }
-        let line = line.trim_end_matches('\n');
+        // Without `-r`, a backslash keeps the character after it, and goes.
+        let line = if raw { line } else { unescape(&line) };
+        let line = line.as_str();
         let reply = [self.reply.clone()];
         let names = if names.is_empty() { &reply[..] } else { names };
         let mut rest = line.trim_start();
@@ -864,6 +916,19 @@ impl Shell {
     pub fn last_background(&self) -> Option<Pid> {
         self.last_background
     }
+}
+
+/// `read`'s backslashes (without `-r`): each keeps the character after it.
+fn unescape(line: &str) -> String {
+    let mut out = String::new();
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// An expanded simple command as text for a child shell: every word quoted.
