@@ -402,3 +402,19 @@ fn trace_into_a_reader_that_stops_ends_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.code(), Some(0), "{stderr}");
 }
+
+/// Issue 12: `agentos sh FILE` runs a host file when the workspace has none
+/// by that name, as its help says (it said "No such file or directory").
+#[test]
+fn sh_runs_a_host_script_the_workspace_does_not_have() {
+    let host = tempfile::tempdir().unwrap();
+    let script = host.path().join("hello.sh");
+    std::fs::write(&script, "echo \"from $0 with $1\"\nls /etc | grep -c motd\n").unwrap();
+    let script = script.to_str().unwrap();
+    let out = agentos(&["sh", script, "arg"], b"");
+    assert_eq!(text(&out.stdout), format!("from {script} with arg\n1\n"), "stderr: {}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0));
+    let missing = agentos(&["sh", "/no/such/script.sh"], b"");
+    assert_eq!(missing.status.code(), Some(127));
+    assert!(text(&missing.stderr).contains("/no/such/script.sh: No such file or directory"));
+}

@@ -248,8 +248,21 @@ async fn command(kernel: &Kernel, cli: Cli, workspace: &std::path::Path) -> anyh
     };
     match command {
         Command::Sh { file, args } => {
-            let mut argv = vec![file];
-            argv.extend(args);
+            // The workspace's file (a relative path from the home directory,
+            // where the shell starts), else the host's, whose text the shell
+            // runs as `sh -c TEXT FILE ARGS…` (so `$0` is still its name).
+            let in_workspace = match file.strip_prefix('/') {
+                Some(_) => file.clone(),
+                None => format!("/home/{}/{file}", user()),
+            };
+            let host = std::path::Path::new(&file);
+            let argv = if kernel.read_file(&in_workspace).await.is_err() && host.is_file() {
+                let text =
+                    std::fs::read_to_string(host).with_context(|| format!("{file}: cannot read the host file"))?;
+                [vec!["-c".to_string(), text, file], args].concat()
+            } else {
+                [vec![file], args].concat()
+            };
             shell(kernel, argv, None).await
         }
         Command::Run(args) => {
