@@ -228,6 +228,8 @@ const SAME_AS_BASH: &[&str] = &[
     // Issue 12: `read -r a b` took `-r` for a name.
     "printf 'a\\\\b c d\\n' > d/r.txt; read -r x y < d/r.txt; echo \"$x|$y\"; read x y < d/r.txt; echo \"$x|$y\"",
     "printf 'one \\\\\\ntwo\\n' > d/c.txt; read x < d/c.txt; echo \"$x\"; read -r x < d/c.txt; echo \"$x\"; read -z; echo $?",
+    // Issue 12: `$PPID` was empty.
+    "sh -c 'echo $PPID' > d/p.txt; [ \"$(cat d/p.txt)\" = \"$$\" ] && echo child of this shell",
     "exit 7",
 ];
 

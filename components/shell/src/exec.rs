@@ -92,6 +92,13 @@ impl Shell {
         if let Ok(cwd) = std::env::current_dir() {
             shell.vars.insert("PWD".into(), cwd.display().to_string());
         }
+        // `$PPID`, as bash sets it at start: the parent in `/proc` (0 for
+        // one the kernel's user started, or when `/proc` is out of reach).
+        let status = std::fs::read_to_string(format!("/proc/{}/status", agentos_sdk::process::id()));
+        let parent = status
+            .ok()
+            .and_then(|s| s.lines().find_map(|l| l.strip_prefix("parent: ").and_then(|p| p.parse::<u32>().ok())));
+        shell.vars.insert("PPID".into(), parent.unwrap_or(0).to_string());
         shell
     }
 
