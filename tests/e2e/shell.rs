@@ -230,6 +230,13 @@ const SAME_AS_BASH: &[&str] = &[
     "printf 'one \\\\\\ntwo\\n' > d/c.txt; read x < d/c.txt; echo \"$x\"; read -r x < d/c.txt; echo \"$x\"; read -z; echo $?",
     // Issue 12: `$PPID` was empty.
     "sh -c 'echo $PPID' > d/p.txt; [ \"$(cat d/p.txt)\" = \"$$\" ] && echo child of this shell",
+    // Issue 12: substrings, replacement and case returned the string unchanged.
+    "s=hello; echo ${s:1:3} ${s:2} ${s: -3} ${s:1:-1} ${s:9}. ${s:0:99}",
+    "s=hello; echo ${s/l/L} ${s//l/L} ${s/#h/H} ${s/%o/O} ${s/x/y} ${s/l*/_} ${s//[el]/}",
+    "s='hello World'; echo ${s^^} ${s,,} ${s^} ${s,}",
+    "f=a.tar.gz; echo ${f/.tar/} ${f//./-} ${f/%gz/xz}",
+    // Issue 12: `${x:-\"q r\"}` printed `a bq r}`.
+    "echo ${NOPE:-\"q r\"} ${NOPE:-'s t'}x ${NOPE:-a b}; y=${NOPE:-\"$HOME\"}; [ \"$y\" = \"$HOME\" ] && echo home",
     "exit 7",
 ];
 

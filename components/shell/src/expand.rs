@@ -177,6 +177,30 @@ impl Shell {
         out
     }
 
+    /// The word of a `${NAME:-word}` (and the others): expanded, its
+    /// quotes taken off (`${x:-"a b"}` is `a b`).
+    fn braced_word(&mut self, w: &str) -> String {
+        let chars: Vec<char> = w.chars().collect();
+        let (mut out, mut bare, mut i) = (String::new(), String::new(), 0);
+        while i < chars.len() {
+            match chars[i] {
+                q @ ('\'' | '"') => {
+                    let end = chars[i + 1..].iter().position(|c| *c == q).map_or(chars.len(), |p| i + 1 + p);
+                    let inner: String = chars[i + 1..end.min(chars.len())].iter().collect();
+                    out.push_str(&self.substitute(&std::mem::take(&mut bare), true));
+                    out.push_str(&if q == '"' { self.substitute(&inner, true) } else { inner });
+                    i = end + 1;
+                }
+                c => {
+                    bare.push(c);
+                    i += 1;
+                }
+            }
+        }
+        out.push_str(&self.substitute(&bare, true));
+        out
+    }
+
     /// `${…}`: `NAME`, `#NAME` (length), `NAME:-word`, `NAME-word`,
     /// `NAME:=word`, `NAME:+word`, `NAME%pattern`, `NAME%%pattern`,
     /// `NAME#pattern`, `NAME##pattern`.
@@ -191,7 +215,7 @@ impl Shell {
         let (name, op) = inner.split_at(end);
         let value = self.param(name);
         let set = !value.is_empty() || (self.vars.contains_key(name) && !op.starts_with(':'));
-        let word = |this: &mut Self, w: &str| this.substitute(w, true);
+        let word = |this: &mut Self, w: &str| this.braced_word(w);
         if let Some(w) = op.strip_prefix(":-").or_else(|| op.strip_prefix('-')) {
             return if set { value } else { word(self, w) };
         }
@@ -205,6 +229,54 @@ impl Shell {
         }
         if let Some(w) = op.strip_prefix(":+").or_else(|| op.strip_prefix('+')) {
             return if set { word(self, w) } else { String::new() };
+        }
+        // `NAME:OFFSET` and `NAME:OFFSET:LENGTH` (`:-`, `:=`, `:+` and `:?`
+        // were taken above; `${s: -2}` counts from the end).
+        if let Some(range) = op.strip_prefix(':').filter(|r| !r.starts_with(['-', '=', '+', '?'])) {
+            let (offset, length) = match range.split_once(':') {
+                Some((offset, length)) => (offset, Some(length)),
+                None => (range, None),
+            };
+            let number = |this: &Self, text: &str| arithmetic(text, this).unwrap_or(0);
+            let chars: Vec<char> = value.chars().collect();
+            let n = chars.len() as i64;
+            let start = number(self, offset);
+            let start = if start < 0 { n + start } else { start };
+            if start < 0 || start > n {
+                return String::new();
+            }
+            let end = match length.map(|l| number(self, l)) {
+                None => n,
+                Some(l) if l < 0 => n + l,
+                Some(l) => (start + l).min(n),
+            };
+            return chars[start as usize..(end.max(start)) as usize].iter().collect();
+        }
+        // `NAME/PATTERN/STRING`, `//` every match, `/#` at the start, `/%` at the end.
+        if let Some(rest) = op.strip_prefix('/') {
+            let (every, anchor, rest) = match rest.chars().next() {
+                Some('/') => (true, None, &rest[1..]),
+                Some('#') => (false, Some(true), &rest[1..]),
+                Some('%') => (false, Some(false), &rest[1..]),
+                _ => (false, None, rest),
+            };
+            let (pattern, with) = rest.split_once('/').unwrap_or((rest, ""));
+            let (pattern, with) = (word(self, pattern), word(self, with));
+            return replace(&value, &pattern, &with, every, anchor);
+        }
+        // `^^`, `,,`: every letter to upper or lower case; `^`, `,`: the first.
+        match op {
+            "^^" => return value.to_uppercase(),
+            ",," => return value.to_lowercase(),
+            "^" | "," => {
+                let mut chars = value.chars();
+                return match chars.next() {
+                    Some(first) if op == "^" => first.to_uppercase().chain(chars).collect(),
+                    Some(first) => first.to_lowercase().chain(chars).collect(),
+                    None => value,
+                };
+            }
+            _ => {}
         }
         for (prefix, longest, suffix) in
             [("%%", true, true), ("%", false, true), ("##", true, false), ("#", false, false)]
@@ -240,6 +312,52 @@ impl Shell {
             n => self.vars.get(n).cloned().unwrap_or_default(),
         }
     }
+}
+
+/// `value` with the longest match of `pattern` at the first place it
+/// matches replaced by `with` (`every`: at each place, left to right;
+/// `anchor`: only at the start, `Some(true)`, or the end, `Some(false)`).
+fn replace(value: &str, pattern: &str, with: &str, every: bool, anchor: Option<bool>) -> String {
+    if pattern.is_empty() {
+        return value.to_string();
+    }
+    let cuts: Vec<usize> = value.char_indices().map(|(k, _)| k).chain([value.len()]).collect();
+    let mut out = String::new();
+    let mut at = 0;
+    while at < cuts.len() {
+        let start = cuts[at];
+        let anchored_out = match anchor {
+            Some(true) => start != 0,
+            Some(false) => false,
+            None => false,
+        };
+        let found = (!anchored_out)
+            .then(|| {
+                cuts[at..].iter().rposition(|&end| {
+                    let whole = anchor != Some(false) || end == value.len();
+                    end > start && whole && fnmatch(pattern, &value[start..end])
+                })
+            })
+            .flatten();
+        match found {
+            Some(k) => {
+                out.push_str(with);
+                let end = cuts[at + k];
+                if !every {
+                    out.push_str(&value[end..]);
+                    return out;
+                }
+                at += k;
+            }
+            None => {
+                if at + 1 < cuts.len() {
+                    out.push_str(&value[start..cuts[at + 1]]);
+                }
+                at += 1;
+            }
+        }
+    }
+    out
 }
 
 /// The sorted paths matching a pattern with `*` and `?`, or `None` if none match.

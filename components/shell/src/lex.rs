@@ -103,6 +103,13 @@ pub fn lex(line: &str) -> Result<Vec<Token>, String> {
                 in_word = true;
                 i = end + 1;
             }
+            // `${…}` is one word whatever it holds (`${s: -2}`).
+            '$' if chars.get(i + 1) == Some(&'{') => {
+                let end = closing_brace(&chars, i + 1)?;
+                bare.extend(&chars[i..=end]);
+                in_word = true;
+                i = end + 1;
+            }
             '<' | '>' => {
                 // `2>`, `2>>` and `2>&1` name stderr; a plain `>` stdout.
                 let stderr = in_word && parts.is_empty() && bare == "2";
@@ -180,4 +187,29 @@ pub fn matching(chars: &[char], open: usize) -> Result<usize, String> {
         }
     }
     Err("unterminated $(".into())
+}
+
+/// The `}` that closes the `{` at `open`, past nested braces and quotes.
+fn closing_brace(chars: &[char], open: usize) -> Result<usize, String> {
+    let (mut depth, mut j) = (0, open);
+    let mut quote = None;
+    while j < chars.len() {
+        match (quote, chars[j]) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('"'), '\\') => j += 1,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(chars[j]),
+            (None, '\\') => j += 1,
+            (None, '{') => depth += 1,
+            (None, '}') => {
+                depth -= 1;
+                if depth == 0 {
+                    return Ok(j);
+                }
+            }
+            _ => {}
+        }
+        j += 1;
+    }
+    Err("bad substitution: no closing `}'".into())
 }
