@@ -237,6 +237,9 @@ const SAME_AS_BASH: &[&str] = &[
     "f=a.tar.gz; echo ${f/.tar/} ${f//./-} ${f/%gz/xz}",
     // Issue 12: `${x:-\"q r\"}` printed `a bq r}`.
     "echo ${NOPE:-\"q r\"} ${NOPE:-'s t'}x ${NOPE:-a b}; y=${NOPE:-\"$HOME\"}; [ \"$y\" = \"$HOME\" ] && echo home",
+    // Issue 12: `[ … -a … ]` and `-o` were refused.
+    "[ -n x -a -d d ] && echo both; [ -z x -o -f d/fruit.txt ] && echo either; [ -z x -a -d d ]; echo $?; [ -a = -a ] && echo eq",
+    "[ x = y -o ! -d d -o 1 -eq 1 ] && echo third; [ a -a '' ]; echo $?",
     "exit 7",
 ];
 

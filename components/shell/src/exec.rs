@@ -963,6 +963,18 @@ fn io_message(e: &std::io::Error) -> String {
 fn test(args: &[String]) -> i32 {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let truth = |b: bool| i32::from(!b);
+    // `-o` (the lower), then `-a`, join two tests (XSI), where the operand
+    // count leaves them no other meaning (`[ -a = -a ]` compares).
+    if a.len() > 3 || (a.len() == 3 && matches!(a[1], "-a" | "-o")) {
+        let at = |op: &str| a.iter().skip(1).position(|w| *w == op).map(|k| k + 1).filter(|k| k + 1 < a.len());
+        if let Some((k, or)) = at("-o").map(|k| (k, true)).or_else(|| at("-a").map(|k| (k, false))) {
+            let left = test(&args[..k]);
+            if left == 2 || (or && left == 0) || (!or && left == 1) {
+                return left;
+            }
+            return test(&args[k + 1..]);
+        }
+    }
     match a.as_slice() {
         [] => 1,
         ["!", rest @ ..] => match test(&rest.iter().map(|s| s.to_string()).collect::<Vec<_>>()) {
