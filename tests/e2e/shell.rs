@@ -240,6 +240,12 @@ const SAME_AS_BASH: &[&str] = &[
     // Issue 12: `[ … -a … ]` and `-o` were refused.
     "[ -n x -a -d d ] && echo both; [ -z x -o -f d/fruit.txt ] && echo either; [ -z x -a -d d ]; echo $?; [ -a = -a ] && echo eq",
     "[ x = y -o ! -d d -o 1 -eq 1 ] && echo third; [ a -a '' ]; echo $?",
+    // Issue 12: arithmetic lacked `&&`, `||`, assignment, hex and octal, and
+    // `$(( 1 / 0 ))` went on with status 0.
+    "echo $((1 && 0)) $((1 || 0)) $((0x10)) $((010)) $((2#101)) $((x = 4)) $x $((x += 3)) $x",
+    "echo $((1 ? 2 : 3)) $((7 & 3 | 8 ^ 1)) $((1 << 4 >> 1)) $((2 ** 10)) $((-7 / 2)) $((~0)) $((!5)) $((0 && 1 / 0))",
+    "y=3; echo $((y * (y + 1))) $(( y > 2 && y < 5 )) $((y != 3 || y >= 3))",
+    "echo before; echo $(( 1 / 0 )); echo after",
     "exit 7",
 ];
 

@@ -62,6 +62,9 @@ pub struct Shell {
     last_background: Option<Pid>,
     /// Messages of builtins are dropped (`2>/dev/null` on a builtin).
     quiet: bool,
+    /// An expansion of the current command failed (`$(( 1 / 0 ))`): the
+    /// command does not run, and a shell that is not interactive exits.
+    pub(crate) expansion_failed: bool,
     /// Command substitutions run so far (an assignment's status is the last one's).
     captures: u64,
     /// Typed ports of the programs run so far, by path.
@@ -85,6 +88,7 @@ impl Shell {
             jobs: Vec::new(),
             last_background: None,
             quiet: false,
+            expansion_failed: false,
             captures: 0,
             ports: HashMap::new(),
         };
@@ -287,6 +291,13 @@ impl Shell {
         let captures = self.captures;
         let (assignments, argv) = self.assignments_and_words(&simple.words);
         let redirects = self.expand_redirects(&simple.redirects);
+        if std::mem::take(&mut self.expansion_failed) {
+            // As POSIX has it: the command is not run; a script ends.
+            if !self.interactive {
+                self.flow = Some(Flow::Exit(1));
+            }
+            return 1;
+        }
         let Some(name) = argv.first() else {
             // The status is that of the last command substitution, else 0.
             let status = if self.captures > captures { self.status } else { 0 };

@@ -135,8 +135,9 @@ impl Shell {
                         match arithmetic(&expanded, self) {
                             Ok(value) => out.push_str(&value.to_string()),
                             Err(e) => {
-                                eprintln!("sh: arithmetic: {e}");
+                                eprintln!("sh: {}: {e}", inner.trim());
                                 self.status = 1;
+                                self.expansion_failed = true;
                             }
                         }
                         i = j + 1;
@@ -237,7 +238,7 @@ impl Shell {
                 Some((offset, length)) => (offset, Some(length)),
                 None => (range, None),
             };
-            let number = |this: &Self, text: &str| arithmetic(text, this).unwrap_or(0);
+            let number = |this: &mut Self, text: &str| arithmetic(text, this).unwrap_or(0);
             let chars: Vec<char> = value.chars().collect();
             let n = chars.len() as i64;
             let start = number(self, offset);
@@ -394,9 +395,12 @@ fn glob(pattern: &str) -> Option<Vec<String>> {
     (!found.is_empty()).then_some(found)
 }
 
-/// Integer arithmetic for `$((…))`: + - * / %, comparisons, parentheses,
-/// unary minus, numbers and variable names.
-fn arithmetic(text: &str, shell: &Shell) -> Result<i64, String> {
+/// Integer arithmetic for `$((…))`, as bash's: C's operators and their
+/// precedence (assignment `= += -= *= /= %= <<= >>= &= ^= |=`, `?:`, `||`,
+/// `&&`, `| ^ &`, comparisons, shifts, `+ -`, `* / %`, `**`, unary
+/// `! ~ - +`), numbers in decimal, `0x` hex, `0` octal and `BASE#N`, and
+/// variable names (an unset or empty one is 0).
+fn arithmetic(text: &str, shell: &mut Shell) -> Result<i64, String> {
     let tokens: Vec<String> = {
         let mut tokens = Vec::new();
         let chars: Vec<char> = text.chars().collect();
@@ -407,96 +411,248 @@ fn arithmetic(text: &str, shell: &Shell) -> Result<i64, String> {
                 i += 1;
             } else if c.is_ascii_alphanumeric() || c == '_' {
                 let start = i;
-                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
+                while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_' || chars[i] == '#') {
                     i += 1;
                 }
                 tokens.push(chars[start..i].iter().collect());
             } else {
-                let two: String = chars[i..chars.len().min(i + 2)].iter().collect();
-                if ["<=", ">=", "==", "!="].contains(&two.as_str()) {
-                    tokens.push(two);
-                    i += 2;
-                } else {
-                    tokens.push(c.to_string());
-                    i += 1;
-                }
+                let rest: String = chars[i..chars.len().min(i + 3)].iter().collect();
+                let op = [
+                    "<<=", ">>=", "**", "<=", ">=", "==", "!=", "&&", "||", "<<", ">>", "+=", "-=", "*=", "/=", "%=",
+                    "&=", "^=", "|=",
+                ]
+                .into_iter()
+                .find(|op| rest.starts_with(op))
+                .unwrap_or("");
+                let len = if op.is_empty() { 1 } else { op.len() };
+                tokens.push(chars[i..i + len].iter().collect());
+                i += len;
             }
         }
         tokens
     };
-    let mut pos = 0;
-    let value = compare(&tokens, &mut pos, shell)?;
-    if pos != tokens.len() {
-        return Err(format!("syntax error near `{}'", tokens[pos]));
+    let mut parser = Arith { t: &tokens, pos: 0, shell, live: true };
+    let value = parser.assign()?;
+    if parser.pos != tokens.len() {
+        return Err(format!("syntax error in expression (error token is \"{}\")", tokens[parser.pos..].join(" ")));
     }
     Ok(value)
 }
 
-fn compare(t: &[String], pos: &mut usize, shell: &Shell) -> Result<i64, String> {
-    let left = sum(t, pos, shell)?;
-    let Some(op) = t.get(*pos).filter(|op| ["<", ">", "<=", ">=", "==", "!="].contains(&op.as_str())).cloned() else {
-        return Ok(left);
+/// A `$((…))` being evaluated; `live` is false in the branch `&&`, `||`
+/// or `?:` does not take (parsed, but neither assigned nor divided).
+struct Arith<'a> {
+    t: &'a [String],
+    pos: usize,
+    shell: &'a mut Shell,
+    live: bool,
+}
+
+/// Binary operators by precedence, loosest first (after `||` and `&&`).
+const LEVELS: &[&[&str]] =
+    &[&["|"], &["^"], &["&"], &["==", "!="], &["<", ">", "<=", ">="], &["<<", ">>"], &["+", "-"], &["*", "/", "%"]];
+
+impl Arith<'_> {
+    fn peek(&self) -> Option<&str> {
+        self.t.get(self.pos).map(String::as_str)
+    }
+
+    fn assign(&mut self) -> Result<i64, String> {
+        let name = self.peek().filter(|n| n.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_'));
+        let op = self.t.get(self.pos + 1).map(String::as_str);
+        if let (Some(name), Some(op)) = (name.map(str::to_string), op)
+            && (op == "=" || (op.len() >= 2 && op.ends_with('=') && !["==", "!=", "<=", ">="].contains(&op)))
+        {
+            self.pos += 2;
+            let right = self.assign()?;
+            let value = match op {
+                "=" => right,
+                op => {
+                    let held = self.variable(&name)?;
+                    self.binary(&op[..op.len() - 1], held, right)?
+                }
+            };
+            if self.live {
+                self.shell.vars.insert(name, value.to_string());
+            }
+            return Ok(value);
+        }
+        self.ternary()
+    }
+
+    fn ternary(&mut self) -> Result<i64, String> {
+        let test = self.or()?;
+        if self.peek() != Some("?") {
+            return Ok(test);
+        }
+        self.pos += 1;
+        let live = self.live;
+        self.live = live && test != 0;
+        let yes = self.assign()?;
+        if self.peek() != Some(":") {
+            return Err("`:' expected for conditional expression".into());
+        }
+        self.pos += 1;
+        self.live = live && test == 0;
+        let no = self.assign()?;
+        self.live = live;
+        Ok(if test != 0 { yes } else { no })
+    }
+
+    fn or(&mut self) -> Result<i64, String> {
+        let mut value = self.and()?;
+        while self.peek() == Some("||") {
+            self.pos += 1;
+            let live = self.live;
+            self.live = live && value == 0;
+            let right = self.and()?;
+            self.live = live;
+            value = i64::from(value != 0 || right != 0);
+        }
+        Ok(value)
+    }
+
+    fn and(&mut self) -> Result<i64, String> {
+        let mut value = self.level(0)?;
+        while self.peek() == Some("&&") {
+            self.pos += 1;
+            let live = self.live;
+            self.live = live && value != 0;
+            let right = self.level(0)?;
+            self.live = live;
+            value = i64::from(value != 0 && right != 0);
+        }
+        Ok(value)
+    }
+
+    fn level(&mut self, n: usize) -> Result<i64, String> {
+        let Some(ops) = LEVELS.get(n) else { return self.power() };
+        let mut value = self.level(n + 1)?;
+        while let Some(op) = self.peek().filter(|op| ops.contains(op)).map(str::to_string) {
+            self.pos += 1;
+            let right = self.level(n + 1)?;
+            value = self.binary(&op, value, right)?;
+        }
+        Ok(value)
+    }
+
+    fn power(&mut self) -> Result<i64, String> {
+        let base = self.unary()?;
+        if self.peek() != Some("**") {
+            return Ok(base);
+        }
+        self.pos += 1;
+        let exponent = self.power()?;
+        if exponent < 0 {
+            return Err("exponent less than 0".into());
+        }
+        Ok(base.wrapping_pow(exponent.min(u32::MAX as i64) as u32))
+    }
+
+    fn unary(&mut self) -> Result<i64, String> {
+        match self.peek() {
+            Some("-") => {
+                self.pos += 1;
+                Ok(self.unary()?.wrapping_neg())
+            }
+            Some("+") => {
+                self.pos += 1;
+                self.unary()
+            }
+            Some("!") => {
+                self.pos += 1;
+                Ok(i64::from(self.unary()? == 0))
+            }
+            Some("~") => {
+                self.pos += 1;
+                Ok(!self.unary()?)
+            }
+            _ => self.atom(),
+        }
+    }
+
+    fn atom(&mut self) -> Result<i64, String> {
+        let token = self.t.get(self.pos).ok_or("syntax error: operand expected")?.clone();
+        self.pos += 1;
+        match token.as_str() {
+            "(" => {
+                let value = self.assign()?;
+                if self.peek() != Some(")") {
+                    return Err("missing `)'".into());
+                }
+                self.pos += 1;
+                Ok(value)
+            }
+            n if n.starts_with(|c: char| c.is_ascii_digit()) => number(n),
+            name if name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') => self.variable(name),
+            other => Err(format!("syntax error: operand expected (error token is \"{other}\")")),
+        }
+    }
+
+    /// A variable's value as a number (itself an expression, as bash has it).
+    fn variable(&mut self, name: &str) -> Result<i64, String> {
+        let value = self.shell.vars.get(name).cloned().unwrap_or_default();
+        let value = value.trim();
+        if value.is_empty() {
+            return Ok(0);
+        }
+        number(value).map_err(|_| format!("{value}: syntax error: operand expected"))
+    }
+
+    fn binary(&self, op: &str, left: i64, right: i64) -> Result<i64, String> {
+        Ok(match op {
+            "+" => left.wrapping_add(right),
+            "-" => left.wrapping_sub(right),
+            "*" => left.wrapping_mul(right),
+            "/" | "%" if right == 0 && self.live => return Err("division by 0 (error token is \"0\")".into()),
+            "/" | "%" if right == 0 => 0,
+            "/" => left.wrapping_div(right),
+            "%" => left.wrapping_rem(right),
+            "<<" => left.wrapping_shl(right as u32),
+            ">>" => left.wrapping_shr(right as u32),
+            "&" => left & right,
+            "|" => left | right,
+            "^" => left ^ right,
+            "<" => i64::from(left < right),
+            ">" => i64::from(left > right),
+            "<=" => i64::from(left <= right),
+            ">=" => i64::from(left >= right),
+            "==" => i64::from(left == right),
+            "!=" => i64::from(left != right),
+            op => return Err(format!("{op}: unknown operator")),
+        })
+    }
+}
+
+/// A number as C and bash write it: `0x1f`, `017` (octal), `2#101`, `42`.
+fn number(text: &str) -> Result<i64, String> {
+    let bad = || format!("{text}: value too great for base (error token is \"{text}\")");
+    let (base, digits) = if let Some((base, digits)) = text.split_once('#') {
+        (base.parse::<u32>().ok().filter(|b| (2..=64).contains(b)).ok_or_else(bad)?, digits)
+    } else if let Some(hex) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        (16, hex)
+    } else if text.len() > 1 && text.starts_with('0') {
+        (8, &text[1..])
+    } else {
+        (10, text)
     };
-    *pos += 1;
-    let right = sum(t, pos, shell)?;
-    Ok(i64::from(match op.as_str() {
-        "<" => left < right,
-        ">" => left > right,
-        "<=" => left <= right,
-        ">=" => left >= right,
-        "==" => left == right,
-        _ => left != right,
-    }))
-}
-
-fn sum(t: &[String], pos: &mut usize, shell: &Shell) -> Result<i64, String> {
-    let mut value = product(t, pos, shell)?;
-    while let Some(op) = t.get(*pos).filter(|op| *op == "+" || *op == "-").cloned() {
-        *pos += 1;
-        let right = product(t, pos, shell)?;
-        value = if op == "+" { value.wrapping_add(right) } else { value.wrapping_sub(right) };
+    if base <= 36 {
+        return i64::from_str_radix(digits, base).map_err(|_| bad());
     }
-    Ok(value)
-}
-
-fn product(t: &[String], pos: &mut usize, shell: &Shell) -> Result<i64, String> {
-    let mut value = atom(t, pos, shell)?;
-    while let Some(op) = t.get(*pos).filter(|op| ["*", "/", "%"].contains(&op.as_str())).cloned() {
-        *pos += 1;
-        let right = atom(t, pos, shell)?;
-        value = match op.as_str() {
-            "*" => value.wrapping_mul(right),
-            _ if right == 0 => return Err("division by 0".into()),
-            "/" => value / right,
-            _ => value % right,
+    let mut value: i64 = 0;
+    for c in digits.chars() {
+        let d = match c {
+            '0'..='9' => c as u32 - '0' as u32,
+            'a'..='z' => c as u32 - 'a' as u32 + 10,
+            'A'..='Z' => c as u32 - 'A' as u32 + 36,
+            '@' => 62,
+            '_' => 63,
+            _ => return Err(bad()),
         };
+        if d >= base {
+            return Err(bad());
+        }
+        value = value.wrapping_mul(i64::from(base)).wrapping_add(i64::from(d));
     }
     Ok(value)
-}
-
-fn atom(t: &[String], pos: &mut usize, shell: &Shell) -> Result<i64, String> {
-    let token = t.get(*pos).ok_or("unexpected end of expression")?.clone();
-    *pos += 1;
-    match token.as_str() {
-        "(" => {
-            let value = compare(t, pos, shell)?;
-            if t.get(*pos).map(String::as_str) != Some(")") {
-                return Err("missing `)'".into());
-            }
-            *pos += 1;
-            Ok(value)
-        }
-        "-" => Ok(-atom(t, pos, shell)?),
-        "+" => atom(t, pos, shell),
-        n if n.chars().all(|c| c.is_ascii_digit()) => n.parse().map_err(|_| format!("{n}: number too large")),
-        name if name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') => {
-            let value = shell.vars.get(name).cloned().unwrap_or_default();
-            if value.is_empty() {
-                Ok(0)
-            } else {
-                value.trim().parse().map_err(|_| format!("{name}: not a number: {value}"))
-            }
-        }
-        other => Err(format!("syntax error near `{other}'")),
-    }
 }
