@@ -246,6 +246,14 @@ const SAME_AS_BASH: &[&str] = &[
     "echo $((1 ? 2 : 3)) $((7 & 3 | 8 ^ 1)) $((1 << 4 >> 1)) $((2 ** 10)) $((-7 / 2)) $((~0)) $((!5)) $((0 && 1 / 0))",
     "y=3; echo $((y * (y + 1))) $(( y > 2 && y < 5 )) $((y != 3 || y >= 3))",
     "echo before; echo $(( 1 / 0 )); echo after",
+    // Review: an operand that reads `-o` or `-a` is one; `${s:$i:1}`
+    // expands its offset; nested `${…}`; an empty or a variable's
+    // expression in arithmetic; a failed expansion in a pipeline does not
+    // skip the next command.
+    "x=-o; [ \"$x\" = -o -o \"$x\" = b ] && echo opt; [ -n -a -a -n x ]; echo $?; [ -z -o -o -z x ]; echo $?; [ \\( -n x \\) -a ! -z x ] && echo group",
+    "s=hello; i=2; n=3; echo ${s:$i:1} ${s: -$n} ${s:$((i-1)):2}; unset a; b=x; echo ${a:-${b}} ${a:-{}",
+    "unset n; echo $(( $n )) $(( )); b=2; a=b+1; echo $((a)) $((a * 2))",
+    "echo $((1/0)) | cat; echo next",
     "exit 7",
 ];
 

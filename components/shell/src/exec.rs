@@ -289,6 +289,8 @@ impl Shell {
     /// shell, a program as a child.
     fn simple(&mut self, simple: &Simple) -> i32 {
         let captures = self.captures;
+        // Only this command's own expansions count.
+        self.expansion_failed = false;
         let (assignments, argv) = self.assignments_and_words(&simple.words);
         let redirects = self.expand_redirects(&simple.redirects);
         if std::mem::take(&mut self.expansion_failed) {
@@ -365,8 +367,13 @@ impl Shell {
     fn stage(&mut self, command: &Cmd) -> (Stage, Vec<Redirection>) {
         match command {
             Cmd::Simple(simple) => {
+                self.expansion_failed = false;
                 let (assignments, argv) = self.assignments_and_words(&simple.words);
                 let redirects = self.expand_redirects(&simple.redirects);
+                if std::mem::take(&mut self.expansion_failed) {
+                    // As bash's subshell for the stage: it ends, failed.
+                    return (Stage::Fork("exit 1".into()), Vec::new());
+                }
                 let internal = argv.first().is_none_or(|n| is_builtin(n) || self.functions.contains_key(n));
                 if internal {
                     (Stage::Fork(command_text(&assignments, &argv)), redirects)
@@ -858,10 +865,16 @@ impl Shell {
                     'r' => raw = true,
                     'p' => {
                         prompt = Some(match &arg[i + 1..] {
-                            "" => {
-                                k += 1;
-                                args.get(k - 1).cloned().unwrap_or_default()
-                            }
+                            "" => match args.get(k) {
+                                Some(prompt) => {
+                                    k += 1;
+                                    prompt.clone()
+                                }
+                                None => {
+                                    self.warn(format_args!("read: -p: option requires an argument"));
+                                    return 2;
+                                }
+                            },
                             rest => rest.to_string(),
                         });
                         break;
@@ -974,17 +987,19 @@ fn io_message(e: &std::io::Error) -> String {
 fn test(args: &[String]) -> i32 {
     let a: Vec<&str> = args.iter().map(String::as_str).collect();
     let truth = |b: bool| i32::from(!b);
-    // `-o` (the lower), then `-a`, join two tests (XSI), where the operand
-    // count leaves them no other meaning (`[ -a = -a ]` compares).
-    if a.len() > 3 || (a.len() == 3 && matches!(a[1], "-a" | "-o")) {
-        let at = |op: &str| a.iter().skip(1).position(|w| *w == op).map(|k| k + 1).filter(|k| k + 1 < a.len());
-        if let Some((k, or)) = at("-o").map(|k| (k, true)).or_else(|| at("-a").map(|k| (k, false))) {
-            let left = test(&args[..k]);
-            if left == 2 || (or && left == 0) || (!or && left == 1) {
-                return left;
+    // More than three words with `-a`, `-o` or `(`: an expression of tests
+    // (XSI), parsed as bash does, so an operand that reads `-o` is one.
+    let joined = a.len() == 3 && matches!(a[1], "-a" | "-o");
+    if joined || (a.len() > 3 && a.iter().any(|w| matches!(*w, "-a" | "-o" | "("))) {
+        let mut expr = TestExpr { a: args, pos: 0 };
+        return match expr.or() {
+            Ok(value) if expr.pos == a.len() => truth(value),
+            Ok(_) => {
+                eprintln!("sh: test: too many arguments");
+                2
             }
-            return test(&args[k + 1..]);
-        }
+            Err(()) => 2,
+        };
     }
     match a.as_slice() {
         [] => 1,
@@ -1034,6 +1049,77 @@ fn test(args: &[String]) -> i32 {
         _ => {
             eprintln!("sh: test: too many arguments");
             2
+        }
+    }
+}
+
+/// A `test` expression: `-o` of `-a` of `!`-prefixed primaries, each
+/// primary a binary test, a unary test, `( … )` or a word.
+struct TestExpr<'a> {
+    a: &'a [String],
+    pos: usize,
+}
+
+impl TestExpr<'_> {
+    fn peek(&self) -> Option<&str> {
+        self.a.get(self.pos).map(String::as_str)
+    }
+
+    fn or(&mut self) -> Result<bool, ()> {
+        let mut value = self.and()?;
+        while self.peek() == Some("-o") && self.pos + 1 < self.a.len() {
+            self.pos += 1;
+            value = self.and()? || value;
+        }
+        Ok(value)
+    }
+
+    fn and(&mut self) -> Result<bool, ()> {
+        let mut value = self.not()?;
+        while self.peek() == Some("-a") && self.pos + 1 < self.a.len() {
+            self.pos += 1;
+            value = self.not()? && value;
+        }
+        Ok(value)
+    }
+
+    fn not(&mut self) -> Result<bool, ()> {
+        if self.peek() == Some("!") && self.pos + 1 < self.a.len() {
+            self.pos += 1;
+            return Ok(!self.not()?);
+        }
+        self.primary()
+    }
+
+    fn primary(&mut self) -> Result<bool, ()> {
+        const BINARY: [&str; 14] =
+            ["=", "==", "!=", "<", ">", "-eq", "-ne", "-lt", "-le", "-gt", "-ge", "-nt", "-ot", "-ef"];
+        let rest = &self.a[self.pos..];
+        if rest.first().map(String::as_str) == Some("(")
+            && !rest.get(2).is_some_and(|_| BINARY.contains(&rest[1].as_str()))
+        {
+            self.pos += 1;
+            let value = self.or()?;
+            if self.peek() != Some(")") {
+                eprintln!("sh: test: `)' expected");
+                return Err(());
+            }
+            self.pos += 1;
+            return Ok(value);
+        }
+        let take = match rest {
+            [_, op, _, ..] if BINARY.contains(&op.as_str()) => 3,
+            [op, _, ..] if op.len() == 2 && op.starts_with('-') && !matches!(op.as_str(), "-a" | "-o") => 2,
+            [_, ..] => 1,
+            [] => {
+                eprintln!("sh: test: argument expected");
+                return Err(());
+            }
+        };
+        self.pos += take;
+        match test(&rest[..take]) {
+            2 => Err(()),
+            status => Ok(status == 0),
         }
     }
 }

@@ -148,7 +148,7 @@ impl Shell {
                         out.push_str(output.trim_end_matches('\n'));
                         i = j + 1;
                     } else if next == '{' {
-                        let end = chars[i..].iter().position(|c| *c == '}').map_or(chars.len(), |p| i + p);
+                        let end = crate::lex::closing_brace(&chars, i + 1).unwrap_or(chars.len());
                         let inner: String = chars[i + 2..end].iter().collect();
                         let value = self.braced(&inner);
                         out.push_str(&value);
@@ -238,7 +238,17 @@ impl Shell {
                 Some((offset, length)) => (offset, Some(length)),
                 None => (range, None),
             };
-            let number = |this: &mut Self, text: &str| arithmetic(text, this).unwrap_or(0);
+            let number = |this: &mut Self, text: &str| {
+                let text = this.substitute(text, true);
+                match arithmetic(&text, this) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        eprintln!("sh: {}: {e}", text.trim());
+                        this.expansion_failed = true;
+                        0
+                    }
+                }
+            };
             let chars: Vec<char> = value.chars().collect();
             let n = chars.len() as i64;
             let start = number(self, offset);
@@ -249,7 +259,7 @@ impl Shell {
             let end = match length.map(|l| number(self, l)) {
                 None => n,
                 Some(l) if l < 0 => n + l,
-                Some(l) => (start + l).min(n),
+                Some(l) => start.saturating_add(l).min(n),
             };
             return chars[start as usize..(end.max(start)) as usize].iter().collect();
         }
@@ -401,6 +411,16 @@ fn glob(pattern: &str) -> Option<Vec<String>> {
 /// `! ~ - +`), numbers in decimal, `0x` hex, `0` octal and `BASE#N`, and
 /// variable names (an unset or empty one is 0).
 fn arithmetic(text: &str, shell: &mut Shell) -> Result<i64, String> {
+    evaluate(text, shell, 0)
+}
+
+/// Nested evaluations of variables that hold expressions, at most.
+const MAX_DEPTH: u32 = 64;
+
+fn evaluate(text: &str, shell: &mut Shell, depth: u32) -> Result<i64, String> {
+    if depth > MAX_DEPTH {
+        return Err("expression recursion level exceeded".into());
+    }
     let tokens: Vec<String> = {
         let mut tokens = Vec::new();
         let chars: Vec<char> = text.chars().collect();
@@ -431,7 +451,11 @@ fn arithmetic(text: &str, shell: &mut Shell) -> Result<i64, String> {
         }
         tokens
     };
-    let mut parser = Arith { t: &tokens, pos: 0, shell, live: true };
+    if tokens.is_empty() {
+        // `$(( $unset ))`, `$(( ))`: 0, as in bash.
+        return Ok(0);
+    }
+    let mut parser = Arith { t: &tokens, pos: 0, shell, live: true, depth };
     let value = parser.assign()?;
     if parser.pos != tokens.len() {
         return Err(format!("syntax error in expression (error token is \"{}\")", tokens[parser.pos..].join(" ")));
@@ -446,6 +470,8 @@ struct Arith<'a> {
     pos: usize,
     shell: &'a mut Shell,
     live: bool,
+    /// How deep in variables holding expressions this is.
+    depth: u32,
 }
 
 /// Binary operators by precedence, loosest first (after `||` and `&&`).
@@ -596,7 +622,9 @@ impl Arith<'_> {
         if value.is_empty() {
             return Ok(0);
         }
-        number(value).map_err(|_| format!("{value}: syntax error: operand expected"))
+        // A number, else an expression of its own (`a=b+1`), as bash has it.
+        let value = value.to_string();
+        number(&value).or_else(|_| evaluate(&value, self.shell, self.depth + 1))
     }
 
     fn binary(&self, op: &str, left: i64, right: i64) -> Result<i64, String> {

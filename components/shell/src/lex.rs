@@ -189,8 +189,9 @@ pub fn matching(chars: &[char], open: usize) -> Result<usize, String> {
     Err("unterminated $(".into())
 }
 
-/// The `}` that closes the `{` at `open`, past nested braces and quotes.
-fn closing_brace(chars: &[char], open: usize) -> Result<usize, String> {
+/// The `}` that closes the `{` at `open` (of a `${`), past nested `${…}`
+/// and quotes (a bare `{` is a plain character there, as in bash).
+pub fn closing_brace(chars: &[char], open: usize) -> Result<usize, String> {
     let (mut depth, mut j) = (0, open);
     let mut quote = None;
     while j < chars.len() {
@@ -200,7 +201,7 @@ fn closing_brace(chars: &[char], open: usize) -> Result<usize, String> {
             (Some(_), _) => {}
             (None, '\'' | '"') => quote = Some(chars[j]),
             (None, '\\') => j += 1,
-            (None, '{') => depth += 1,
+            (None, '{') if j == open || (j > 0 && chars[j - 1] == '$') => depth += 1,
             (None, '}') => {
                 depth -= 1;
                 if depth == 0 {
