@@ -254,6 +254,7 @@ const SAME_AS_BASH: &[&str] = &[
     "s=hello; i=2; n=3; echo ${s:$i:1} ${s: -$n} ${s:$((i-1)):2}; unset a; b=x; echo ${a:-${b}} ${a:-{}",
     "unset n; echo $(( $n )) $(( )); b=2; a=b+1; echo $((a)) $((a * 2))",
     "echo $((1/0)) | cat; echo next",
+    "s=a/b/c; echo ${s//\\//_} ${s/#/x} ${s/%/x} ${s//b} ${s/[ab]/Z}; t=$(seq 3000); u=${t//1/X}; echo ${#u}",
     "exit 7",
 ];
 

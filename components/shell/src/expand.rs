@@ -271,8 +271,22 @@ impl Shell {
                 Some('%') => (false, Some(false), &rest[1..]),
                 _ => (false, None, rest),
             };
-            let (pattern, with) = rest.split_once('/').unwrap_or((rest, ""));
-            let (pattern, with) = (word(self, pattern), word(self, with));
+            // The pattern ends at the first `/` not escaped (`${s//\//_}`).
+            let mut split = None;
+            let mut escaped = false;
+            for (k, c) in rest.char_indices() {
+                match c {
+                    '\\' if !escaped => escaped = true,
+                    '/' if !escaped => {
+                        split = Some(k);
+                        break;
+                    }
+                    _ => escaped = false,
+                }
+            }
+            let (pattern, with) = split.map_or((rest, ""), |k| (&rest[..k], &rest[k + 1..]));
+            let pattern = pattern.replace("\\/", "/");
+            let (pattern, with) = (word(self, &pattern), word(self, with));
             return replace(&value, &pattern, &with, every, anchor);
         }
         // `^^`, `,,`: every letter to upper or lower case; `^`, `,`: the first.
@@ -329,8 +343,21 @@ impl Shell {
 /// matches replaced by `with` (`every`: at each place, left to right;
 /// `anchor`: only at the start, `Some(true)`, or the end, `Some(false)`).
 fn replace(value: &str, pattern: &str, with: &str, every: bool, anchor: Option<bool>) -> String {
-    if pattern.is_empty() {
-        return value.to_string();
+    match (pattern.is_empty(), anchor) {
+        // An empty pattern matches only where it is anchored.
+        (true, Some(true)) => return format!("{with}{value}"),
+        (true, Some(false)) => return format!("{value}{with}"),
+        (true, None) => return value.to_string(),
+        _ => {}
+    }
+    if !pattern.contains(['*', '?', '[', '\\']) {
+        // A plain string: no pattern matching to try at every place.
+        return match anchor {
+            Some(true) => value.strip_prefix(pattern).map_or(value.to_string(), |rest| format!("{with}{rest}")),
+            Some(false) => value.strip_suffix(pattern).map_or(value.to_string(), |rest| format!("{rest}{with}")),
+            None if every => value.replace(pattern, with),
+            None => value.replacen(pattern, with, 1),
+        };
     }
     let cuts: Vec<usize> = value.char_indices().map(|(k, _)| k).chain([value.len()]).collect();
     let mut out = String::new();
