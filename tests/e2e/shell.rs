@@ -255,6 +255,8 @@ const SAME_AS_BASH: &[&str] = &[
     "unset n; echo $(( $n )) $(( )); b=2; a=b+1; echo $((a)) $((a * 2))",
     "echo $((1/0)) | cat; echo next",
     "s=a/b/c; echo ${s//\\//_} ${s/#/x} ${s/%/x} ${s//b} ${s/[ab]/Z}; t=$(seq 3000); u=${t//1/X}; echo ${#u}",
+    // Review: `${@:N}` sliced the joined string.
+    "f() { echo ${@:1} / ${@:2} / ${@:2:1} / ${*:3} / ${@: -1} / ${@:4}.; }; f abc def ghi",
     "exit 7",
 ];
 

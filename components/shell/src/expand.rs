@@ -249,9 +249,24 @@ impl Shell {
                     }
                 }
             };
+            let start = number(self, offset);
+            if name == "@" || name == "*" {
+                // The arguments from the `start`th (`$0` is the 0th), `length` of them.
+                let all: Vec<String> = std::iter::once(self.argv0.clone()).chain(self.positional.clone()).collect();
+                let n = all.len() as i64;
+                let from = if start < 0 { n - 1 + start + 1 } else { start };
+                if from < 0 || from > n {
+                    return String::new();
+                }
+                let to = match length.map(|l| number(self, l)) {
+                    None => n,
+                    Some(l) if l < 0 => return String::new(),
+                    Some(l) => from.saturating_add(l).min(n),
+                };
+                return all[from as usize..to.max(from) as usize].join(" ");
+            }
             let chars: Vec<char> = value.chars().collect();
             let n = chars.len() as i64;
-            let start = number(self, offset);
             let start = if start < 0 { n + start } else { start };
             if start < 0 || start > n {
                 return String::new();

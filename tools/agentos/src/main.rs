@@ -18,7 +18,7 @@ use agentos_kernel::{
 };
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -280,17 +280,18 @@ async fn command(kernel: &Kernel, cli: Cli, workspace: &std::path::Path) -> anyh
             Ok(ExitCode::SUCCESS)
         }
         Command::Cat { path } => {
-            use std::io::Write;
             std::io::stdout().write_all(&kernel.read_file(&path).await?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::History { path } => {
+            // Written, not printed: a reader that stops is a quiet end (see `main`).
+            let mut out = std::io::stdout();
             let versions = kernel.history(&path).await?;
             if versions.is_empty() {
                 eprintln!("{path}: no earlier versions");
             }
             for v in versions {
-                println!("{:>4}  {:>10} bytes  saved {}", v.number, v.size, format_time(v.saved_ns));
+                writeln!(out, "{:>4}  {:>10} bytes  saved {}", v.number, v.size, format_time(v.saved_ns))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -311,8 +312,9 @@ async fn command(kernel: &Kernel, cli: Cli, workspace: &std::path::Path) -> anyh
         }
         Command::Trace(args) => trace::show(workspace, args).await,
         Command::Snapshots => {
+            let mut out = std::io::stdout();
             for (name, taken) in kernel.snapshots().await? {
-                println!("{name}  {}", format_time(taken));
+                writeln!(out, "{name}  {}", format_time(taken))?;
             }
             Ok(ExitCode::SUCCESS)
         }
