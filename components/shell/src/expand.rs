@@ -379,19 +379,15 @@ fn replace(value: &str, pattern: &str, with: &str, every: bool, anchor: Option<b
     let mut at = 0;
     while at < cuts.len() {
         let start = cuts[at];
-        let anchored_out = match anchor {
-            Some(true) => start != 0,
-            Some(false) => false,
-            None => false,
+        // Anchored at the start: only there; at the end: only to the end.
+        let here = anchor != Some(true) || start == 0;
+        let whole = |end: usize| anchor != Some(false) || end == value.len();
+        let found = match here {
+            true => {
+                cuts[at..].iter().rposition(|&end| end > start && whole(end) && fnmatch(pattern, &value[start..end]))
+            }
+            false => None,
         };
-        let found = (!anchored_out)
-            .then(|| {
-                cuts[at..].iter().rposition(|&end| {
-                    let whole = anchor != Some(false) || end == value.len();
-                    end > start && whole && fnmatch(pattern, &value[start..end])
-                })
-            })
-            .flatten();
         match found {
             Some(k) => {
                 out.push_str(with);

@@ -328,7 +328,7 @@ impl Descriptor {
     /// What tells two descriptors' nodes apart: the mount's address and the
     /// node in it.
     pub(crate) fn identity(&self) -> (u64, u64) {
-        (Arc::as_ptr(&self.mount) as *const () as u64, self.open.node())
+        (mount::address(&self.mount), self.open.node())
     }
 }
 

@@ -325,6 +325,12 @@ pub(crate) fn join(below: &str, rest: &str) -> String {
     }
 }
 
+/// A mount's address: what tells it apart from the others in the kernel
+/// (never shown to a guest; see [`Mounts::number`]).
+pub(crate) fn address(mount: &Arc<dyn Mount>) -> u64 {
+    Arc::as_ptr(mount) as *const () as u64
+}
+
 /// The mounts of a workspace: the root mount (the vfs's namespace), and the
 /// others by the name the vfs records at each mount point.
 #[derive(Clone)]
@@ -362,11 +368,10 @@ impl Mounts {
     /// `upper`): 0 for the root mount, then 1, 2, … in the order attached.
     /// (Not its address, which would tell a guest where the kernel's heap is.)
     pub(crate) fn number(&self, mount: &Arc<dyn Mount>) -> u64 {
-        let at = |m: &Arc<dyn Mount>| Arc::as_ptr(m) as *const ();
-        if at(&self.root) == at(mount) {
+        if address(&self.root) == address(mount) {
             return 0;
         }
-        self.named.iter().position(|(_, m)| at(m) == at(mount)).map_or(u64::MAX, |i| i as u64 + 1)
+        self.named.iter().position(|(_, m)| address(m) == address(mount)).map_or(u64::MAX, |i| i as u64 + 1)
     }
 
     /// Where the `hops`th crossing of a path leads: its mount, that mount's
@@ -593,8 +598,30 @@ impl<T: Tree> Mount for TreeMount<T> {
     }
 }
 
+/// What the tests of mounts and of the filesystem host share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::FsResult;
+    use crate::bindings::host::wasi::filesystem::types::ErrorCode;
+
+    /// The error code of a call that must fail with one.
+    pub(crate) fn code<T>(result: FsResult<T>) -> ErrorCode {
+        match result {
+            Ok(_) => panic!("an error was expected"),
+            Err(e) => e.code().expect("an error code, not a trap"),
+        }
+    }
+
+    /// Runs a future that never waits on I/O (a tree's and a test mount's
+    /// answers do not).
+    pub(crate) fn now<F: std::future::Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::testing::{code, now};
     use super::*;
 
     /// `/a/b` and a file `/a/f`: nodes 1, 2 and 3.
@@ -643,18 +670,6 @@ mod tests {
 
     fn root() -> Place {
         Place::at(ROOT, ROOT)
-    }
-
-    fn code<T>(result: FsResult<T>) -> ErrorCode {
-        match result {
-            Ok(_) => panic!("an error was expected"),
-            Err(e) => e.code().expect("an error code, not a trap"),
-        }
-    }
-
-    /// Runs a future that never waits (a tree's answers do not).
-    fn now<F: std::future::Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
     }
 
     #[test]

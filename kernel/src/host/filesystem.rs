@@ -21,7 +21,7 @@ use crate::bindings::host::wasi::filesystem::{preopens, types};
 use crate::caps::DirRights;
 use crate::caps::Grants;
 use crate::fs::data::Blobs;
-use crate::fs::mount::{self, Mount, Mounts, OpenHow, Opened, Place, Walked, across, checked};
+use crate::fs::mount::{self, Mount, Mounts, OpenHow, Opened, Place, Walked, across, address, checked};
 use crate::fs::{
     Descriptor, Device, DirectoryStream, FsError, Kind, Open, OpenBlob, OpenFile, Stat, WriteSession, now_ns,
 };
@@ -100,11 +100,6 @@ pub(crate) struct HasFs;
 
 impl HasData for HasFs {
     type Data<'a> = FsView<'a>;
-}
-
-/// A mount's address: what tells it apart from the others.
-fn address(mount: &Arc<dyn Mount>) -> u64 {
-    Arc::as_ptr(mount) as *const () as u64
 }
 
 impl<'a> FsView<'a> {
@@ -827,6 +822,7 @@ impl OutputStream for BlobOutput {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fs::mount::testing::{code, now as run};
     use crate::fs::mount::{Crossed, Entry, MAX_CROSSINGS, MountError, Node, ROOT, Tree, TreeMount};
     use std::sync::atomic::{AtomicU32, Ordering};
     use types::{HostDescriptor as _, HostDirectoryEntryStream as _};
@@ -961,17 +957,6 @@ mod tests {
 
     fn again(fd: &Resource<Descriptor>) -> Resource<Descriptor> {
         Resource::new_borrow(fd.rep())
-    }
-
-    fn code<T>(result: FsResult<T>) -> ErrorCode {
-        match result {
-            Ok(_) => panic!("an error was expected"),
-            Err(e) => e.code().expect("an error code, not a trap"),
-        }
-    }
-
-    fn run<F: std::future::Future>(future: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(future)
     }
 
     #[test]
